@@ -1,0 +1,36 @@
+// Package nabla is a deep-learning library in pure Go: n-dimensional
+// tensors with reverse-mode automatic differentiation of any order.
+//
+// # Tensors
+//
+// A [Tensor] holds float32 (the default) or float64 values of any rank,
+// including 0-d scalars. Reshape, Permute, Transpose, Slice, Squeeze,
+// Unsqueeze and BroadcastTo return views that share memory; Contiguous and
+// Clone copy. Binary ops broadcast as NumPy does.
+//
+// # Automatic differentiation
+//
+// Mark leaves with [Tensor.RequireGrad]; every op on them records the graph
+// as it runs. [Tensor.Backward] walks it in reverse, multiplying each
+// upstream gradient by the op's local gradient and summing over every path
+// (the multivariate chain rule), and adds the result to each leaf's
+// [Tensor.Grad]. Backward rules are themselves written with tensor ops, so
+// gradients can be differentiated again: [Grad] composes to any order, and
+// [HVP] gives Hessian-vector products.
+//
+// # Errors
+//
+// Shape and axis mistakes are programming errors: ops panic with a
+// *[ShapeError] naming the op and the shapes, for example
+//
+//	nabla: MatMul: shapes [2 3] and [4 5]: inner dimensions differ (3 != 4)
+//
+// and [Maybe] turns such a panic into an error. Misuse of autograd panics
+// with a *[GradError].
+//
+// # Concurrency
+//
+// There is no global state: randomness comes from an explicit *rand.Rand,
+// and [NoGrad] is scoped to the tensors it is given, so goroutines that
+// train different models never interfere.
+package nabla

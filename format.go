@@ -1,0 +1,88 @@
+package nabla
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// maxPrinted is the number of elements beyond which String elides the
+// middle of each axis, as NumPy does.
+const maxPrinted = 1000
+
+// String formats t's values as nested brackets followed by its shape and
+// dtype, e.g. "[[1 2 3] [4 5 6]] shape=[2 3] float32". Large tensors show
+// the first and last three entries of each axis.
+func (t *Tensor) String() string {
+	var b strings.Builder
+	c := t.contiguous()
+	vals := c.Float64s()
+	elide := len(vals) > maxPrinted
+	if len(t.shape) == 0 {
+		b.WriteString(formatValue(vals[0], t.dtype))
+	} else {
+		writeNested(&b, vals, t.shape, t.dtype, elide)
+	}
+	fmt.Fprintf(&b, " shape=%s %s", shapeString(t.shape), t.dtype)
+	if t.requiresGrad {
+		if t.node != nil {
+			b.WriteString(" grad_fn=" + t.node.op)
+		} else {
+			b.WriteString(" requires_grad")
+		}
+	}
+	return b.String()
+}
+
+// Format implements fmt.Formatter so that %v prints String and a precision
+// such as %.3v rounds the values.
+func (t *Tensor) Format(f fmt.State, verb rune) {
+	if p, ok := f.Precision(); ok && (verb == 'v' || verb == 'f' || verb == 'g') {
+		c := t.contiguous()
+		vals := c.Float64s()
+		for i, v := range vals {
+			vals[i] = roundTo(v, p)
+		}
+		r := FromSlice(vals, t.shape...)
+		r.dtype = t.dtype
+		io.WriteString(f, r.String())
+		return
+	}
+	io.WriteString(f, t.String())
+}
+
+func roundTo(v float64, digits int) float64 {
+	s := strconv.FormatFloat(v, 'f', digits, 64)
+	r, _ := strconv.ParseFloat(s, 64)
+	return r
+}
+
+func formatValue(v float64, dt DType) string {
+	bits := 32
+	if dt == Float64 {
+		bits = 64
+	}
+	return strconv.FormatFloat(v, 'g', -1, bits)
+}
+
+func writeNested(b *strings.Builder, vals []float64, shape []int, dt DType, elide bool) {
+	b.WriteByte('[')
+	n := shape[0]
+	inner := numel(shape[1:])
+	for i := 0; i < n; i++ {
+		if elide && n > 6 && i == 3 {
+			b.WriteString(" ...")
+			i = n - 3
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if len(shape) == 1 {
+			b.WriteString(formatValue(vals[i], dt))
+		} else {
+			writeNested(b, vals[i*inner:(i+1)*inner], shape[1:], dt, elide)
+		}
+	}
+	b.WriteByte(']')
+}

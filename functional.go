@@ -1,0 +1,101 @@
+package nabla
+
+// This file holds the functional interface to differentiation, in the
+// spirit of the seed library's grad and value_and_grad and of JAX: functions
+// in, functions out, composable to any order.
+
+// Grad returns the function that computes the gradient of f, which must
+// return a scalar (a tensor of one element). Grad(Grad(f)) is the second
+// derivative, and so on: when the argument is itself part of a graph (as
+// inside an outer Grad), the gradient is recorded so that it can be
+// differentiated again.
+//
+// f may be called once per call of the returned function; it must use only
+// its argument and constants.
+func Grad(f func(*Tensor) *Tensor) func(*Tensor) *Tensor {
+	gf := GradN(func(xs ...*Tensor) *Tensor { return f(xs[0]) }, 0)
+	return func(x *Tensor) *Tensor { return gf(x)[0] }
+}
+
+// GradN returns the function that computes the gradients of the scalar
+// function f with respect to the arguments numbered wrt (all of them when
+// wrt is empty), in that order.
+func GradN(f func(...*Tensor) *Tensor, wrt ...int) func(...*Tensor) []*Tensor {
+	vg := ValueAndGrad(f, wrt...)
+	return func(xs ...*Tensor) []*Tensor {
+		_, g := vg(xs...)
+		return g
+	}
+}
+
+// ValueAndGrad returns the function that computes both f and its gradients
+// with respect to the arguments numbered wrt (all when wrt is empty), with
+// one forward pass. f must return a scalar. It panics with a *GradError
+// naming the problem if f's result is not a scalar or wrt names an argument
+// that f was not given.
+func ValueAndGrad(f func(...*Tensor) *Tensor, wrt ...int) func(...*Tensor) (*Tensor, []*Tensor) {
+	return func(xs ...*Tensor) (*Tensor, []*Tensor) {
+		which := wrt
+		if len(which) == 0 {
+			which = make([]int, len(xs))
+			for i := range which {
+				which[i] = i
+			}
+		}
+		args := append([]*Tensor(nil), xs...)
+		nested := false
+		targets := make([]*Tensor, len(which))
+		for j, i := range which {
+			if i < 0 || i >= len(xs) {
+				panic(&GradError{Op: "ValueAndGrad", Reason: "argument number out of range"})
+			}
+			x := xs[i]
+			if x.requiresGrad {
+				// x belongs to an outer graph: differentiate through an
+				// identity so that the result stays connected to it.
+				nested = true
+				args[i] = x.identity()
+			} else {
+				args[i] = x.Detach().RequireGrad()
+			}
+			targets[j] = args[i]
+		}
+		y := f(args...)
+		if y.Len() != 1 {
+			panic(&GradError{Op: "Grad", Reason: "function returned shape " + shapeString(y.shape) + ", not a scalar"})
+		}
+		if !y.requiresGrad {
+			// y does not depend on the arguments: every gradient is zero.
+			gs := make([]*Tensor, len(targets))
+			for j, t := range targets {
+				gs[j] = ZerosLike(t)
+			}
+			return y, gs
+		}
+		var opts []BackwardOption
+		if nested {
+			opts = append(opts, CreateGraph())
+		}
+		gs := Gradients(y, targets, opts...)
+		if !nested {
+			y = y.Detach()
+		}
+		return y, gs
+	}
+}
+
+// identity returns a recorded copy-free alias of t, a new node in the graph.
+func (t *Tensor) identity() *Tensor {
+	return record("Identity", t.view(t.shape, t.strides, t.offset), func(g, _ *Tensor, _ []*Tensor) []*Tensor {
+		return []*Tensor{g}
+	}, t)
+}
+
+// HVP returns the product of the Hessian of the scalar function f at x with
+// the vector v (of x's shape), computed by differentiating the gradient
+// twice (reverse over reverse) without forming the Hessian.
+func HVP(f func(*Tensor) *Tensor, x, v *Tensor) *Tensor {
+	return Grad(func(z *Tensor) *Tensor {
+		return Grad(f)(z).Mul(v).Sum()
+	})(x)
+}

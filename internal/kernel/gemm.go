@@ -1,0 +1,360 @@
+// Copyright 2025 The nabla Authors. All rights reserved.
+
+package kernel
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// GemmF32 computes C = alpha*op(A)*op(B) + beta*C on row-major matrices.
+//
+// op(A) is m×k; A is stored m×k with row stride lda when transA is false, or
+// k×m (row stride lda) when transA is true. op(B) is k×n; B is stored k×n with
+// row stride ldb when transB is false, or n×k when transB is true. C is m×n
+// with row stride ldc. When beta == 0, C is not read (NaNs in C are
+// overwritten). The reference loop is
+//
+//	for i := 0; i < m; i++ {
+//		for j := 0; j < n; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += opA(i, p) * opB(p, j)
+//			}
+//			if beta == 0 {
+//				c[i*ldc+j] = alpha * s
+//			} else {
+//				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//			}
+//		}
+//	}
+//
+// with opA(i, p) = a[i*lda+p] (or a[p*lda+i] when transA) and
+// opB(p, j) = b[p*ldb+j] (or b[j*ldb+p] when transB). When k == 0 or
+// alpha == 0, A and B are not read and C = beta*C.
+//
+// GemmF32 panics if a dimension is negative, a stride is too small or a
+// slice is too short. Large products are computed in parallel on
+// runtime.GOMAXPROCS(0) goroutines; small ones run on the calling goroutine.
+func GemmF32(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemm(f32Kernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// GemmF64 computes C = alpha*op(A)*op(B) + beta*C on row-major matrices.
+// It is the float64 version of GemmF32, with the same layout, reference loop
+// and conventions.
+func GemmF64(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	gemm(f64Kernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+type float interface{ ~float32 | ~float64 }
+
+// microKernel describes a register-blocked micro-kernel together with the
+// cache blocking parameters tuned for it.
+//
+// fn computes the mr×nr tile
+//
+//	c[i*ldc+j] = alpha*sum_p a[p*mr+i]*b[p*nr+j] (+ beta*c[i*ldc+j] if beta != 0)
+//
+// from a packed mr×k panel of A and a packed k×nr panel of B. It may read up
+// to mr*k elements of a and nr*k elements of b, and it writes the full tile.
+type microKernel[T float] struct {
+	name   string
+	mr, nr int
+	fn     func(k int, a, b, c []T, ldc int, alpha, beta T)
+
+	kc int // depth of a packed block
+	mc int // rows of A packed at a time (multiple of mr)
+	nc int // columns of B packed at a time (multiple of nr); kc×nc should fit in L2
+
+	bufs sync.Pool // *gemmBufs[T]
+	jobs sync.Pool // *gemmJob[T]
+}
+
+// gemmBufs holds the packing buffers of one worker.
+type gemmBufs[T float] struct {
+	a, b, tile []T
+}
+
+// alignedSlice returns a slice of length n whose first element is 64-byte
+// aligned (so packed panels never straddle cache lines needlessly).
+func alignedSlice[T float](n int) []T {
+	var z T
+	es := int(unsafe.Sizeof(z))
+	pad := 64 / es
+	s := make([]T, n+pad)
+	off := int(uintptr(unsafe.Pointer(&s[0]))&63) / es
+	if off != 0 {
+		off = pad - off
+	}
+	return s[off : off+n : off+n]
+}
+
+func (kern *microKernel[T]) getBufs(mc, kc, nc int) *gemmBufs[T] {
+	bp, _ := kern.bufs.Get().(*gemmBufs[T])
+	if bp == nil {
+		bp = new(gemmBufs[T])
+	}
+	if n := mc * kc; len(bp.a) < n {
+		bp.a = alignedSlice[T](max(n, kern.mc*kern.kc))
+	}
+	if n := nc * kc; len(bp.b) < n {
+		bp.b = alignedSlice[T](max(n, kern.nc*kern.kc))
+	}
+	if n := kern.mr * kern.nr; len(bp.tile) < n {
+		bp.tile = alignedSlice[T](n)
+	}
+	return bp
+}
+
+// gemmArgs are the arguments of one Gemm call.
+type gemmArgs[T float] struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    T
+	a, b, c        []T
+	lda, ldb, ldc  int
+}
+
+// checkGemm panics if the arguments of a Gemm call are inconsistent.
+func checkGemm(transA, transB bool, m, n, k, lenA, lda, lenB, ldb, lenC, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("kernel: negative dimension in Gemm: m=%d n=%d k=%d", m, n, k))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	check := func(name string, rows, cols, ld, length int) {
+		if ld < max(1, cols) {
+			panic(fmt.Sprintf("kernel: bad stride in Gemm: ld%s=%d < %d", name, ld, max(1, cols)))
+		}
+		if rows > 0 && cols > 0 && length < (rows-1)*ld+cols {
+			panic(fmt.Sprintf("kernel: short slice in Gemm: len(%s)=%d < %d", name, length, (rows-1)*ld+cols))
+		}
+	}
+	check("c", m, n, ldc, lenC)
+	if m == 0 || n == 0 || k == 0 {
+		return
+	}
+	check("a", ar, ac, lda, lenA)
+	check("b", br, bc, ldb, lenB)
+}
+
+// parallelThreshold is the number of multiply-adds (m*n*k) from which a
+// product is split across goroutines. Tests lower it.
+var parallelThreshold = 1 << 20
+
+func gemm[T float](kern *microKernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	checkGemm(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	args := gemmArgs[T]{transA, transB, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc}
+	nw := runtime.GOMAXPROCS(0)
+	if nw == 1 || m*n*k < parallelThreshold {
+		kern.run(&args, 0, m, 0, n)
+		return
+	}
+	// Split the panels of one dimension evenly between the workers,
+	// choosing the dimension with the smaller maximum share.
+	mp := (m + kern.mr - 1) / kern.mr
+	np := (n + kern.nr - 1) / kern.nr
+	nwM, nwN := min(nw, mp), min(nw, np)
+	costM := (mp + nwM - 1) / nwM * np
+	costN := (np + nwN - 1) / nwN * mp
+	job, _ := kern.jobs.Get().(*gemmJob[T])
+	if job == nil {
+		job = &gemmJob[T]{kern: kern}
+	}
+	job.args = args
+	if costM <= costN {
+		job.splitM, job.parts, job.panels, job.width = true, nwM, mp, kern.mr
+	} else {
+		job.splitM, job.parts, job.panels, job.width = false, nwN, np, kern.nr
+	}
+	if job.parts == 1 {
+		kern.run(&args, 0, m, 0, n)
+	} else {
+		runParallel(job, job.parts, &job.wg)
+	}
+	job.args = gemmArgs[T]{}
+	kern.jobs.Put(job)
+}
+
+// gemmJob is a parallel Gemm call split into parts along M or N.
+type gemmJob[T float] struct {
+	kern   *microKernel[T]
+	args   gemmArgs[T]
+	splitM bool
+	parts  int // number of parts
+	panels int // number of mr (or nr) panels along the split dimension
+	width  int // mr or nr
+	wg     sync.WaitGroup
+}
+
+// runPart computes part i of the job.
+func (j *gemmJob[T]) runPart(i int) {
+	lo := j.panels * i / j.parts * j.width
+	hi := j.panels * (i + 1) / j.parts * j.width
+	if j.splitM {
+		j.kern.run(&j.args, lo, min(hi, j.args.m), 0, j.args.n)
+	} else {
+		j.kern.run(&j.args, 0, j.args.m, lo, min(hi, j.args.n))
+	}
+}
+
+// scaleC sets C = beta*C (C = 0 when beta == 0, without reading C).
+func scaleC[T float](m, n int, beta T, c []T, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+		} else if beta != 1 {
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+// run computes rows [m0, m1) and columns [n0, n1) of C on the calling
+// goroutine.
+func (kern *microKernel[T]) run(g *gemmArgs[T], m0, m1, n0, n1 int) {
+	mr, nr := kern.mr, kern.nr
+	kc := min(kern.kc, g.k)
+	// Balance the depth blocks so that the last one is not tiny.
+	if nb := (g.k + kc - 1) / kc; nb > 1 {
+		kc = (g.k + nb - 1) / nb
+	}
+	mc := min(kern.mc, (m1-m0+mr-1)/mr*mr)
+	nc := min(kern.nc, (n1-n0+nr-1)/nr*nr)
+	bufs := kern.getBufs(mc, kc, nc)
+	tile := bufs.tile[:mr*nr]
+	for pc := 0; pc < g.k; pc += kc {
+		kb := min(kc, g.k-pc)
+		beta := g.beta
+		if pc > 0 {
+			beta = 1
+		}
+		for ic := m0; ic < m1; ic += mc {
+			mb := min(mc, m1-ic)
+			ap := bufs.a[:(mb+mr-1)/mr*mr*kb]
+			packA(mr, g.transA, g.a, g.lda, ic, mb, pc, kb, ap)
+			for jc := n0; jc < n1; jc += nc {
+				nb := min(nc, n1-jc)
+				bp := bufs.b[:(nb+nr-1)/nr*nr*kb]
+				packB(nr, g.transB, g.b, g.ldb, pc, kb, jc, nb, bp)
+				for ir := 0; ir < mb; ir += mr {
+					mrr := min(mr, mb-ir)
+					apan := ap[ir*kb : (ir+mr)*kb]
+					crow := (ic+ir)*g.ldc + jc
+					for jr := 0; jr < nb; jr += nr {
+						nrr := min(nr, nb-jr)
+						bpan := bp[jr*kb : (jr+nr)*kb]
+						coff := crow + jr
+						if mrr == mr && nrr == nr {
+							kern.fn(kb, apan, bpan, g.c[coff:], g.ldc, g.alpha, beta)
+							continue
+						}
+						kern.fn(kb, apan, bpan, tile, nr, g.alpha, 0)
+						mergeTile(mrr, nrr, tile, nr, beta, g.c[coff:], g.ldc)
+					}
+				}
+			}
+		}
+	}
+	kern.bufs.Put(bufs)
+}
+
+// mergeTile sets the m×n block c = t + beta*c (c = t when beta == 0).
+func mergeTile[T float](m, n int, t []T, ldt int, beta T, c []T, ldc int) {
+	for i := 0; i < m; i++ {
+		tr := t[i*ldt : i*ldt+n]
+		cr := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			copy(cr, tr)
+			continue
+		}
+		for j, v := range tr {
+			cr[j] = v + beta*cr[j]
+		}
+	}
+}
+
+// packA packs the mb×kb block of op(A) starting at (i0, p0) into panels of
+// mr rows: dst[(i/mr)*mr*kb + p*mr + i%mr] = op(A)[i0+i][p0+p], zero padded
+// to a multiple of mr rows.
+func packA[T float](mr int, trans bool, a []T, lda, i0, mb, p0, kb int, dst []T) {
+	for ir := 0; ir < mb; ir += mr {
+		rows := min(mr, mb-ir)
+		pan := dst[ir*kb : ir*kb+mr*kb]
+		if trans {
+			// op(A)[i][p] = a[p*lda+i]: rows of a are contiguous in i.
+			for p := 0; p < kb; p++ {
+				src := a[(p0+p)*lda+i0+ir:]
+				d := pan[p*mr : p*mr+mr]
+				copy(d, src[:rows])
+				clear(d[rows:])
+			}
+			continue
+		}
+		// op(A)[i][p] = a[i*lda+p]: scatter each row with stride mr.
+		for r := 0; r < rows; r++ {
+			src := a[(i0+ir+r)*lda+p0:]
+			src = src[:kb]
+			d := pan[r:]
+			for p, v := range src {
+				d[p*mr] = v
+			}
+		}
+		for r := rows; r < mr; r++ {
+			for p := 0; p < kb; p++ {
+				pan[p*mr+r] = 0
+			}
+		}
+	}
+}
+
+// packB packs the kb×nb block of op(B) starting at (p0, j0) into panels of
+// nr columns: dst[(j/nr)*nr*kb + p*nr + j%nr] = op(B)[p0+p][j0+j], zero
+// padded to a multiple of nr columns.
+func packB[T float](nr int, trans bool, b []T, ldb, p0, kb, j0, nb int, dst []T) {
+	for jr := 0; jr < nb; jr += nr {
+		cols := min(nr, nb-jr)
+		pan := dst[jr*kb : jr*kb+nr*kb]
+		if !trans {
+			for p := 0; p < kb; p++ {
+				src := b[(p0+p)*ldb+j0+jr:]
+				d := pan[p*nr : p*nr+nr]
+				copy(d, src[:cols])
+				clear(d[cols:])
+			}
+			continue
+		}
+		// op(B)[p][j] = b[j*ldb+p].
+		for c := 0; c < cols; c++ {
+			src := b[(j0+jr+c)*ldb+p0:]
+			src = src[:kb]
+			d := pan[c:]
+			for p, v := range src {
+				d[p*nr] = v
+			}
+		}
+		for c := cols; c < nr; c++ {
+			for p := 0; p < kb; p++ {
+				pan[p*nr+c] = 0
+			}
+		}
+	}
+}

@@ -1,0 +1,11 @@
+// Copyright 2025 The nabla Authors. All rights reserved.
+
+//go:build !amd64 || purego
+
+package kernel
+
+// kernelsF32 and kernelsF64 list the micro-kernels usable on this CPU, best
+// last. Tests run all of them.
+func kernelsF32() []*microKernel[float32] { return []*microKernel[float32]{goKernel[float32]()} }
+
+func kernelsF64() []*microKernel[float64] { return []*microKernel[float64]{goKernel[float64]()} }

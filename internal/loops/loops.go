@@ -1,0 +1,535 @@
+// Package loops holds the element-wise, broadcasting and reduction loops of
+// nabla's tensors, written on raw slices with strides. It knows nothing of
+// autograd; the root package chooses the loop and the fast path.
+package loops
+
+import "math"
+
+// Float is the element type of a tensor's storage.
+type Float interface{ ~float32 | ~float64 }
+
+// Copy copies the strided view of src starting at off with the given shape
+// and strides into dst, which is contiguous and holds exactly the view's
+// elements.
+func Copy[T Float](dst, src []T, off int, shape, strides []int) {
+	if len(shape) == 0 {
+		dst[0] = src[off]
+		return
+	}
+	Each(shape, func(di, n int, offs [3]int) {
+		s := strides[len(strides)-1]
+		si := offs[0]
+		d := dst[di : di+n]
+		if s == 1 {
+			copy(d, src[si:si+n])
+			return
+		}
+		for i := range d {
+			d[i] = src[si]
+			si += s
+		}
+	}, [3]int{off}, [3][]int{strides})
+}
+
+// Each walks the row-major index space of shape one innermost row at a time.
+// For each row it calls row with the flat index of the row's first element
+// in a contiguous array of that shape, the row length, and the starting
+// offsets of up to three strided operands (their base offsets advanced along
+// their strides). shape must have rank at least 1.
+func Each(shape []int, row func(di, n int, offs [3]int), base [3]int, strides [3][]int) {
+	r := len(shape)
+	n := shape[r-1]
+	total := 1
+	for _, d := range shape {
+		total *= d
+	}
+	if total == 0 {
+		return
+	}
+	if r == 1 {
+		row(0, n, base)
+		return
+	}
+	idx := make([]int, r-1)
+	offs := base
+	for di := 0; di < total; di += n {
+		row(di, n, offs)
+		// advance the multi-index over the outer dims
+		for ax := r - 2; ax >= 0; ax-- {
+			idx[ax]++
+			for k := 0; k < 3; k++ {
+				if strides[k] != nil {
+					offs[k] += strides[k][ax]
+				}
+			}
+			if idx[ax] < shape[ax] {
+				break
+			}
+			for k := 0; k < 3; k++ {
+				if strides[k] != nil {
+					offs[k] -= strides[k][ax] * shape[ax]
+				}
+			}
+			idx[ax] = 0
+		}
+	}
+}
+
+// UnaryOp names an element-wise function of one argument.
+type UnaryOp uint8
+
+// The unary ops. P is the op's parameter where it has one.
+const (
+	Neg       UnaryOp = iota
+	Recip             // 1/x
+	Exp               // e^x
+	Log               // natural log
+	Sin               // sine
+	Cos               // cosine
+	Tanh              // hyperbolic tangent
+	Sigmoid           // 1/(1+e^-x)
+	Relu              // max(x, 0)
+	Sqrt              // square root
+	Abs               // |x|
+	Sign              // -1, 0 or 1
+	Erf               // error function
+	Softplus          // log(1+e^x), computed stably
+	LeakyRelu         // x if x > 0 else P*x
+	LeakyStep         // 1 if x > 0 else P: the derivative of LeakyRelu (and of Relu with P = 0)
+	PowConst          // x^P
+	Square            // x*x
+)
+
+// Unary sets dst[i] = op(src[i]) with parameter p. dst may alias src.
+func Unary[T Float](op UnaryOp, dst, src []T, p float64) {
+	src = src[:len(dst)]
+	switch op {
+	case Neg:
+		for i, v := range src {
+			dst[i] = -v
+		}
+	case Recip:
+		for i, v := range src {
+			dst[i] = 1 / v
+		}
+	case Exp:
+		for i, v := range src {
+			dst[i] = T(math.Exp(float64(v)))
+		}
+	case Log:
+		for i, v := range src {
+			dst[i] = T(math.Log(float64(v)))
+		}
+	case Sin:
+		for i, v := range src {
+			dst[i] = T(math.Sin(float64(v)))
+		}
+	case Cos:
+		for i, v := range src {
+			dst[i] = T(math.Cos(float64(v)))
+		}
+	case Tanh:
+		for i, v := range src {
+			dst[i] = T(math.Tanh(float64(v)))
+		}
+	case Sigmoid:
+		for i, v := range src {
+			x := float64(v)
+			if x >= 0 {
+				dst[i] = T(1 / (1 + math.Exp(-x)))
+			} else {
+				e := math.Exp(x)
+				dst[i] = T(e / (1 + e))
+			}
+		}
+	case Relu:
+		for i, v := range src {
+			if v > 0 {
+				dst[i] = v
+			} else {
+				dst[i] = 0
+			}
+		}
+	case Sqrt:
+		for i, v := range src {
+			dst[i] = T(math.Sqrt(float64(v)))
+		}
+	case Abs:
+		for i, v := range src {
+			dst[i] = T(math.Abs(float64(v)))
+		}
+	case Sign:
+		for i, v := range src {
+			switch {
+			case v > 0:
+				dst[i] = 1
+			case v < 0:
+				dst[i] = -1
+			default:
+				dst[i] = v * 0 // keeps NaN
+			}
+		}
+	case Erf:
+		for i, v := range src {
+			dst[i] = T(math.Erf(float64(v)))
+		}
+	case Softplus:
+		for i, v := range src {
+			x := float64(v)
+			dst[i] = T(math.Max(x, 0) + math.Log1p(math.Exp(-math.Abs(x))))
+		}
+	case LeakyRelu:
+		a := T(p)
+		for i, v := range src {
+			if v > 0 {
+				dst[i] = v
+			} else {
+				dst[i] = a * v
+			}
+		}
+	case LeakyStep:
+		a := T(p)
+		for i, v := range src {
+			if v > 0 {
+				dst[i] = 1
+			} else {
+				dst[i] = a
+			}
+		}
+	case PowConst:
+		switch p {
+		case 2:
+			for i, v := range src {
+				dst[i] = v * v
+			}
+		case 0.5:
+			for i, v := range src {
+				dst[i] = T(math.Sqrt(float64(v)))
+			}
+		case -1:
+			for i, v := range src {
+				dst[i] = 1 / v
+			}
+		default:
+			for i, v := range src {
+				dst[i] = T(math.Pow(float64(v), p))
+			}
+		}
+	case Square:
+		for i, v := range src {
+			dst[i] = v * v
+		}
+	default:
+		panic("loops: unknown unary op")
+	}
+}
+
+// BinaryOp names an element-wise function of two arguments.
+type BinaryOp uint8
+
+// The binary ops. Comparisons give 1 for true and 0 for false.
+const (
+	Add BinaryOp = iota
+	Sub
+	Mul
+	Div
+	Maximum
+	Minimum
+	Pow
+	Equal
+	NotEqual
+	Less
+	LessEqual
+	Greater
+	GreaterEqual
+)
+
+// binaryRow computes n elements of dst from a (start ai, stride sa) and b
+// (start bi, stride sb).
+func binaryRow[T Float](op BinaryOp, dst []T, a []T, ai, sa int, b []T, bi, sb int) {
+	n := len(dst)
+	if sa == 1 && sb == 1 {
+		binaryFlat(op, dst, a[ai:ai+n], b[bi:bi+n])
+		return
+	}
+	if sa == 1 && sb == 0 {
+		binaryScalarRight(op, dst, a[ai:ai+n], b[bi])
+		return
+	}
+	for i := range dst {
+		dst[i] = binaryOne(op, a[ai], b[bi])
+		ai += sa
+		bi += sb
+	}
+}
+
+func binaryOne[T Float](op BinaryOp, x, y T) T {
+	switch op {
+	case Add:
+		return x + y
+	case Sub:
+		return x - y
+	case Mul:
+		return x * y
+	case Div:
+		return x / y
+	case Maximum:
+		if x >= y || x != x {
+			return x
+		}
+		return y
+	case Minimum:
+		if x <= y || x != x {
+			return x
+		}
+		return y
+	case Pow:
+		return T(math.Pow(float64(x), float64(y)))
+	case Equal:
+		return b2f[T](x == y)
+	case NotEqual:
+		return b2f[T](x != y)
+	case Less:
+		return b2f[T](x < y)
+	case LessEqual:
+		return b2f[T](x <= y)
+	case Greater:
+		return b2f[T](x > y)
+	case GreaterEqual:
+		return b2f[T](x >= y)
+	}
+	panic("loops: unknown binary op")
+}
+
+func b2f[T Float](b bool) T {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// binaryFlat is the contiguous, same-shape fast path.
+func binaryFlat[T Float](op BinaryOp, dst, a, b []T) {
+	a = a[:len(dst)]
+	b = b[:len(dst)]
+	switch op {
+	case Add:
+		for i := range dst {
+			dst[i] = a[i] + b[i]
+		}
+	case Sub:
+		for i := range dst {
+			dst[i] = a[i] - b[i]
+		}
+	case Mul:
+		for i := range dst {
+			dst[i] = a[i] * b[i]
+		}
+	case Div:
+		for i := range dst {
+			dst[i] = a[i] / b[i]
+		}
+	default:
+		for i := range dst {
+			dst[i] = binaryOne(op, a[i], b[i])
+		}
+	}
+}
+
+func binaryScalarRight[T Float](op BinaryOp, dst, a []T, s T) {
+	a = a[:len(dst)]
+	switch op {
+	case Add:
+		for i := range dst {
+			dst[i] = a[i] + s
+		}
+	case Sub:
+		for i := range dst {
+			dst[i] = a[i] - s
+		}
+	case Mul:
+		for i := range dst {
+			dst[i] = a[i] * s
+		}
+	case Div:
+		for i := range dst {
+			dst[i] = a[i] / s
+		}
+	default:
+		for i := range dst {
+			dst[i] = binaryOne(op, a[i], s)
+		}
+	}
+}
+
+// Binary sets dst = op(a, b) over shape, where dst is contiguous and a and b
+// are strided views (stride 0 on broadcast dimensions). A rank-0 shape is a
+// single element.
+func Binary[T Float](op BinaryOp, dst []T, shape []int, a []T, aOff int, aStr []int, b []T, bOff int, bStr []int) {
+	if len(shape) == 0 {
+		dst[0] = binaryOne(op, a[aOff], b[bOff])
+		return
+	}
+	r := len(shape) - 1
+	sa, sb := aStr[r], bStr[r]
+	Each(shape, func(di, n int, offs [3]int) {
+		binaryRow(op, dst[di:di+n], a, offs[0], sa, b, offs[1], sb)
+	}, [3]int{aOff, bOff}, [3][]int{aStr, bStr})
+}
+
+// Where sets dst[i] = a[i] if cond[i] != 0 else b[i], over shape, with all
+// three inputs strided views.
+func Where[T Float](dst []T, shape []int, c []T, cOff int, cStr []int, a []T, aOff int, aStr []int, b []T, bOff int, bStr []int) {
+	if len(shape) == 0 {
+		if c[cOff] != 0 {
+			dst[0] = a[aOff]
+		} else {
+			dst[0] = b[bOff]
+		}
+		return
+	}
+	r := len(shape) - 1
+	sc, sa, sb := cStr[r], aStr[r], bStr[r]
+	Each(shape, func(di, n int, offs [3]int) {
+		ci, ai, bi := offs[0], offs[1], offs[2]
+		for i := di; i < di+n; i++ {
+			if c[ci] != 0 {
+				dst[i] = a[ai]
+			} else {
+				dst[i] = b[bi]
+			}
+			ci += sc
+			ai += sa
+			bi += sb
+		}
+	}, [3]int{cOff, aOff, bOff}, [3][]int{cStr, aStr, bStr})
+}
+
+// ReduceOp names a reduction.
+type ReduceOp uint8
+
+// The reductions. ArgMax and ArgMin give the index of the first extreme value.
+const (
+	Sum ReduceOp = iota
+	Max
+	Min
+	ArgMax
+	ArgMin
+)
+
+// Reduce reduces the middle axis of a contiguous array of shape (A, R, B):
+// dst[a*B+b] = op over r of src[(a*R+r)*B+b]. R must be at least 1 for Max,
+// Min, ArgMax and ArgMin. NaN wins Max and Min, as in PyTorch.
+func Reduce[T Float](op ReduceOp, dst, src []T, A, R, B int) {
+	if B == 1 {
+		for a := 0; a < A; a++ {
+			dst[a] = reduceRow(op, src[a*R:a*R+R])
+		}
+		return
+	}
+	for a := 0; a < A; a++ {
+		d := dst[a*B : a*B+B]
+		base := a * R * B
+		switch op {
+		case Sum:
+			for i := range d {
+				d[i] = 0
+			}
+			for r := 0; r < R; r++ {
+				s := src[base+r*B : base+r*B+B]
+				for i := range d {
+					d[i] += s[i]
+				}
+			}
+		case Max, Min:
+			copy(d, src[base:base+B])
+			for r := 1; r < R; r++ {
+				s := src[base+r*B : base+r*B+B]
+				for i := range d {
+					if better(op == Max, s[i], d[i]) {
+						d[i] = s[i]
+					}
+				}
+			}
+		case ArgMax, ArgMin:
+			best := make([]T, B)
+			copy(best, src[base:base+B])
+			for i := range d {
+				d[i] = 0
+			}
+			for r := 1; r < R; r++ {
+				s := src[base+r*B : base+r*B+B]
+				for i := range d {
+					if better(op == ArgMax, s[i], best[i]) {
+						best[i] = s[i]
+						d[i] = T(r)
+					}
+				}
+			}
+		}
+	}
+}
+
+// better reports whether v beats the current extreme cur: strictly greater
+// (or smaller), or NaN where cur is not.
+func better[T Float](max bool, v, cur T) bool {
+	if v != v {
+		return cur == cur
+	}
+	if max {
+		return v > cur
+	}
+	return v < cur
+}
+
+func reduceRow[T Float](op ReduceOp, s []T) T {
+	switch op {
+	case Sum:
+		var acc T
+		for _, v := range s {
+			acc += v
+		}
+		return acc
+	case Max, Min:
+		m := s[0]
+		for _, v := range s[1:] {
+			if better(op == Max, v, m) {
+				m = v
+			}
+		}
+		return m
+	default:
+		m, at := s[0], 0
+		for i, v := range s[1:] {
+			if better(op == ArgMax, v, m) {
+				m, at = v, i+1
+			}
+		}
+		return T(at)
+	}
+}
+
+// Store copies the contiguous src into the strided view of dst starting at
+// off with the given shape and strides; if add is true it adds instead.
+func Store[T Float](dst []T, off int, shape, strides []int, src []T, add bool) {
+	if len(shape) == 0 {
+		if add {
+			dst[off] += src[0]
+		} else {
+			dst[off] = src[0]
+		}
+		return
+	}
+	s := strides[len(strides)-1]
+	Each(shape, func(si, n int, offs [3]int) {
+		di := offs[0]
+		for _, v := range src[si : si+n] {
+			if add {
+				dst[di] += v
+			} else {
+				dst[di] = v
+			}
+			di += s
+		}
+	}, [3]int{off}, [3][]int{strides})
+}

@@ -1,0 +1,435 @@
+package nabla
+
+import (
+	"math"
+
+	"github.com/nabla-go/nabla/internal/loops"
+)
+
+// This file holds the element-wise ops. Each op is declared once with its
+// backward rule beside it, written with tensor ops so that it can be
+// differentiated again.
+
+// newLike allocates a contiguous tensor of the given dtype and shape. The
+// shape slice is shared: shapes are never mutated once a tensor holds them.
+func newShared(dt DType, shape []int, strides []int) *Tensor {
+	n := numel(shape)
+	t := &Tensor{dtype: dt, shape: shape, strides: strides}
+	if dt == Float64 {
+		t.f64 = make([]float64, n)
+	} else {
+		t.f32 = make([]float32, n)
+	}
+	return t
+}
+
+// contiguousOut allocates the output of an element-wise op on t.
+func contiguousOut(t *Tensor) *Tensor {
+	if t.IsContiguous() {
+		return newShared(t.dtype, t.shape, t.strides)
+	}
+	return newShared(t.dtype, t.shape, contiguousStrides(t.shape))
+}
+
+// mapUnary computes op(t) element-wise into a new contiguous tensor,
+// recording nothing.
+func mapUnary(t *Tensor, op loops.UnaryOp, p float64) *Tensor {
+	src := t.contiguous()
+	out := contiguousOut(t)
+	n := out.Len()
+	if t.dtype == Float64 {
+		loops.Unary(op, out.f64, src.f64[src.offset:src.offset+n], p)
+	} else {
+		loops.Unary(op, out.f32, src.f32[src.offset:src.offset+n], p)
+	}
+	return out
+}
+
+func (t *Tensor) unary(name string, op loops.UnaryOp, p float64, bw backwardFunc) *Tensor {
+	return record(name, mapUnary(t, op, p), bw, t)
+}
+
+// Neg returns -t.
+func (t *Tensor) Neg() *Tensor {
+	return t.unary("Neg", loops.Neg, 0, func(g, _ *Tensor, _ []*Tensor) []*Tensor {
+		return []*Tensor{g.Neg()}
+	})
+}
+
+// Reciprocal returns 1/t element-wise.
+func (t *Tensor) Reciprocal() *Tensor {
+	return t.unary("Reciprocal", loops.Recip, 0, func(g, out *Tensor, _ []*Tensor) []*Tensor {
+		return []*Tensor{g.Mul(out).Mul(out).Neg()}
+	})
+}
+
+// Exp returns e^t element-wise.
+func (t *Tensor) Exp() *Tensor {
+	return t.unary("Exp", loops.Exp, 0, func(g, out *Tensor, _ []*Tensor) []*Tensor {
+		return []*Tensor{g.Mul(out)}
+	})
+}
+
+// Log returns the natural logarithm of t element-wise.
+func (t *Tensor) Log() *Tensor {
+	return t.unary("Log", loops.Log, 0, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		return []*Tensor{g.Div(in[0])}
+	})
+}
+
+// Sin returns sin(t) element-wise.
+func (t *Tensor) Sin() *Tensor {
+	return t.unary("Sin", loops.Sin, 0, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		return []*Tensor{g.Mul(in[0].Cos())}
+	})
+}
+
+// Cos returns cos(t) element-wise.
+func (t *Tensor) Cos() *Tensor {
+	return t.unary("Cos", loops.Cos, 0, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		return []*Tensor{g.Mul(in[0].Sin()).Neg()}
+	})
+}
+
+// Tanh returns tanh(t) element-wise.
+func (t *Tensor) Tanh() *Tensor {
+	return t.unary("Tanh", loops.Tanh, 0, func(g, out *Tensor, _ []*Tensor) []*Tensor {
+		// d tanh = 1 - tanh²
+		return []*Tensor{g.Mul(out.Mul(out).Neg().AddScalar(1))}
+	})
+}
+
+// Sigmoid returns 1/(1+e^-t) element-wise, computed without overflow.
+func (t *Tensor) Sigmoid() *Tensor {
+	return t.unary("Sigmoid", loops.Sigmoid, 0, func(g, out *Tensor, _ []*Tensor) []*Tensor {
+		return []*Tensor{g.Mul(out).Mul(out.Neg().AddScalar(1))}
+	})
+}
+
+// Relu returns max(t, 0) element-wise. Its gradient at 0 is 0, as in PyTorch.
+func (t *Tensor) Relu() *Tensor {
+	return t.unary("Relu", loops.Relu, 0, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		return []*Tensor{g.Mul(mapUnary(in[0], loops.LeakyStep, 0))}
+	})
+}
+
+// LeakyRelu returns t where t > 0 and slope*t elsewhere. Its gradient at 0
+// is slope, as in PyTorch.
+func (t *Tensor) LeakyRelu(slope float64) *Tensor {
+	return t.unary("LeakyRelu", loops.LeakyRelu, slope, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		return []*Tensor{g.Mul(mapUnary(in[0], loops.LeakyStep, slope))}
+	})
+}
+
+// Sqrt returns the square root of t element-wise.
+func (t *Tensor) Sqrt() *Tensor {
+	return t.unary("Sqrt", loops.Sqrt, 0, func(g, out *Tensor, _ []*Tensor) []*Tensor {
+		return []*Tensor{g.Div(out.MulScalar(2))}
+	})
+}
+
+// Abs returns |t| element-wise. Its gradient at 0 is 0, as in PyTorch.
+func (t *Tensor) Abs() *Tensor {
+	return t.unary("Abs", loops.Abs, 0, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		return []*Tensor{g.Mul(in[0].Sign())}
+	})
+}
+
+// Sign returns -1, 0 or 1 by the sign of each element. It is not
+// differentiable (its gradient is zero) and records nothing.
+func (t *Tensor) Sign() *Tensor { return mapUnary(t, loops.Sign, 0) }
+
+// Erf returns the error function of t element-wise.
+func (t *Tensor) Erf() *Tensor {
+	return t.unary("Erf", loops.Erf, 0, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		x := in[0]
+		return []*Tensor{g.Mul(x.Mul(x).Neg().Exp().MulScalar(2 / math.Sqrt(math.Pi)))}
+	})
+}
+
+// Softplus returns log(1+e^t) element-wise, computed without overflow.
+func (t *Tensor) Softplus() *Tensor {
+	return t.unary("Softplus", loops.Softplus, 0, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		return []*Tensor{g.Mul(in[0].Sigmoid())}
+	})
+}
+
+// PowScalar returns t^p element-wise.
+func (t *Tensor) PowScalar(p float64) *Tensor {
+	return t.unary("PowScalar", loops.PowConst, p, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		if p == 0 {
+			return []*Tensor{nil}
+		}
+		return []*Tensor{g.Mul(in[0].PowScalar(p - 1).MulScalar(p))}
+	})
+}
+
+// Square returns t*t element-wise.
+func (t *Tensor) Square() *Tensor { return t.PowScalar(2) }
+
+// Gelu returns the Gaussian error linear unit t·Φ(t), with Φ the standard
+// normal CDF (the exact form, PyTorch's default).
+func (t *Tensor) Gelu() *Tensor {
+	return t.Mul(t.MulScalar(1 / math.Sqrt2).Erf().AddScalar(1)).MulScalar(0.5)
+}
+
+// Clamp limits t to [lo, hi] element-wise. The gradient passes where
+// lo <= t <= hi (boundaries included) and is zero elsewhere, as in PyTorch.
+// Use math.Inf for a one-sided clamp.
+func (t *Tensor) Clamp(lo, hi float64) *Tensor {
+	if lo > hi {
+		panicValue("Clamp", "lo %v > hi %v", lo, hi)
+	}
+	src := t.contiguous()
+	out := contiguousOut(t)
+	n := out.Len()
+	if t.dtype == Float64 {
+		clampLoop(out.f64, src.f64[src.offset:src.offset+n], lo, hi)
+	} else {
+		clampLoop(out.f32, src.f32[src.offset:src.offset+n], lo, hi)
+	}
+	return record("Clamp", out, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		x := in[0]
+		inside := x.GreaterEqual(FullOf(x.dtype, lo)).Mul(x.LessEqual(FullOf(x.dtype, hi)))
+		return []*Tensor{g.Mul(inside)}
+	}, t)
+}
+
+func clampLoop[T float32 | float64](dst, src []T, lo, hi float64) {
+	l, h := T(lo), T(hi)
+	if math.IsInf(lo, -1) {
+		l = T(math.Inf(-1))
+	}
+	for i, v := range src {
+		switch {
+		case v < l:
+			dst[i] = l
+		case v > h:
+			dst[i] = h
+		default:
+			dst[i] = v
+		}
+	}
+}
+
+// binaryOp computes op(a, b) with NumPy broadcasting into a new contiguous
+// tensor, promoting float32 to float64 when the dtypes differ. It records
+// nothing; the returned a and b are the promoted operands.
+func binaryOp(name string, op loops.BinaryOp, a, b *Tensor) (out, pa, pb *Tensor) {
+	if a.dtype != b.dtype {
+		dt := promote(a.dtype, b.dtype)
+		a, b = a.To(dt), b.To(dt)
+	}
+	shape := broadcastShapes(name, a.shape, b.shape)
+	var strides []int
+	switch {
+	case sameShape(shape, a.shape) && a.IsContiguous():
+		strides = a.strides
+	case sameShape(shape, b.shape) && b.IsContiguous():
+		strides = b.strides
+	default:
+		strides = contiguousStrides(shape)
+	}
+	out = newShared(a.dtype, shape, strides)
+	n := out.Len()
+	switch {
+	case n == 0:
+	case sameShape(a.shape, b.shape) && a.IsContiguous() && b.IsContiguous():
+		one := []int{n}
+		if a.dtype == Float64 {
+			loops.Binary(op, out.f64, one, a.f64, a.offset, oneStride, b.f64, b.offset, oneStride)
+		} else {
+			loops.Binary(op, out.f32, one, a.f32, a.offset, oneStride, b.f32, b.offset, oneStride)
+		}
+	default:
+		as, bs := a.broadcastStrides(shape), b.broadcastStrides(shape)
+		if a.dtype == Float64 {
+			loops.Binary(op, out.f64, shape, a.f64, a.offset, as, b.f64, b.offset, bs)
+		} else {
+			loops.Binary(op, out.f32, shape, a.f32, a.offset, as, b.f32, b.offset, bs)
+		}
+	}
+	return out, a, b
+}
+
+var oneStride = []int{1}
+
+func binary(name string, op loops.BinaryOp, a, b *Tensor, bw backwardFunc) *Tensor {
+	out, a, b := binaryOp(name, op, a, b)
+	return record(name, out, bw, a, b)
+}
+
+// Add returns t+u element-wise, broadcasting as NumPy does. It panics with a
+// *ShapeError if the shapes do not broadcast. Mixed dtypes compute in float64.
+func (t *Tensor) Add(u *Tensor) *Tensor {
+	return binary("Add", loops.Add, t, u, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		return []*Tensor{g.SumTo(in[0].shape...), g.SumTo(in[1].shape...)}
+	})
+}
+
+// Sub returns t-u element-wise, broadcasting.
+func (t *Tensor) Sub(u *Tensor) *Tensor {
+	return binary("Sub", loops.Sub, t, u, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		return []*Tensor{g.SumTo(in[0].shape...), g.Neg().SumTo(in[1].shape...)}
+	})
+}
+
+// Mul returns t*u element-wise, broadcasting.
+func (t *Tensor) Mul(u *Tensor) *Tensor {
+	return binary("Mul", loops.Mul, t, u, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		var ga, gb *Tensor
+		if wantsGrad(in[0]) {
+			ga = g.Mul(in[1]).SumTo(in[0].shape...)
+		}
+		if wantsGrad(in[1]) {
+			gb = g.Mul(in[0]).SumTo(in[1].shape...)
+		}
+		return []*Tensor{ga, gb}
+	})
+}
+
+// Div returns t/u element-wise, broadcasting.
+func (t *Tensor) Div(u *Tensor) *Tensor {
+	return binary("Div", loops.Div, t, u, func(g, out *Tensor, in []*Tensor) []*Tensor {
+		gb := g.Div(in[1])
+		return []*Tensor{gb.SumTo(in[0].shape...), gb.Mul(out).Neg().SumTo(in[1].shape...)}
+	})
+}
+
+// Pow returns t^u element-wise, broadcasting. The gradient with respect to
+// the exponent is taken as 0 where t <= 0, where log t is undefined.
+func (t *Tensor) Pow(u *Tensor) *Tensor {
+	return binary("Pow", loops.Pow, t, u, func(g, out *Tensor, in []*Tensor) []*Tensor {
+		a, b := in[0], in[1]
+		ga := g.Mul(b).Mul(a.Pow(b.AddScalar(-1))).SumTo(a.shape...)
+		pos := a.Greater(ZerosLike(a))
+		safeA := Where(pos, a, OnesLike(a))
+		gb := g.Mul(out).Mul(safeA.Log()).Mul(pos).SumTo(b.shape...)
+		return []*Tensor{ga, gb}
+	})
+}
+
+// Maximum returns the element-wise maximum of t and u, broadcasting. Where
+// they tie, each receives half the gradient, as in PyTorch.
+func (t *Tensor) Maximum(u *Tensor) *Tensor {
+	return binary("Maximum", loops.Maximum, t, u, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		return splitTie(g, in[0], in[1], loops.Greater)
+	})
+}
+
+// Minimum returns the element-wise minimum of t and u, broadcasting. Where
+// they tie, each receives half the gradient.
+func (t *Tensor) Minimum(u *Tensor) *Tensor {
+	return binary("Minimum", loops.Minimum, t, u, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		return splitTie(g, in[0], in[1], loops.Less)
+	})
+}
+
+// splitTie routes g to a where a wins (by win), to b where b wins, and half
+// to each where they are equal.
+func splitTie(g, a, b *Tensor, win loops.BinaryOp) []*Tensor {
+	wins, _, _ := binaryOp("", win, a, b)
+	ties, _, _ := binaryOp("", loops.Equal, a, b)
+	wa := wins.Add(ties.MulScalar(0.5)) // constant masks: no graph
+	ga := g.Mul(wa)
+	gb := g.Sub(ga)
+	return []*Tensor{ga.SumTo(a.shape...), gb.SumTo(b.shape...)}
+}
+
+// Equal returns 1 where t == u and 0 elsewhere, broadcasting. Comparisons
+// are not differentiable and record nothing.
+func (t *Tensor) Equal(u *Tensor) *Tensor { out, _, _ := binaryOp("Equal", loops.Equal, t, u); return out }
+
+// NotEqual returns 1 where t != u and 0 elsewhere.
+func (t *Tensor) NotEqual(u *Tensor) *Tensor {
+	out, _, _ := binaryOp("NotEqual", loops.NotEqual, t, u)
+	return out
+}
+
+// Less returns 1 where t < u and 0 elsewhere.
+func (t *Tensor) Less(u *Tensor) *Tensor { out, _, _ := binaryOp("Less", loops.Less, t, u); return out }
+
+// LessEqual returns 1 where t <= u and 0 elsewhere.
+func (t *Tensor) LessEqual(u *Tensor) *Tensor {
+	out, _, _ := binaryOp("LessEqual", loops.LessEqual, t, u)
+	return out
+}
+
+// Greater returns 1 where t > u and 0 elsewhere.
+func (t *Tensor) Greater(u *Tensor) *Tensor {
+	out, _, _ := binaryOp("Greater", loops.Greater, t, u)
+	return out
+}
+
+// GreaterEqual returns 1 where t >= u and 0 elsewhere.
+func (t *Tensor) GreaterEqual(u *Tensor) *Tensor {
+	out, _, _ := binaryOp("GreaterEqual", loops.GreaterEqual, t, u)
+	return out
+}
+
+// scalarLike returns a 0-d tensor of t's dtype holding v.
+func scalarLike(t *Tensor, v float64) *Tensor {
+	if t.dtype == Float64 {
+		return &Tensor{dtype: Float64, f64: []float64{v}}
+	}
+	return &Tensor{dtype: Float32, f32: []float32{float32(v)}}
+}
+
+// AddScalar returns t+c in t's dtype.
+func (t *Tensor) AddScalar(c float64) *Tensor { return t.Add(scalarLike(t, c)) }
+
+// MulScalar returns t*c in t's dtype.
+func (t *Tensor) MulScalar(c float64) *Tensor { return t.Mul(scalarLike(t, c)) }
+
+// DivScalar returns t/c in t's dtype.
+func (t *Tensor) DivScalar(c float64) *Tensor { return t.Mul(scalarLike(t, 1/c)) }
+
+// Where returns elements of a where cond is non-zero and of b elsewhere,
+// broadcasting all three. cond is not differentiated.
+func Where(cond, a, b *Tensor) *Tensor {
+	if a.dtype != b.dtype {
+		dt := promote(a.dtype, b.dtype)
+		a, b = a.To(dt), b.To(dt)
+	}
+	if cond.dtype != a.dtype {
+		cond = cond.Detach().To(a.dtype)
+	}
+	shape := broadcastShapes("Where", broadcastShapes("Where", cond.shape, a.shape), b.shape)
+	out := newShared(a.dtype, shape, contiguousStrides(shape))
+	if out.Len() > 0 {
+		cs, as, bs := cond.broadcastStrides(shape), a.broadcastStrides(shape), b.broadcastStrides(shape)
+		if a.dtype == Float64 {
+			loops.Where(out.f64, shape, cond.f64, cond.offset, cs, a.f64, a.offset, as, b.f64, b.offset, bs)
+		} else {
+			loops.Where(out.f32, shape, cond.f32, cond.offset, cs, a.f32, a.offset, as, b.f32, b.offset, bs)
+		}
+	}
+	return record("Where", out, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		z := ZerosLike(g)
+		return []*Tensor{nil, Where(in[0], g, z).SumTo(in[1].shape...), Where(in[0], z, g).SumTo(in[2].shape...)}
+	}, cond.Detach(), a, b)
+}
+
+// To returns t converted to dtype dt, or t itself if it already has that
+// dtype. The conversion is differentiable.
+func (t *Tensor) To(dt DType) *Tensor {
+	if t.dtype == dt {
+		return t
+	}
+	src := t.contiguous()
+	out := newShared(dt, t.shape, contiguousStrides(t.shape))
+	n := out.Len()
+	if dt == Float64 {
+		for i, v := range src.f32[src.offset : src.offset+n] {
+			out.f64[i] = float64(v)
+		}
+	} else {
+		for i, v := range src.f64[src.offset : src.offset+n] {
+			out.f32[i] = float32(v)
+		}
+	}
+	from := t.dtype
+	return record("To", out, func(g, _ *Tensor, _ []*Tensor) []*Tensor {
+		return []*Tensor{g.To(from)}
+	}, t)
+}

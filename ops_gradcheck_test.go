@@ -1,0 +1,257 @@
+package nabla_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"math/rand/v2"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/nabla-go/nabla"
+	"github.com/nabla-go/nabla/gradcheck"
+)
+
+type T = nabla.Tensor
+
+// domain says where an op's inputs are drawn from, away from the points
+// where it is not differentiable.
+type domain int
+
+const (
+	anyReal  domain = iota // [-1, 1] minus a gap around 0
+	positive               // [0.5, 2]
+	unit                   // (-0.9, 0.9), for ops with poles at ±1
+)
+
+// input describes one input: a shape and whether to hand the op a
+// non-contiguous view (the transpose of a tensor of the reversed shape).
+type input struct {
+	shape      []int
+	transposed bool
+}
+
+func sh(dims ...int) input  { return input{shape: dims} }
+func tr(dims ...int) input  { return input{shape: dims, transposed: true} }
+func ins(xs ...input) []input { return xs }
+
+func makeInput(rng *rand.Rand, in input, dom domain) *T {
+	shape := in.shape
+	if in.transposed {
+		rev := make([]int, len(shape))
+		for i, d := range shape {
+			rev[len(shape)-1-i] = d
+		}
+		shape = rev
+	}
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	v := make([]float64, n)
+	for i := range v {
+		switch dom {
+		case positive:
+			v[i] = 0.5 + 1.5*rng.Float64()
+		case unit:
+			v[i] = 1.8*rng.Float64() - 0.9
+		default:
+			x := 0.2 + 0.8*rng.Float64()
+			if rng.IntN(2) == 0 {
+				x = -x
+			}
+			v[i] = x
+		}
+	}
+	t := nabla.FromSlice(v, shape...)
+	if in.transposed {
+		perm := make([]int, len(shape))
+		for i := range perm {
+			perm[i] = len(shape) - 1 - i
+		}
+		t = t.Permute(perm...)
+	}
+	return t
+}
+
+var (
+	unaryShapes  = [][]input{ins(sh()), ins(sh(3)), ins(sh(3, 2)), ins(sh(2, 3, 4)), ins(tr(3, 2)), ins(tr(2, 3, 4))}
+	binaryShapes = [][]input{
+		ins(sh(), sh()), ins(sh(3), sh(3)), ins(sh(3, 2), sh(3, 2)), ins(sh(2, 3, 4), sh(2, 3, 4)),
+		ins(sh(3, 4), sh(1, 4)), ins(sh(2, 3, 4), sh()), ins(sh(), sh(3, 2)), ins(sh(3), sh(2, 3)),
+		ins(sh(3, 1), sh(1, 4)), ins(tr(3, 2), sh(3, 2)), ins(sh(2, 3), tr(2, 3)), ins(tr(2, 3, 4), sh(4)),
+	}
+	reduceShapes = [][]input{ins(sh(3)), ins(sh(3, 2)), ins(sh(2, 3, 4)), ins(tr(3, 2)), ins(tr(2, 3, 4))}
+)
+
+func idx(v ...float64) *T { return nabla.FromSlice(v) }
+
+// gradCase is one row of the gradient-check table: the ops it covers (as
+// named in the graph), the function, and the input shapes to try.
+type gradCase struct {
+	name   string
+	ops    []string
+	f      func(in []*T) *T
+	shapes [][]input
+	dom    domain
+	opts   gradcheck.Options
+}
+
+func un(f func(x *T) *T) func(in []*T) *T    { return func(in []*T) *T { return f(in[0]) } }
+func bin(f func(x, y *T) *T) func(in []*T) *T { return func(in []*T) *T { return f(in[0], in[1]) } }
+
+var gradCases = []gradCase{
+	// element-wise, one argument
+	{name: "Neg", ops: []string{"Neg"}, f: un((*T).Neg), shapes: unaryShapes},
+	{name: "Reciprocal", ops: []string{"Reciprocal"}, f: un((*T).Reciprocal), shapes: unaryShapes},
+	{name: "Exp", ops: []string{"Exp"}, f: un((*T).Exp), shapes: unaryShapes},
+	{name: "Log", ops: []string{"Log"}, f: un((*T).Log), shapes: unaryShapes, dom: positive},
+	{name: "Sin", ops: []string{"Sin"}, f: un((*T).Sin), shapes: unaryShapes},
+	{name: "Cos", ops: []string{"Cos"}, f: un((*T).Cos), shapes: unaryShapes},
+	{name: "Tanh", ops: []string{"Tanh"}, f: un((*T).Tanh), shapes: unaryShapes},
+	{name: "Sigmoid", ops: []string{"Sigmoid"}, f: un((*T).Sigmoid), shapes: unaryShapes},
+	{name: "Relu", ops: []string{"Relu"}, f: un((*T).Relu), shapes: unaryShapes},
+	{name: "LeakyRelu", ops: []string{"LeakyRelu"}, f: un(func(x *T) *T { return x.LeakyRelu(0.1) }), shapes: unaryShapes},
+	{name: "Sqrt", ops: []string{"Sqrt"}, f: un((*T).Sqrt), shapes: unaryShapes, dom: positive},
+	{name: "Abs", ops: []string{"Abs"}, f: un((*T).Abs), shapes: unaryShapes},
+	{name: "Erf", ops: []string{"Erf"}, f: un((*T).Erf), shapes: unaryShapes},
+	{name: "Gelu", ops: []string{"Erf", "Mul", "Add"}, f: un((*T).Gelu), shapes: unaryShapes},
+	{name: "Softplus", ops: []string{"Softplus"}, f: un((*T).Softplus), shapes: unaryShapes},
+	{name: "PowScalar", ops: []string{"PowScalar"}, f: un(func(x *T) *T { return x.PowScalar(3) }), shapes: unaryShapes},
+	{name: "PowScalarFrac", ops: []string{"PowScalar"}, f: un(func(x *T) *T { return x.PowScalar(-1.5) }), shapes: unaryShapes, dom: positive},
+	{name: "Clamp", ops: []string{"Clamp"}, f: un(func(x *T) *T { return x.Clamp(-0.5, 0.5) }), shapes: unaryShapes},
+	{name: "To", ops: []string{"To"}, f: un(func(x *T) *T { return x.To(nabla.Float32).Square().To(nabla.Float64) }), shapes: unaryShapes,
+		opts: gradcheck.Options{Eps: 1e-2, Atol: 1e-3, Rtol: 1e-2}},
+	{name: "Clone", ops: []string{"Clone"}, f: un(func(x *T) *T { return x.Clone().Square() }), shapes: unaryShapes},
+	{name: "Identity", ops: []string{"Identity"}, f: un(func(x *T) *T {
+		return nabla.Grad(func(z *T) *T { return z.Square().Sum() })(x)
+	}), shapes: unaryShapes},
+
+	// element-wise, two arguments, with broadcasting
+	{name: "Add", ops: []string{"Add"}, f: bin((*T).Add), shapes: binaryShapes},
+	{name: "Sub", ops: []string{"Sub"}, f: bin((*T).Sub), shapes: binaryShapes},
+	{name: "Mul", ops: []string{"Mul"}, f: bin((*T).Mul), shapes: binaryShapes},
+	{name: "Div", ops: []string{"Div"}, f: bin((*T).Div), shapes: binaryShapes},
+	{name: "Pow", ops: []string{"Pow"}, f: bin((*T).Pow), shapes: binaryShapes, dom: positive},
+	{name: "Maximum", ops: []string{"Maximum"}, f: bin((*T).Maximum), shapes: binaryShapes},
+	{name: "Minimum", ops: []string{"Minimum"}, f: bin((*T).Minimum), shapes: binaryShapes},
+	{name: "Where", ops: []string{"Where"}, f: bin(func(x, y *T) *T { return nabla.Where(x.Greater(y), x.Square(), y) }), shapes: binaryShapes},
+
+	// reductions
+	{name: "SumAll", ops: []string{"Sum"}, f: un(func(x *T) *T { return x.Sum() }), shapes: reduceShapes},
+	{name: "SumAxis", ops: []string{"Sum"}, f: un(func(x *T) *T { return x.Sum(-1) }), shapes: reduceShapes},
+	{name: "SumKeep", ops: []string{"Sum"}, f: un(func(x *T) *T { return x.SumKeep(0, 2) }), shapes: [][]input{ins(sh(2, 3, 4)), ins(tr(2, 3, 4))}},
+	{name: "Mean", ops: []string{"Sum"}, f: un(func(x *T) *T { return x.Mean(0) }), shapes: reduceShapes},
+	{name: "MaxAll", ops: []string{"Max"}, f: un(func(x *T) *T { return x.Max() }), shapes: reduceShapes},
+	{name: "MaxAxis", ops: []string{"Max"}, f: un(func(x *T) *T { return x.MaxKeep(-1) }), shapes: reduceShapes},
+	{name: "Min", ops: []string{"Min"}, f: un(func(x *T) *T { return x.Min(0) }), shapes: reduceShapes},
+	{name: "Var", ops: []string{"Sum", "Sub"}, f: un(func(x *T) *T { return x.Var(1, -1) }), shapes: reduceShapes},
+	{name: "VarPop", ops: []string{"Sum", "Sub"}, f: un(func(x *T) *T { return x.VarKeep(0) }), shapes: reduceShapes},
+	{name: "LogSumExp", ops: []string{"Exp", "Log"}, f: un(func(x *T) *T { return x.LogSumExp(-1) }), shapes: reduceShapes},
+	{name: "Softmax", ops: []string{"Exp"}, f: un(func(x *T) *T { return x.Softmax(-1) }), shapes: reduceShapes},
+	{name: "LogSoftmax", ops: []string{"Sub"}, f: un(func(x *T) *T { return x.LogSoftmax(0) }), shapes: reduceShapes},
+
+	// shape and view ops
+	{name: "Reshape", ops: []string{"Reshape"}, f: un(func(x *T) *T { return x.Reshape(-1).Square() }), shapes: reduceShapes},
+	{name: "Flatten", ops: []string{"Reshape"}, f: un(func(x *T) *T { return x.Flatten(0, -1).Square() }), shapes: reduceShapes},
+	{name: "Permute", ops: []string{"Permute"}, f: un(func(x *T) *T { return x.Permute(2, 0, 1).Square() }), shapes: [][]input{ins(sh(2, 3, 4)), ins(tr(2, 3, 4))}},
+	{name: "Transpose", ops: []string{"Permute"}, f: un(func(x *T) *T { return x.T().Exp() }), shapes: [][]input{ins(sh(3, 2)), ins(tr(3, 2))}},
+	{name: "Unsqueeze", ops: []string{"Unsqueeze"}, f: un(func(x *T) *T { return x.Unsqueeze(1).Square() }), shapes: reduceShapes},
+	{name: "Squeeze", ops: []string{"Squeeze"}, f: un(func(x *T) *T { return x.Squeeze(1).Square() }), shapes: [][]input{ins(sh(3, 1)), ins(sh(2, 1, 4)), ins(tr(3, 1))}},
+	{name: "Contiguous", ops: []string{"Contiguous"}, f: un(func(x *T) *T { return x.Contiguous().Square() }), shapes: [][]input{ins(tr(3, 2)), ins(tr(2, 3, 4))}},
+	{name: "BroadcastTo", ops: []string{"BroadcastTo"}, f: un(func(x *T) *T { return x.BroadcastTo(2, 3, 2).Square() }), shapes: [][]input{ins(sh(3, 1)), ins(sh(2)), ins(sh()), ins(tr(3, 1))}},
+	{name: "Slice", ops: []string{"Slice", "SliceBackward"}, f: un(func(x *T) *T { return x.Slice(-1, 0, 3, 2).Square() }), shapes: reduceShapes},
+	{name: "Index", ops: []string{"Slice", "Squeeze"}, f: un(func(x *T) *T { return x.Index(0, -1).Square() }), shapes: reduceShapes},
+	{name: "Concat", ops: []string{"Concat"}, f: bin(func(x, y *T) *T { return nabla.Concat([]*T{x, y, x}, 0).Square() }), shapes: [][]input{ins(sh(3), sh(2)), ins(sh(2, 3), sh(1, 3)), ins(tr(2, 3), sh(3, 3))}},
+	{name: "Stack", ops: []string{"Concat", "Unsqueeze"}, f: bin(func(x, y *T) *T { return nabla.Stack([]*T{x, y}, 1).Square() }), shapes: [][]input{ins(sh(3), sh(3)), ins(sh(3, 2), tr(3, 2))}},
+	{name: "Split", ops: []string{"Slice"}, f: un(func(x *T) *T {
+		p := x.Split(0, 1, 2)
+		return p[0].Sum().Mul(p[1].Square().Sum())
+	}), shapes: [][]input{ins(sh(3)), ins(sh(3, 2)), ins(tr(3, 2))}},
+
+	// indexing
+	{name: "IndexSelect", ops: []string{"IndexSelect", "IndexAdd"}, f: un(func(x *T) *T { return x.IndexSelect(0, idx(2, 0, 2)).Square() }), shapes: [][]input{ins(sh(3)), ins(sh(3, 2)), ins(tr(3, 2)), ins(sh(3, 3, 2))}},
+	{name: "Gather", ops: []string{"Gather", "ScatterAdd"}, f: un(func(x *T) *T {
+		return x.Gather(1, nabla.FromSlice([]float64{1, 1, 0, 0, 1, 2}, 3, 2)).Square()
+	}), shapes: [][]input{ins(sh(3, 3)), ins(tr(3, 3))}},
+
+	// linear algebra
+	{name: "MatMul", ops: []string{"MatMul"}, f: bin((*T).MatMul), shapes: [][]input{
+		ins(sh(2, 3), sh(3, 4)), ins(sh(3), sh(3)), ins(sh(3), sh(3, 2)), ins(sh(2, 3), sh(3)),
+		ins(sh(2, 2, 3), sh(3, 4)), ins(sh(2, 1, 2, 3), sh(3, 3, 2)), ins(tr(2, 3), sh(3, 2)), ins(sh(2, 3), tr(3, 2)),
+		ins(tr(2, 3, 4), tr(2, 4, 3)),
+	}},
+	{name: "Dot", ops: []string{"MatMul"}, f: bin((*T).Dot), shapes: [][]input{ins(sh(4), sh(4))}},
+}
+
+func TestGradcheck(t *testing.T) {
+	for _, c := range gradCases {
+		for si, shapes := range c.shapes {
+			t.Run(c.name+"/"+strconv.Itoa(si), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(1, uint64(si)))
+				in := make([]*T, len(shapes))
+				for i, s := range shapes {
+					in[i] = makeInput(rng, s, c.dom)
+				}
+				opts := c.opts
+				opts.Order = 2
+				if err := gradcheck.Check(c.f, in, opts); err != nil {
+					t.Errorf("%s %s: %v", c.name, gradcheck.Describe(in), err)
+				}
+			})
+		}
+	}
+}
+
+// TestEveryOpHasGradcheck fails when an op recorded anywhere in the package
+// has no row in the gradient-check table.
+func TestEveryOpHasGradcheck(t *testing.T) {
+	covered := map[string]bool{}
+	for _, c := range gradCases {
+		for _, op := range c.ops {
+			covered[op] = true
+		}
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	found := 0
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) == 0 {
+				return true
+			}
+			var fn string
+			switch x := call.Fun.(type) {
+			case *ast.Ident:
+				fn = x.Name
+			case *ast.SelectorExpr:
+				fn = x.Sel.Name
+			}
+			if fn != "record" && fn != "unary" && fn != "binary" {
+				return true
+			}
+			lit, ok := call.Args[0].(*ast.BasicLit)
+			if !ok {
+				return true
+			}
+			op, _ := strconv.Unquote(lit.Value)
+			found++
+			if !covered[op] {
+				t.Errorf("%s: op %q has no gradient check in gradCases", fset.Position(call.Pos()), op)
+			}
+			return true
+		})
+	}
+	if found < 30 {
+		t.Errorf("found only %d recorded ops; the source scan is broken", found)
+	}
+}

@@ -1,0 +1,231 @@
+package nabla
+
+import (
+	"math"
+	"slices"
+
+	"github.com/nabla-go/nabla/internal/loops"
+)
+
+// This file holds the reductions: sum, mean, max, min, argmax, variance and
+// the composites built on them (logsumexp, softmax, log-softmax).
+
+// normAxes returns the sorted, distinct, non-negative axes to reduce: all of
+// them when none are given.
+func (t *Tensor) normAxes(op string, axes []int) []int {
+	if len(axes) == 0 {
+		all := make([]int, len(t.shape))
+		for i := range all {
+			all[i] = i
+		}
+		return all
+	}
+	out := make([]int, len(axes))
+	for i, a := range axes {
+		out[i] = t.axis(op, a)
+	}
+	slices.Sort(out)
+	for i := 1; i < len(out); i++ {
+		if out[i] == out[i-1] {
+			panicShape(op, "axis "+shapeString(axes)+" repeated", t.shape)
+		}
+	}
+	return out
+}
+
+// keptShape returns t's shape with each reduced axis set to 1.
+func keptShape(shape, axes []int) []int {
+	out := append([]int(nil), shape...)
+	for _, a := range axes {
+		out[a] = 1
+	}
+	return out
+}
+
+// reduceRaw reduces t over axes (normalised) with op, keeping dimensions,
+// into a new contiguous tensor. It records nothing.
+func reduceRaw(op string, t *Tensor, rop loops.ReduceOp, axes []int) *Tensor {
+	outShape := keptShape(t.shape, axes)
+	out := newShared(t.dtype, outShape, contiguousStrides(outShape))
+	R := 1
+	for _, a := range axes {
+		R *= t.shape[a]
+	}
+	if R == 0 && rop != loops.Sum {
+		panicShape(op, "cannot reduce an empty axis", t.shape)
+	}
+	if out.Len() == 0 {
+		return out
+	}
+	src := t
+	A, B := 1, 1
+	block := len(axes) == 0 || axes[len(axes)-1]-axes[0] == len(axes)-1
+	if block && t.IsContiguous() {
+		if len(axes) > 0 {
+			for i := 0; i < axes[0]; i++ {
+				A *= t.shape[i]
+			}
+			for i := axes[len(axes)-1] + 1; i < len(t.shape); i++ {
+				B *= t.shape[i]
+			}
+		} else {
+			A = t.Len()
+		}
+	} else {
+		// Move the reduced axes last, make that contiguous, reduce rows.
+		perm := make([]int, 0, len(t.shape))
+		for i := range t.shape {
+			if !slices.Contains(axes, i) {
+				perm = append(perm, i)
+			}
+		}
+		perm = append(perm, axes...)
+		src = t.permuteView(perm).copyContiguous()
+		A = out.Len()
+	}
+	if t.dtype == Float64 {
+		loops.Reduce(rop, out.f64, src.f64[src.offset:src.offset+src.Len()], A, R, B)
+	} else {
+		loops.Reduce(rop, out.f32, src.f32[src.offset:src.offset+src.Len()], A, R, B)
+	}
+	return out
+}
+
+// squeezeAxes removes the given (kept, size-1) axes from t's shape.
+func squeezeAxes(t *Tensor, axes []int) *Tensor {
+	shape := make([]int, 0, len(t.shape))
+	for i, d := range t.shape {
+		if !slices.Contains(axes, i) {
+			shape = append(shape, d)
+		}
+	}
+	return t.Reshape(shape...)
+}
+
+// SumKeep sums t over the given axes (all when none), keeping each reduced
+// axis with length 1. Negative axes count from the end.
+func (t *Tensor) SumKeep(axes ...int) *Tensor {
+	ax := t.normAxes("Sum", axes)
+	out := reduceRaw("Sum", t, loops.Sum, ax)
+	return record("Sum", out, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		return []*Tensor{g.BroadcastTo(in[0].shape...)}
+	}, t)
+}
+
+// Sum sums t over the given axes (all when none), removing them.
+func (t *Tensor) Sum(axes ...int) *Tensor {
+	return squeezeAxes(t.SumKeep(axes...), t.normAxes("Sum", axes))
+}
+
+// MeanKeep averages t over the given axes (all when none), keeping them.
+func (t *Tensor) MeanKeep(axes ...int) *Tensor {
+	ax := t.normAxes("Mean", axes)
+	n := 1
+	for _, a := range ax {
+		n *= t.shape[a]
+	}
+	return t.SumKeep(ax...).MulScalar(1 / float64(n))
+}
+
+// Mean averages t over the given axes (all when none), removing them.
+func (t *Tensor) Mean(axes ...int) *Tensor {
+	return squeezeAxes(t.MeanKeep(axes...), t.normAxes("Mean", axes))
+}
+
+// MaxKeep returns the maximum of t over the given axes (all when none),
+// keeping them. Tied maxima share the gradient equally, as PyTorch's amax.
+func (t *Tensor) MaxKeep(axes ...int) *Tensor { return t.extremum("Max", loops.Max, axes) }
+
+// Max returns the maximum over the given axes (all when none), removing them.
+func (t *Tensor) Max(axes ...int) *Tensor {
+	return squeezeAxes(t.MaxKeep(axes...), t.normAxes("Max", axes))
+}
+
+// MinKeep returns the minimum of t over the given axes, keeping them.
+func (t *Tensor) MinKeep(axes ...int) *Tensor { return t.extremum("Min", loops.Min, axes) }
+
+// Min returns the minimum over the given axes (all when none), removing them.
+func (t *Tensor) Min(axes ...int) *Tensor {
+	return squeezeAxes(t.MinKeep(axes...), t.normAxes("Min", axes))
+}
+
+func (t *Tensor) extremum(name string, rop loops.ReduceOp, axes []int) *Tensor {
+	ax := t.normAxes(name, axes)
+	out := reduceRaw(name, t, rop, ax)
+	return record(name, out, func(g, out *Tensor, in []*Tensor) []*Tensor {
+		x := in[0]
+		mask := x.Equal(out.Detach())
+		share := mask.Div(reduceRaw(name, mask, loops.Sum, ax)) // constant
+		return []*Tensor{g.BroadcastTo(x.shape...).Mul(share)}
+	}, t)
+}
+
+// ArgMax returns the index of the first maximum along axis, with that axis
+// removed, as a tensor of t's dtype holding whole numbers. It is not
+// differentiable.
+func (t *Tensor) ArgMax(axis int) *Tensor {
+	ax := t.axis("ArgMax", axis)
+	return squeezeAxes(reduceRaw("ArgMax", t.Detach(), loops.ArgMax, []int{ax}), []int{ax})
+}
+
+// ArgMaxKeep is ArgMax keeping the reduced axis with length 1.
+func (t *Tensor) ArgMaxKeep(axis int) *Tensor {
+	return reduceRaw("ArgMax", t.Detach(), loops.ArgMax, []int{t.axis("ArgMax", axis)})
+}
+
+// ArgMin returns the index of the first minimum along axis, removing it.
+func (t *Tensor) ArgMin(axis int) *Tensor {
+	ax := t.axis("ArgMin", axis)
+	return squeezeAxes(reduceRaw("ArgMin", t.Detach(), loops.ArgMin, []int{ax}), []int{ax})
+}
+
+// ArgMinKeep is ArgMin keeping the reduced axis with length 1.
+func (t *Tensor) ArgMinKeep(axis int) *Tensor {
+	return reduceRaw("ArgMin", t.Detach(), loops.ArgMin, []int{t.axis("ArgMin", axis)})
+}
+
+// VarKeep returns the variance of t over the given axes (all when none),
+// keeping them: the sum of squared deviations from the mean divided by
+// N - correction. Correction 1 gives the unbiased estimate (PyTorch's
+// default), 0 the population variance (as batch and layer norm use).
+func (t *Tensor) VarKeep(correction int, axes ...int) *Tensor {
+	ax := t.normAxes("Var", axes)
+	n := 1
+	for _, a := range ax {
+		n *= t.shape[a]
+	}
+	d := t.Sub(t.MeanKeep(ax...))
+	return d.Mul(d).SumKeep(ax...).MulScalar(1 / float64(n-correction))
+}
+
+// Var is VarKeep with the reduced axes removed.
+func (t *Tensor) Var(correction int, axes ...int) *Tensor {
+	return squeezeAxes(t.VarKeep(correction, axes...), t.normAxes("Var", axes))
+}
+
+// LogSumExpKeep returns log(sum(exp(t))) over the given axes, keeping them,
+// computed stably by subtracting the maximum first.
+func (t *Tensor) LogSumExpKeep(axes ...int) *Tensor {
+	ax := t.normAxes("LogSumExp", axes)
+	m := reduceRaw("LogSumExp", t.Detach(), loops.Max, ax)
+	// A -Inf maximum (all -Inf) would give NaN from -Inf - -Inf; use 0.
+	m = Where(m.Equal(FullOf(m.dtype, negInf)), ZerosLike(m), m)
+	return t.Sub(m).Exp().SumKeep(ax...).Log().Add(m)
+}
+
+// LogSumExp is LogSumExpKeep with the reduced axes removed.
+func (t *Tensor) LogSumExp(axes ...int) *Tensor {
+	return squeezeAxes(t.LogSumExpKeep(axes...), t.normAxes("LogSumExp", axes))
+}
+
+// Softmax returns exp(t) normalised to sum to 1 along axis, computed stably.
+func (t *Tensor) Softmax(axis int) *Tensor {
+	return t.LogSoftmax(axis).Exp()
+}
+
+// LogSoftmax returns t - logsumexp(t) along axis, computed stably.
+func (t *Tensor) LogSoftmax(axis int) *Tensor {
+	return t.Sub(t.LogSumExpKeep(axis))
+}
+
+var negInf = math.Inf(-1)
