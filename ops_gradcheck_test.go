@@ -182,6 +182,25 @@ var gradCases = []gradCase{
 		ins(sh(2, 2, 3), sh(3, 4)), ins(sh(2, 1, 2, 3), sh(3, 3, 2)), ins(tr(2, 3), sh(3, 2)), ins(sh(2, 3), tr(3, 2)),
 		ins(tr(2, 3, 4), tr(2, 4, 3)),
 	}},
+	// convolution and pooling
+	{name: "Unfold", ops: []string{"Unfold", "Fold"}, f: un(func(x *T) *T {
+		return x.Unfold(2, 3, nabla.ConvOptions{Stride: [2]int{1, 2}, Padding: [2]int{1, 1}, Dilation: [2]int{2, 1}}).Square()
+	}), shapes: [][]input{ins(sh(2, 2, 4, 5)), ins(tr(5, 4, 2, 1))}},
+	{name: "Conv2d", ops: []string{"Unfold", "MatMul"}, f: func(in []*T) *T {
+		return nabla.Conv2d(in[0], in[1], in[2], nabla.ConvOptions{Stride: [2]int{2, 1}, Padding: [2]int{1, 0}})
+	}, shapes: [][]input{ins(sh(2, 2, 5, 4), sh(3, 2, 3, 2), sh(3))}},
+	{name: "Conv2dGroups", ops: []string{"Unfold", "MatMul"}, f: func(in []*T) *T {
+		return nabla.Conv2d(in[0], in[1], nil, nabla.ConvOptions{Groups: 2, Dilation: [2]int{1, 2}})
+	}, shapes: [][]input{ins(sh(1, 4, 4, 5), sh(2, 2, 2, 2))}},
+	{name: "MaxPool2d", ops: []string{"Unfold", "Max"}, f: un(func(x *T) *T {
+		return nabla.MaxPool2d(x, [2]int{2, 2}, [2]int{}, [2]int{1, 0})
+	}), shapes: [][]input{ins(sh(2, 2, 4, 4))}},
+	{name: "AvgPool2d", ops: []string{"Unfold", "Sum"}, f: un(func(x *T) *T {
+		return nabla.AvgPool2d(x, [2]int{3, 2}, [2]int{1, 2}, [2]int{1, 1})
+	}), shapes: [][]input{ins(sh(1, 2, 4, 4))}},
+	{name: "AdaptiveAvgPool2d", ops: []string{"MatMul"}, f: un(func(x *T) *T {
+		return nabla.AdaptiveAvgPool2d(x, 2, 3)
+	}), shapes: [][]input{ins(sh(1, 2, 5, 4))}},
 	{name: "Dot", ops: []string{"MatMul"}, f: bin((*T).Dot), shapes: [][]input{ins(sh(4), sh(4))}},
 }
 
