@@ -13,7 +13,8 @@ type backwardFunc func(g, out *Tensor, in []*Tensor) []*Tensor
 // node records the op that produced a tensor.
 type node struct {
 	op       string
-	inputs   []*Tensor
+	inputs   []*Tensor  // in[:k] for up to two inputs, else its own slice
+	in       [2]*Tensor // inline storage for inputs, saving an allocation
 	backward backwardFunc
 	released bool // Backward ran without RetainGraph: inputs are gone
 
@@ -27,8 +28,17 @@ type node struct {
 func record(op string, out *Tensor, bw backwardFunc, inputs ...*Tensor) *Tensor {
 	for _, in := range inputs {
 		if in != nil && in.requiresGrad {
+			n := &node{op: op, backward: bw}
+			if len(inputs) <= len(n.in) {
+				// Copy rather than keep the variadic slice, so that callers'
+				// argument slices stay on their stacks.
+				copy(n.in[:], inputs)
+				n.inputs = n.in[:len(inputs)]
+			} else {
+				n.inputs = append([]*Tensor(nil), inputs...)
+			}
 			out.requiresGrad = true
-			out.node = &node{op: op, inputs: inputs, backward: bw}
+			out.node = n
 			return out
 		}
 	}
@@ -209,6 +219,26 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 	pass := passCounter.Add(1)
 	order := topoSort(op, y, pass)
 
+	// Without CreateGraph, rules see detached stand-ins of their inputs and
+	// output so that the ops they run record nothing. The stand-ins of the
+	// whole pass come from one allocation.
+	var arena []Tensor
+	var ptrs []*Tensor
+	if !cfg.createGraph {
+		k := 0
+		for _, t := range order {
+			k += len(t.node.inputs)
+		}
+		arena = make([]Tensor, k+len(order))
+		ptrs = make([]*Tensor, k)
+	}
+	standIn := func(x *Tensor) *Tensor {
+		a := &arena[0]
+		arena = arena[1:]
+		*a = Tensor{dtype: x.dtype, f32: x.f32, f64: x.f64, shape: x.shape, strides: x.strides, offset: x.offset, wantGrad: x.requiresGrad}
+		return a
+	}
+
 	// leaf gradients (and wanted tensors) are collected here
 	var wantIdx map[*Tensor]int
 	var wanted []*Tensor
@@ -252,8 +282,14 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 		}
 		in, out := n.inputs, t
 		if !cfg.createGraph {
-			in = detachAll(n.inputs)
-			out = t.Detach()
+			in = ptrs[:len(n.inputs):len(n.inputs)]
+			ptrs = ptrs[len(n.inputs):]
+			for j, x := range n.inputs {
+				if x != nil {
+					in[j] = standIn(x)
+				}
+			}
+			out = standIn(t)
 		}
 		gs := n.backward(gt, out, in)
 		for j, x := range n.inputs {
@@ -271,6 +307,7 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 		}
 		if !cfg.retainGraph {
 			n.inputs = nil
+			n.in = [2]*Tensor{}
 			n.backward = nil
 			n.released = true
 		}

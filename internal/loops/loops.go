@@ -98,6 +98,8 @@ const (
 	LeakyStep         // 1 if x > 0 else P: the derivative of LeakyRelu (and of Relu with P = 0)
 	PowConst          // x^P
 	Square            // x*x
+	Scale             // x*P
+	Shift             // x+P
 )
 
 // Unary sets dst[i] = op(src[i]) with parameter p. dst may alias src.
@@ -219,6 +221,16 @@ func Unary[T Float](op UnaryOp, dst, src []T, p float64) {
 		for i, v := range src {
 			dst[i] = v * v
 		}
+	case Scale:
+		a := T(p)
+		for i, v := range src {
+			dst[i] = v * a
+		}
+	case Shift:
+		a := T(p)
+		for i, v := range src {
+			dst[i] = v + a
+		}
 	default:
 		panic("loops: unknown unary op")
 	}
@@ -242,6 +254,9 @@ const (
 	LessEqual
 	Greater
 	GreaterEqual
+	TanhGrad    // x*(1-y²): the gradient x of tanh's output y
+	SigmoidGrad // x*y*(1-y): the gradient x of sigmoid's output y
+	ReluGrad    // x where y > 0, else 0: the gradient x of relu's input y
 )
 
 // binaryRow computes n elements of dst from a (start ai, stride sa) and b
@@ -297,6 +312,15 @@ func binaryOne[T Float](op BinaryOp, x, y T) T {
 		return b2f[T](x > y)
 	case GreaterEqual:
 		return b2f[T](x >= y)
+	case TanhGrad:
+		return x * (1 - y*y)
+	case SigmoidGrad:
+		return x * y * (1 - y)
+	case ReluGrad:
+		if y > 0 {
+			return x
+		}
+		return 0
 	}
 	panic("loops: unknown binary op")
 }
