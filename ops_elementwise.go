@@ -14,6 +14,19 @@ import (
 // shape slice is shared: shapes are never mutated once a tensor holds them.
 func newShared(dt DType, shape []int, strides []int) *Tensor {
 	n := numel(shape)
+	if n <= 2 {
+		// Tiny tensors (scalars, mostly) carry their values in the same
+		// allocation as their header: eager code on scalars is dominated
+		// by allocation.
+		if dt == Float64 {
+			s := &small64{t: Tensor{dtype: dt, shape: shape, strides: strides}}
+			s.t.f64 = s.d[:n:n]
+			return &s.t
+		}
+		s := &small32{t: Tensor{dtype: dt, shape: shape, strides: strides}}
+		s.t.f32 = s.d[:n:n]
+		return &s.t
+	}
 	t := &Tensor{dtype: dt, shape: shape, strides: strides}
 	if dt == Float64 {
 		t.f64 = make([]float64, n)
@@ -21,6 +34,16 @@ func newShared(dt DType, shape []int, strides []int) *Tensor {
 		t.f32 = make([]float32, n)
 	}
 	return t
+}
+
+type small32 struct {
+	t Tensor
+	d [2]float32
+}
+
+type small64 struct {
+	t Tensor
+	d [2]float64
 }
 
 // contiguousOut allocates the output of an element-wise op on t.
@@ -412,9 +435,11 @@ func (t *Tensor) AddScalar(c float64) *Tensor {
 
 // MulScalar returns t*c in t's dtype.
 func (t *Tensor) MulScalar(c float64) *Tensor {
-	return t.unary("MulScalar", loops.Scale, c, func(g, _ *Tensor, _ []*Tensor) []*Tensor {
-		return []*Tensor{g.MulScalar(c)}
-	})
+	var bw backwardFunc
+	if t.requiresGrad { // build the closure only when it will be recorded
+		bw = func(g, _ *Tensor, _ []*Tensor) []*Tensor { return []*Tensor{g.MulScalar(c)} }
+	}
+	return t.unary("MulScalar", loops.Scale, c, bw)
 }
 
 // DivScalar returns t/c in t's dtype.

@@ -141,11 +141,12 @@ var gradCases = []gradCase{
 	{name: "Where", ops: []string{"Where"}, f: bin(func(x, y *T) *T { return nabla.Where(x.Greater(y), x.Square(), y) }), shapes: binaryShapes},
 
 	// reductions
-	{name: "SumAll", ops: []string{"Sum"}, f: un(func(x *T) *T { return x.Sum() }), shapes: reduceShapes},
+	{name: "SumAll", ops: []string{"Sum"}, f: un(func(x *T) *T { return x.Sum() }), shapes: append(reduceShapes, ins(sh()))},
 	{name: "SumAxis", ops: []string{"Sum"}, f: un(func(x *T) *T { return x.Sum(-1) }), shapes: reduceShapes},
 	{name: "SumKeep", ops: []string{"Sum"}, f: un(func(x *T) *T { return x.SumKeep(0, 2) }), shapes: [][]input{ins(sh(2, 3, 4)), ins(tr(2, 3, 4))}},
 	{name: "Mean", ops: []string{"Sum"}, f: un(func(x *T) *T { return x.Mean(0) }), shapes: reduceShapes},
-	{name: "MaxAll", ops: []string{"Max"}, f: un(func(x *T) *T { return x.Max() }), shapes: reduceShapes},
+	{name: "MeanAll", ops: []string{"Sum"}, f: un(func(x *T) *T { return x.Mean() }), shapes: append(reduceShapes, ins(sh()))},
+	{name: "MaxAll", ops: []string{"Max"}, f: un(func(x *T) *T { return x.Max() }), shapes: append(reduceShapes, ins(sh()))},
 	{name: "MaxAxis", ops: []string{"Max"}, f: un(func(x *T) *T { return x.MaxKeep(-1) }), shapes: reduceShapes},
 	{name: "Min", ops: []string{"Min"}, f: un(func(x *T) *T { return x.Min(0) }), shapes: reduceShapes},
 	{name: "Var", ops: []string{"Sum", "Sub"}, f: un(func(x *T) *T { return x.Var(1, -1) }), shapes: reduceShapes},

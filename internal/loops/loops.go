@@ -509,11 +509,21 @@ func better[T Float](max bool, v, cur T) bool {
 func reduceRow[T Float](op ReduceOp, s []T) T {
 	switch op {
 	case Sum:
-		var acc T
-		for _, v := range s {
-			acc += v
+		// Accumulate in float64 with four partial sums: float32 sums of
+		// long rows would otherwise lose digits, and the partial sums
+		// break the dependency chain of the adds.
+		var a0, a1, a2, a3 float64
+		i := 0
+		for ; i+4 <= len(s); i += 4 {
+			a0 += float64(s[i])
+			a1 += float64(s[i+1])
+			a2 += float64(s[i+2])
+			a3 += float64(s[i+3])
 		}
-		return acc
+		for ; i < len(s); i++ {
+			a0 += float64(s[i])
+		}
+		return T((a0 + a1) + (a2 + a3))
 	case Max, Min:
 		m := s[0]
 		for _, v := range s[1:] {
