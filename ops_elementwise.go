@@ -389,7 +389,10 @@ func splitTie(g, a, b *Tensor, win loops.BinaryOp) []*Tensor {
 
 // Equal returns 1 where t == u and 0 elsewhere, broadcasting. Comparisons
 // are not differentiable and record nothing.
-func (t *Tensor) Equal(u *Tensor) *Tensor { out, _, _ := binaryOp("Equal", loops.Equal, t, u); return out }
+func (t *Tensor) Equal(u *Tensor) *Tensor {
+	out, _, _ := binaryOp("Equal", loops.Equal, t, u)
+	return out
+}
 
 // NotEqual returns 1 where t != u and 0 elsewhere.
 func (t *Tensor) NotEqual(u *Tensor) *Tensor {

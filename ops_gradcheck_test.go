@@ -32,8 +32,8 @@ type input struct {
 	transposed bool
 }
 
-func sh(dims ...int) input  { return input{shape: dims} }
-func tr(dims ...int) input  { return input{shape: dims, transposed: true} }
+func sh(dims ...int) input    { return input{shape: dims} }
+func tr(dims ...int) input    { return input{shape: dims, transposed: true} }
 func ins(xs ...input) []input { return xs }
 
 func makeInput(rng *rand.Rand, in input, dom domain) *T {
@@ -98,7 +98,7 @@ type gradCase struct {
 	opts   gradcheck.Options
 }
 
-func un(f func(x *T) *T) func(in []*T) *T    { return func(in []*T) *T { return f(in[0]) } }
+func un(f func(x *T) *T) func(in []*T) *T     { return func(in []*T) *T { return f(in[0]) } }
 func bin(f func(x, y *T) *T) func(in []*T) *T { return func(in []*T) *T { return f(in[0], in[1]) } }
 
 var gradCases = []gradCase{
