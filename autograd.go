@@ -261,7 +261,13 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 			if cfg.createGraph {
 				t.grad = accumulate(t.grad, g)
 			} else if t.grad == nil {
-				t.grad = g.Detach()
+				// Leaf gradients are contiguous and own their memory, so
+				// that optimizers can update through Data32.
+				if g.IsContiguous() {
+					t.grad = g.Detach()
+				} else {
+					t.grad = g.copyContiguous()
+				}
 			} else {
 				t.grad = accumulate(t.grad.Detach(), g.Detach())
 			}

@@ -319,3 +319,25 @@ func TestStringElides(t *testing.T) {
 		t.Errorf("String = %q; want grad_fn=Mul", got)
 	}
 }
+
+func TestLeafGradContiguous(t *testing.T) {
+	// A linear layer multiplies by the transpose of its weight; the
+	// weight's gradient must still be contiguous for in-place updates.
+	rng := rand.New(rand.NewPCG(1, 1))
+	w := nabla.RandN(rng, 4, 3).RequireGrad()
+	x := nabla.RandN(rng, 5, 3)
+	x.MatMul(w.T()).Sum().Backward()
+	if !w.Grad().IsContiguous() {
+		t.Fatalf("weight grad strides %v are not contiguous", w.Grad().Strides())
+	}
+	// d/dW sum(x Wᵀ) = column sums of x, for every row of W.
+	cs := x.Sum(0).Float64s()
+	g := w.Grad().Float64s()
+	for i := range 4 {
+		for j := range 3 {
+			if !approx(g[i*3+j], cs[j], 1e-5) {
+				t.Fatalf("grad = %v; want rows of %v", g, cs)
+			}
+		}
+	}
+}

@@ -55,15 +55,36 @@ func (t *Tensor) matmul(u *Tensor) *Tensor {
 		gemmBatched(out, a, b, batch, m, n, k)
 	}
 	return record("MatMul", out, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		// Each gradient is computed in the memory layout of its operand:
+		// for an operand that is a transposed view (as a linear layer's
+		// weight.T()), the product is formed transposed, so that the
+		// gradient reaching the weight itself is contiguous.
 		var ga, gb *Tensor
 		if wantsGrad(in[0]) {
-			ga = g.matmul(in[1].T()).SumTo(in[0].shape...)
+			if isTransposed(in[0]) {
+				ga = in[1].matmul(g.T()).T()
+			} else {
+				ga = g.matmul(in[1].T())
+			}
+			ga = ga.SumTo(in[0].shape...)
 		}
 		if wantsGrad(in[1]) {
-			gb = in[0].T().matmul(g).SumTo(in[1].shape...)
+			if isTransposed(in[1]) {
+				gb = g.T().matmul(in[0]).T()
+			} else {
+				gb = in[0].T().matmul(g)
+			}
+			gb = gb.SumTo(in[1].shape...)
 		}
 		return []*Tensor{ga, gb}
 	}, a, b)
+}
+
+// isTransposed reports whether the last two axes of x are stored
+// column-major, as in the transpose of a contiguous matrix.
+func isTransposed(x *Tensor) bool {
+	r := len(x.shape)
+	return x.strides[r-2] == 1 && x.strides[r-1] != 1 && x.shape[r-2] > 1
 }
 
 // matrixLayout tells how the last two axes of x can be handed to GEMM:
