@@ -15,6 +15,7 @@ type ShapeError struct {
 	Reason string  // what did not fit, e.g. "3 != 4"
 }
 
+// Error formats the error as "nabla: Op: shapes ...: reason".
 func (e *ShapeError) Error() string {
 	var b strings.Builder
 	b.WriteString("nabla: ")
@@ -50,6 +51,7 @@ type GradError struct {
 	Reason string
 }
 
+// Error formats the error as "nabla: Op: reason".
 func (e *GradError) Error() string { return "nabla: " + e.Op + ": " + e.Reason }
 
 // ValueError reports an argument whose value (not shape) is wrong, such as
@@ -59,6 +61,7 @@ type ValueError struct {
 	Reason string
 }
 
+// Error formats the error as "nabla: Op: reason".
 func (e *ValueError) Error() string { return "nabla: " + e.Op + ": " + e.Reason }
 
 func shapeErr(op, reason string, shapes ...[]int) *ShapeError {

@@ -63,6 +63,7 @@ type MismatchError struct {
 	Numerical   float64
 }
 
+// Error names the order, the input, the element and both values.
 func (e *MismatchError) Error() string {
 	return fmt.Sprintf("gradcheck: order %d: Jacobian mismatch for output with respect to input %d: at input index %v, output index %v: analytical %.8g, numerical %.8g (difference %.3g)",
 		e.Order, e.Input, e.InputIndex, e.OutputIndex, e.Analytical, e.Numerical, math.Abs(e.Analytical-e.Numerical))
