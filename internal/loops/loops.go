@@ -353,6 +353,22 @@ func binaryFlat[T Float](op BinaryOp, dst, a, b []T) {
 		for i := range dst {
 			dst[i] = a[i] / b[i]
 		}
+	case ReluGrad:
+		for i := range dst {
+			if b[i] > 0 {
+				dst[i] = a[i]
+			} else {
+				dst[i] = 0
+			}
+		}
+	case TanhGrad:
+		for i := range dst {
+			dst[i] = a[i] * (1 - b[i]*b[i])
+		}
+	case SigmoidGrad:
+		for i := range dst {
+			dst[i] = a[i] * b[i] * (1 - b[i])
+		}
 	default:
 		for i := range dst {
 			dst[i] = binaryOne(op, a[i], b[i])
