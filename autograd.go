@@ -1,6 +1,10 @@
 package nabla
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/nabla-go/nabla/internal/loops"
+)
 
 // backwardFunc is an op's vector-Jacobian product: given the upstream
 // gradient g (the shape of out), the op's output and its inputs, it returns
@@ -87,11 +91,38 @@ func (t *Tensor) Op() string {
 // if none has been.
 func (t *Tensor) Grad() *Tensor { return t.grad }
 
-// ZeroGrad forgets t's accumulated gradient.
-func (t *Tensor) ZeroGrad() { t.grad = nil }
+// ZeroGrad sets t's accumulated gradient to zero, keeping its memory for
+// the next Backward to add into (so a training loop does not allocate a
+// new gradient every step). A tensor without a gradient keeps none.
+func (t *Tensor) ZeroGrad() {
+	switch {
+	case t.grad == nil:
+	case t.gradOwned:
+		clear(t.grad.f32)
+		clear(t.grad.f64)
+	default:
+		t.grad = nil
+	}
+}
 
-// SetGrad replaces t's accumulated gradient, e.g. after clipping.
-func (t *Tensor) SetGrad(g *Tensor) { t.grad = g }
+// SetGrad replaces t's accumulated gradient, or removes it if g is nil.
+// Backward will not write into g: the next accumulation copies it first.
+func (t *Tensor) SetGrad(g *Tensor) {
+	t.grad = g
+	t.gradOwned = false
+}
+
+// addInto adds src into dst in place; dst is contiguous with src's shape.
+func addInto(dst, src *Tensor) {
+	if dst.Len() == 0 {
+		return
+	}
+	if dst.dtype == Float64 {
+		loops.Binary(loops.Add, dst.f64[dst.offset:], dst.shape, dst.f64, dst.offset, dst.strides, src.f64, src.offset, src.strides)
+	} else {
+		loops.Binary(loops.Add, dst.f32[dst.offset:], dst.shape, dst.f32, dst.offset, dst.strides, src.f32, src.offset, src.strides)
+	}
+}
 
 // Detach returns a view of t's data that is cut from the graph: a leaf that
 // requires no gradient, sharing memory with t.
@@ -235,7 +266,7 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 	standIn := func(x *Tensor) *Tensor {
 		a := &arena[0]
 		arena = arena[1:]
-		*a = Tensor{dtype: x.dtype, f32: x.f32, f64: x.f64, shape: x.shape, strides: x.strides, offset: x.offset, wantGrad: x.requiresGrad}
+		*a = Tensor{dtype: x.dtype, f32: x.f32, f64: x.f64, shape: x.shape, strides: x.strides, offset: x.offset, wantGrad: x.requiresGrad, arena: x.arena}
 		return a
 	}
 
@@ -258,18 +289,23 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 				return
 			}
 		} else if t.node == nil {
-			if cfg.createGraph {
+			switch {
+			case cfg.createGraph:
 				t.grad = accumulate(t.grad, g)
-			} else if t.grad == nil {
-				// Leaf gradients are contiguous and own their memory, so
-				// that optimizers can update through Data32.
-				if g.IsContiguous() {
-					t.grad = g.Detach()
-				} else {
-					t.grad = g.copyContiguous()
+				t.gradOwned = false
+			case t.grad == nil || !t.gradOwned:
+				// Leaf gradients are contiguous, outside any arena, and
+				// own their memory, so that optimizers can update them
+				// through Data32 and later passes can add into them.
+				old := t.grad
+				t.grad = newShared(nil, g.dtype, g.shape, contiguousStrides(g.shape))
+				t.gradOwned = true
+				addInto(t.grad, g)
+				if old != nil {
+					addInto(t.grad, old)
 				}
-			} else {
-				t.grad = accumulate(t.grad.Detach(), g.Detach())
+			default:
+				addInto(t.grad, g)
 			}
 			return
 		}

@@ -48,9 +48,11 @@ func TestBackwardAccumulates(t *testing.T) {
 	wantValues(t, "grad after one call", x.Grad(), 2, 4, 6)
 	x.Square().Sum().Backward()
 	wantValues(t, "grad after two calls", x.Grad(), 4, 8, 12)
+	kept := x.Grad()
 	x.ZeroGrad()
-	if x.Grad() != nil {
-		t.Fatalf("Grad after ZeroGrad = %v; want nil", x.Grad())
+	wantValues(t, "grad after ZeroGrad", x.Grad(), 0, 0, 0)
+	if x.Grad() != kept {
+		t.Error("ZeroGrad replaced the gradient instead of zeroing it in place")
 	}
 	// Fan-out within one graph: x is used three times.
 	x.Mul(x).Add(x).Sum().Backward()

@@ -60,10 +60,20 @@ func BenchmarkMLPStep(b *testing.B) {
 		lab[i] = float32(rng.IntN(10))
 	}
 	labels := nabla.FromSlice(lab)
-	b.ReportAllocs()
-	for b.Loop() {
-		m.step(x, labels, 0.01)
-	}
+	b.Run("heap", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m.step(x, labels, 0.01)
+		}
+	})
+	b.Run("arena", func(b *testing.B) {
+		ar := nabla.NewArena()
+		b.ReportAllocs()
+		for b.Loop() {
+			m.step(x.InArena(ar), labels, 0.01)
+			ar.Reset()
+		}
+	})
 }
 
 func TestMLPStepLearns(t *testing.T) {

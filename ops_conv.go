@@ -71,7 +71,7 @@ func (x *Tensor) Unfold(kh, kw int, opt ConvOptions) *Tensor {
 
 func unfold(x *Tensor, g window, pad float64) *Tensor {
 	shape := []int{g.n, g.c * g.kh * g.kw, g.oh * g.ow}
-	out := newShared(x.dtype, shape, contiguousStrides(shape))
+	out := newShared(x.arena, x.dtype, shape, contiguousStrides(shape))
 	src := x.contiguous()
 	if x.dtype == Float64 {
 		im2col(out.f64, src.f64[src.offset:], g, float64(pad), false)
@@ -86,7 +86,7 @@ func unfold(x *Tensor, g window, pad float64) *Tensor {
 // fold sums columns back into an NCHW tensor: the adjoint of unfold.
 func fold(cols *Tensor, g window) *Tensor {
 	shape := []int{g.n, g.c, g.h, g.w}
-	out := newShared(cols.dtype, shape, contiguousStrides(shape))
+	out := newZeroed(cols.arena, cols.dtype, shape, contiguousStrides(shape))
 	src := cols.contiguous()
 	if cols.dtype == Float64 {
 		im2col(src.f64[src.offset:], out.f64, g, 0, true)

@@ -10,10 +10,32 @@ import (
 // backward rule beside it, written with tensor ops so that it can be
 // differentiated again.
 
-// newLike allocates a contiguous tensor of the given dtype and shape. The
-// shape slice is shared: shapes are never mutated once a tensor holds them.
-func newShared(dt DType, shape []int, strides []int) *Tensor {
+// newZeroed is newShared for outputs that ops add into, which must start
+// as zeros.
+func newZeroed(ar *Arena, dt DType, shape []int, strides []int) *Tensor {
+	t := newShared(ar, dt, shape, strides)
+	if ar != nil {
+		clear(t.f32)
+		clear(t.f64)
+	}
+	return t
+}
+
+// newShared allocates a contiguous tensor of the given dtype and shape,
+// from the arena ar if it is not nil. Memory from an arena holds old
+// values: the op must write every element (or use newZeroed). The shape
+// slice is shared: shapes are never mutated once a tensor holds them.
+func newShared(ar *Arena, dt DType, shape []int, strides []int) *Tensor {
 	n := numel(shape)
+	if ar != nil && n > 2 {
+		t := &Tensor{dtype: dt, shape: shape, strides: strides, arena: ar}
+		if dt == Float64 {
+			t.f64 = ar.get64(n)
+		} else {
+			t.f32 = ar.get32(n)
+		}
+		return t
+	}
 	if n <= 2 {
 		// Tiny tensors (scalars, mostly) carry their values in the same
 		// allocation as their header: eager code on scalars is dominated
@@ -21,10 +43,12 @@ func newShared(dt DType, shape []int, strides []int) *Tensor {
 		if dt == Float64 {
 			s := &small64{t: Tensor{dtype: dt, shape: shape, strides: strides}}
 			s.t.f64 = s.d[:n:n]
+			s.t.arena = ar
 			return &s.t
 		}
 		s := &small32{t: Tensor{dtype: dt, shape: shape, strides: strides}}
 		s.t.f32 = s.d[:n:n]
+		s.t.arena = ar
 		return &s.t
 	}
 	t := &Tensor{dtype: dt, shape: shape, strides: strides}
@@ -49,9 +73,9 @@ type small64 struct {
 // contiguousOut allocates the output of an element-wise op on t.
 func contiguousOut(t *Tensor) *Tensor {
 	if t.IsContiguous() {
-		return newShared(t.dtype, t.shape, t.strides)
+		return newShared(t.arena, t.dtype, t.shape, t.strides)
 	}
-	return newShared(t.dtype, t.shape, contiguousStrides(t.shape))
+	return newShared(t.arena, t.dtype, t.shape, contiguousStrides(t.shape))
 }
 
 // mapUnary computes op(t) element-wise into a new contiguous tensor,
@@ -281,7 +305,7 @@ func binaryOp(name string, op loops.BinaryOp, a, b *Tensor) (out, pa, pb *Tensor
 	default:
 		strides = contiguousStrides(shape)
 	}
-	out = newShared(a.dtype, shape, strides)
+	out = newShared(arenaOf(a, b), a.dtype, shape, strides)
 	n := out.Len()
 	switch {
 	case n == 0:
@@ -459,7 +483,7 @@ func Where(cond, a, b *Tensor) *Tensor {
 		cond = cond.Detach().To(a.dtype)
 	}
 	shape := broadcastShapes("Where", broadcastShapes("Where", cond.shape, a.shape), b.shape)
-	out := newShared(a.dtype, shape, contiguousStrides(shape))
+	out := newShared(arenaOf(a, b), a.dtype, shape, contiguousStrides(shape))
 	if out.Len() > 0 {
 		cs, as, bs := cond.broadcastStrides(shape), a.broadcastStrides(shape), b.broadcastStrides(shape)
 		if a.dtype == Float64 {
@@ -481,7 +505,7 @@ func (t *Tensor) To(dt DType) *Tensor {
 		return t
 	}
 	src := t.contiguous()
-	out := newShared(dt, t.shape, contiguousStrides(t.shape))
+	out := newShared(t.arena, dt, t.shape, contiguousStrides(t.shape))
 	n := out.Len()
 	if dt == Float64 {
 		for i, v := range src.f32[src.offset : src.offset+n] {

@@ -126,6 +126,7 @@ var gradCases = []gradCase{
 	{name: "To", ops: []string{"To"}, f: un(func(x *T) *T { return x.To(nabla.Float32).Square().To(nabla.Float64) }), shapes: unaryShapes,
 		opts: gradcheck.Options{Eps: 1e-2, Atol: 1e-3, Rtol: 1e-2}},
 	{name: "Clone", ops: []string{"Clone"}, f: un(func(x *T) *T { return x.Clone().Square() }), shapes: unaryShapes},
+	{name: "InArena", ops: []string{"InArena"}, f: un(func(x *T) *T { return x.InArena(nabla.NewArena()).Square().Sum(0) }), shapes: reduceShapes},
 	{name: "Identity", ops: []string{"Identity"}, f: un(func(x *T) *T {
 		return nabla.Grad(func(z *T) *T { return z.Square().Sum() })(x)
 	}), shapes: unaryShapes},

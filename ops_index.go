@@ -44,7 +44,7 @@ func (t *Tensor) IndexSelect(axis int, idx *Tensor) *Tensor {
 func indexSelect(t *Tensor, ax int, ix []int) *Tensor {
 	shape := append([]int(nil), t.shape...)
 	shape[ax] = len(ix)
-	out := newShared(t.dtype, shape, contiguousStrides(shape))
+	out := newShared(t.arena, t.dtype, shape, contiguousStrides(shape))
 	src := t.contiguous()
 	A, B := splitAt(t.shape, ax)
 	R := t.shape[ax]
@@ -61,7 +61,7 @@ func indexSelect(t *Tensor, ax int, ix []int) *Tensor {
 // indexAdd adds the slices of g along axis into zeros of shape at the
 // positions ix: the adjoint of IndexSelect.
 func indexAdd(g *Tensor, shape []int, ax int, ix []int) *Tensor {
-	out := newShared(g.dtype, shape, contiguousStrides(shape))
+	out := newZeroed(g.arena, g.dtype, shape, contiguousStrides(shape))
 	src := g.contiguous()
 	A, B := splitAt(shape, ax)
 	R := shape[ax]
@@ -116,7 +116,7 @@ func (t *Tensor) Gather(axis int, idx *Tensor) *Tensor {
 
 func gather(t *Tensor, ax int, ix []int, ishape []int) *Tensor {
 	shape := append([]int(nil), ishape...)
-	out := newShared(t.dtype, shape, contiguousStrides(shape))
+	out := newShared(t.arena, t.dtype, shape, contiguousStrides(shape))
 	src := t.contiguous()
 	A, B := splitAt(t.shape, ax)
 	R, K := t.shape[ax], ishape[ax]
@@ -133,7 +133,7 @@ func gather(t *Tensor, ax int, ix []int, ishape []int) *Tensor {
 // scatterAdd adds each entry of g into zeros of shape at the position
 // along axis that ix names: the adjoint of Gather.
 func scatterAdd(g *Tensor, shape []int, ax int, ix []int) *Tensor {
-	out := newShared(g.dtype, shape, contiguousStrides(shape))
+	out := newZeroed(g.arena, g.dtype, shape, contiguousStrides(shape))
 	src := g.contiguous()
 	A, B := splitAt(shape, ax)
 	R, K := shape[ax], g.shape[ax]

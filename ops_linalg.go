@@ -50,7 +50,7 @@ func (t *Tensor) matmul(u *Tensor) *Tensor {
 	}
 	batch := broadcastShapes("MatMul", a.shape[:ra-2], b.shape[:rb-2])
 	shape := append(append([]int(nil), batch...), m, n)
-	out := newShared(a.dtype, shape, contiguousStrides(shape))
+	out := newShared(arenaOf(a, b), a.dtype, shape, contiguousStrides(shape))
 	if out.Len() > 0 {
 		gemmBatched(out, a, b, batch, m, n, k)
 	}

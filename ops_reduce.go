@@ -46,7 +46,7 @@ func keptShape(shape, axes []int) []int {
 // into a new contiguous tensor. It records nothing.
 func reduceRaw(op string, t *Tensor, rop loops.ReduceOp, axes []int) *Tensor {
 	outShape := keptShape(t.shape, axes)
-	out := newShared(t.dtype, outShape, contiguousStrides(outShape))
+	out := newShared(t.arena, t.dtype, outShape, contiguousStrides(outShape))
 	R := 1
 	for _, a := range axes {
 		R *= t.shape[a]

@@ -232,7 +232,7 @@ func clampIndex(i, n int) int {
 // sliceBackward places g into zeros of shape at the positions a Slice with
 // these arguments selects: the adjoint of Slice, and so its gradient.
 func sliceBackward(g *Tensor, shape []int, axis, start, end, step int) *Tensor {
-	out := newShared(g.dtype, shape, contiguousStrides(shape))
+	out := newZeroed(g.arena, g.dtype, shape, contiguousStrides(shape))
 	vshape, vstrides, off := out.sliceGeom(axis, start, end, step)
 	src := g.contiguous()
 	if out.Len() > 0 && g.Len() > 0 {
@@ -288,7 +288,13 @@ func Concat(ts []*Tensor, axis int) *Tensor {
 		}
 		shape[ax] += x.shape[ax]
 	}
-	out := newShared(dt, shape, contiguousStrides(shape))
+	var ar *Arena
+	for _, x := range ts {
+		if ar == nil {
+			ar = x.arena
+		}
+	}
+	out := newShared(ar, dt, shape, contiguousStrides(shape))
 	ins := make([]*Tensor, len(ts))
 	starts := make([]int, len(ts)+1)
 	for i, x := range ts {

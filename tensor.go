@@ -26,8 +26,10 @@ type Tensor struct {
 
 	requiresGrad bool
 	grad         *Tensor
-	node         *node // the op that produced this tensor; nil for leaves
-	wantGrad     bool  // set on the detached inputs a backward rule sees
+	node         *node  // the op that produced this tensor; nil for leaves
+	wantGrad     bool   // set on the detached inputs a backward rule sees
+	gradOwned    bool   // grad's memory is ours to add into
+	arena        *Arena // where the ops on this tensor take their outputs' memory; nil for the heap
 }
 
 // newTensor allocates a contiguous, zeroed tensor.
@@ -125,11 +127,29 @@ func Zeros(shape ...int) *Tensor { return FullOf(Float32, 0, shape...) }
 // Ones returns a float32 tensor of ones. Ones() is a 0-d scalar.
 func Ones(shape ...int) *Tensor { return FullOf(Float32, 1, shape...) }
 
-// ZerosLike returns zeros with the shape and dtype of t.
-func ZerosLike(t *Tensor) *Tensor { return FullOf(t.dtype, 0, t.shape...) }
+// ZerosLike returns zeros with the shape and dtype of t, in t's arena if it
+// has one.
+func ZerosLike(t *Tensor) *Tensor { return fullLike(t, 0) }
 
-// OnesLike returns ones with the shape and dtype of t.
-func OnesLike(t *Tensor) *Tensor { return FullOf(t.dtype, 1, t.shape...) }
+// OnesLike returns ones with the shape and dtype of t, in t's arena if it
+// has one.
+func OnesLike(t *Tensor) *Tensor { return fullLike(t, 1) }
+
+func fullLike(t *Tensor, v float64) *Tensor {
+	out := newZeroed(t.arena, t.dtype, t.shape, contiguousStrides(t.shape))
+	if v != 0 {
+		if t.dtype == Float64 {
+			for i := range out.f64 {
+				out.f64[i] = v
+			}
+		} else {
+			for i := range out.f32 {
+				out.f32[i] = float32(v)
+			}
+		}
+	}
+	return out
+}
 
 // Arange returns the float32 values start, start+step, ... below stop (above
 // stop for a negative step), as NumPy's arange. It panics if step is 0.
@@ -360,7 +380,7 @@ func (t *Tensor) Clone() *Tensor {
 
 // view returns a tensor sharing t's storage with the given geometry.
 func (t *Tensor) view(shape, strides []int, offset int) *Tensor {
-	return &Tensor{dtype: t.dtype, f32: t.f32, f64: t.f64, shape: shape, strides: strides, offset: offset}
+	return &Tensor{dtype: t.dtype, f32: t.f32, f64: t.f64, shape: shape, strides: strides, offset: offset, arena: t.arena}
 }
 
 // contiguous returns t itself if it is contiguous, otherwise a contiguous
@@ -373,7 +393,7 @@ func (t *Tensor) contiguous() *Tensor {
 }
 
 func (t *Tensor) copyContiguous() *Tensor {
-	out := newTensor(t.dtype, append([]int(nil), t.shape...))
+	out := newShared(t.arena, t.dtype, append([]int(nil), t.shape...), contiguousStrides(t.shape))
 	if t.dtype == Float64 {
 		loops.Copy(out.f64, t.f64, t.offset, t.shape, t.strides)
 	} else {
