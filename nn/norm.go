@@ -1,0 +1,290 @@
+package nn
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/nabla-go/nabla"
+)
+
+// BatchNorm1d normalises each feature (channel) of a batch of shape (N, C)
+// or (N, C, L) over the batch and length axes, as torch.nn.BatchNorm1d:
+//
+//	y = (x - mean) / √(var + Eps) · Weight + Bias
+//
+// In training mode mean and var are the batch's (var biased, dividing by
+// the count), and the running statistics are updated in place as
+// running = (1 - Momentum)·running + Momentum·batch, with the unbiased
+// variance for RunningVar; NumBatchesTracked counts the updates. In
+// evaluation mode the running statistics are used instead. The output has
+// the input's shape.
+type BatchNorm1d struct {
+	Weight            *nabla.Tensor // (C), initialised to 1; nil for no affine transform
+	Bias              *nabla.Tensor // (C), initialised to 0; nil for no affine transform
+	RunningMean       *nabla.Tensor // (C) buffer "running_mean", initialised to 0
+	RunningVar        *nabla.Tensor // (C) buffer "running_var", initialised to 1
+	NumBatchesTracked *nabla.Tensor // 0-d buffer "num_batches_tracked" (a count held as a float)
+	Eps               float64       // added to the variance; 1e-5 by default
+	Momentum          float64       // weight of the new batch in the running statistics; 0.1 by default
+	Training          bool          // training mode (the default) or evaluation mode
+}
+
+// NewBatchNorm1d returns a BatchNorm1d over c features with PyTorch's
+// defaults: weight 1, bias 0, running mean 0, running variance 1, Eps 1e-5,
+// Momentum 0.1, training mode; float32.
+func NewBatchNorm1d(c int) *BatchNorm1d {
+	s := newBNState(c)
+	return &BatchNorm1d{Weight: s.w, Bias: s.b, RunningMean: s.rm, RunningVar: s.rv, NumBatchesTracked: s.nbt,
+		Eps: 1e-5, Momentum: 0.1, Training: true}
+}
+
+// String describes the layer as "BatchNorm1d(C)".
+func (m *BatchNorm1d) String() string { return fmt.Sprintf("BatchNorm1d(%d)", m.RunningMean.Len()) }
+
+// Forward normalises x of shape (N, C) or (N, C, L). It panics with a
+// *nabla.ShapeError naming the layer if x has another rank or C differs,
+// and with a *nabla.ValueError if, in training mode, a channel has only
+// one value (the variance is undefined), as PyTorch does.
+func (m *BatchNorm1d) Forward(x *nabla.Tensor) *nabla.Tensor {
+	c := m.RunningMean.Len()
+	if x.Dim() != 2 && x.Dim() != 3 {
+		panic(shapeErr(m.String(), x, "want a 2-d [N %d] or 3-d [N %d L] input, got %d-d", c, c, x.Dim()))
+	}
+	if x.Size(1) != c {
+		panic(shapeErr(m.String(), x, "want %d channels in dimension 1, got %d", c, x.Size(1)))
+	}
+	axes, bshape := []int{0}, []int{1, c}
+	if x.Dim() == 3 {
+		axes, bshape = []int{0, 2}, []int{1, c, 1}
+	}
+	return batchNorm(m.String(), x, axes, bshape, m.state(), m.Eps, m.Momentum, m.Training)
+}
+
+func (m *BatchNorm1d) state() bnState {
+	return bnState{m.Weight, m.Bias, m.RunningMean, m.RunningVar, m.NumBatchesTracked}
+}
+
+// Params returns "weight" and "bias" (none without an affine transform).
+func (m *BatchNorm1d) Params() []Param { return m.state().params() }
+
+// Buffers returns "running_mean", "running_var" and "num_batches_tracked".
+func (m *BatchNorm1d) Buffers() []Param { return m.state().buffers() }
+
+// SetTraining switches between training (true) and evaluation mode.
+func (m *BatchNorm1d) SetTraining(on bool) { m.Training = on }
+
+// SetParam replaces a parameter or buffer by name; see [ParamSetter].
+func (m *BatchNorm1d) SetParam(name string, t *nabla.Tensor) {
+	setBN(m.String(), name, t, &m.Weight, &m.Bias, &m.RunningMean, &m.RunningVar, &m.NumBatchesTracked)
+}
+
+// BatchNorm2d normalises each channel of an NCHW batch over the batch and
+// spatial axes, as torch.nn.BatchNorm2d. It is [BatchNorm1d] for inputs of
+// shape (N, C, H, W); the output has the input's shape.
+type BatchNorm2d struct {
+	Weight            *nabla.Tensor // (C), initialised to 1; nil for no affine transform
+	Bias              *nabla.Tensor // (C), initialised to 0; nil for no affine transform
+	RunningMean       *nabla.Tensor // (C) buffer "running_mean", initialised to 0
+	RunningVar        *nabla.Tensor // (C) buffer "running_var", initialised to 1
+	NumBatchesTracked *nabla.Tensor // 0-d buffer "num_batches_tracked" (a count held as a float)
+	Eps               float64       // added to the variance; 1e-5 by default
+	Momentum          float64       // weight of the new batch in the running statistics; 0.1 by default
+	Training          bool          // training mode (the default) or evaluation mode
+}
+
+// NewBatchNorm2d returns a BatchNorm2d over c channels with PyTorch's
+// defaults, as [NewBatchNorm1d].
+func NewBatchNorm2d(c int) *BatchNorm2d {
+	s := newBNState(c)
+	return &BatchNorm2d{Weight: s.w, Bias: s.b, RunningMean: s.rm, RunningVar: s.rv, NumBatchesTracked: s.nbt,
+		Eps: 1e-5, Momentum: 0.1, Training: true}
+}
+
+// String describes the layer as "BatchNorm2d(C)".
+func (m *BatchNorm2d) String() string { return fmt.Sprintf("BatchNorm2d(%d)", m.RunningMean.Len()) }
+
+// Forward normalises x of shape (N, C, H, W). It panics as
+// [BatchNorm1d.Forward] does.
+func (m *BatchNorm2d) Forward(x *nabla.Tensor) *nabla.Tensor {
+	c := m.RunningMean.Len()
+	if x.Dim() != 4 {
+		panic(shapeErr(m.String(), x, "want a 4-d input [N %d H W], got %d-d", c, x.Dim()))
+	}
+	if x.Size(1) != c {
+		panic(shapeErr(m.String(), x, "want %d channels in dimension 1, got %d", c, x.Size(1)))
+	}
+	return batchNorm(m.String(), x, []int{0, 2, 3}, []int{1, c, 1, 1}, m.state(), m.Eps, m.Momentum, m.Training)
+}
+
+func (m *BatchNorm2d) state() bnState {
+	return bnState{m.Weight, m.Bias, m.RunningMean, m.RunningVar, m.NumBatchesTracked}
+}
+
+// Params returns "weight" and "bias" (none without an affine transform).
+func (m *BatchNorm2d) Params() []Param { return m.state().params() }
+
+// Buffers returns "running_mean", "running_var" and "num_batches_tracked".
+func (m *BatchNorm2d) Buffers() []Param { return m.state().buffers() }
+
+// SetTraining switches between training (true) and evaluation mode.
+func (m *BatchNorm2d) SetTraining(on bool) { m.Training = on }
+
+// SetParam replaces a parameter or buffer by name; see [ParamSetter].
+func (m *BatchNorm2d) SetParam(name string, t *nabla.Tensor) {
+	setBN(m.String(), name, t, &m.Weight, &m.Bias, &m.RunningMean, &m.RunningVar, &m.NumBatchesTracked)
+}
+
+// bnState is the tensors a batch norm layer owns.
+type bnState struct {
+	w, b, rm, rv, nbt *nabla.Tensor
+}
+
+func newBNState(c int) bnState {
+	if c <= 0 {
+		panic(&nabla.ValueError{Op: "nn.NewBatchNorm", Reason: fmt.Sprintf("channel count must be positive, got %d", c)})
+	}
+	return bnState{nabla.Ones(c).RequireGrad(), nabla.Zeros(c).RequireGrad(), nabla.Zeros(c), nabla.Ones(c), nabla.Zeros()}
+}
+
+func (s bnState) params() []Param {
+	return params(Param{"weight", s.w}, Param{"bias", s.b})
+}
+
+func (s bnState) buffers() []Param {
+	return []Param{{"running_mean", s.rm}, {"running_var", s.rv}, {"num_batches_tracked", s.nbt}}
+}
+
+func setBN(layer, name string, t *nabla.Tensor, w, b, rm, rv, nbt **nabla.Tensor) {
+	slots := map[string]**nabla.Tensor{"weight": w, "bias": b, "running_mean": rm, "running_var": rv, "num_batches_tracked": nbt}
+	slot, ok := slots[name]
+	if !ok {
+		unknownParam(layer, name)
+	}
+	replace(layer, name, slot, t)
+}
+
+// batchNorm normalises x over axes; bshape is the shape (1, C, 1...) that
+// per-channel tensors take to broadcast against x.
+func batchNorm(layer string, x *nabla.Tensor, axes, bshape []int, s bnState, eps, momentum float64, training bool) *nabla.Tensor {
+	var y *nabla.Tensor
+	if training {
+		n := x.Len() / x.Size(1)
+		if n <= 1 {
+			panic(&nabla.ValueError{Op: layer, Reason: fmt.Sprintf("expected more than 1 value per channel when training, got input shape %v", x.Shape())})
+		}
+		mean := x.MeanKeep(axes...)
+		v := x.VarKeep(0, axes...)
+		y = x.Sub(mean).Mul(v.AddScalar(eps).PowScalar(-0.5))
+		// Running statistics: PyTorch stores the unbiased variance.
+		unbias := float64(n) / float64(n-1)
+		update(s.rm, mean.Detach().Float64s(), momentum, 1)
+		update(s.rv, v.Detach().Float64s(), momentum, unbias)
+		addOne(s.nbt)
+	} else {
+		y = x.Sub(s.rm.Reshape(bshape...)).Mul(s.rv.Reshape(bshape...).AddScalar(eps).PowScalar(-0.5))
+	}
+	if s.w != nil {
+		y = y.Mul(s.w.Reshape(bshape...))
+	}
+	if s.b != nil {
+		y = y.Add(s.b.Reshape(bshape...))
+	}
+	return y
+}
+
+// update sets buf = (1-momentum)·buf + momentum·scale·batch in place.
+func update(buf *nabla.Tensor, batch []float64, momentum, scale float64) {
+	if buf.DType() == nabla.Float64 {
+		d := buf.Data64()
+		for i := range d {
+			d[i] = (1-momentum)*d[i] + momentum*scale*batch[i]
+		}
+		return
+	}
+	d := buf.Data32()
+	for i := range d {
+		d[i] = float32((1-momentum)*float64(d[i]) + momentum*scale*batch[i])
+	}
+}
+
+func addOne(buf *nabla.Tensor) {
+	if buf.DType() == nabla.Float64 {
+		buf.Data64()[0]++
+	} else {
+		buf.Data32()[0]++
+	}
+}
+
+// LayerNorm normalises over the trailing dimensions given by Shape, as
+// torch.nn.LayerNorm: for each position of the leading dimensions,
+//
+//	y = (x - mean) / √(var + Eps) · Weight + Bias
+//
+// with mean and (biased) var taken over the last len(Shape) axes. The
+// input's trailing dimensions must equal Shape; the output has the input's
+// shape.
+type LayerNorm struct {
+	Shape  []int         // the normalised (trailing) shape
+	Eps    float64       // added to the variance; 1e-5 by default
+	Weight *nabla.Tensor // Shape, initialised to 1; nil for no elementwise affine transform
+	Bias   *nabla.Tensor // Shape, initialised to 0; nil for no elementwise affine transform
+}
+
+// NewLayerNorm returns a LayerNorm over the trailing shape with PyTorch's
+// defaults: Eps 1e-5, weight 1, bias 0, float32. Set Weight and Bias to nil
+// for elementwise_affine=False.
+func NewLayerNorm(shape ...int) *LayerNorm {
+	if len(shape) == 0 {
+		panic(&nabla.ValueError{Op: "nn.NewLayerNorm", Reason: "normalised shape is empty"})
+	}
+	return &LayerNorm{Shape: slices.Clone(shape), Eps: 1e-5,
+		Weight: nabla.Ones(shape...).RequireGrad(), Bias: nabla.Zeros(shape...).RequireGrad()}
+}
+
+// String describes the layer as "LayerNorm([d...])".
+func (l *LayerNorm) String() string { return fmt.Sprintf("LayerNorm(%v)", l.Shape) }
+
+// Forward normalises x, whose trailing dimensions must equal Shape. It
+// panics with a *nabla.ShapeError naming the layer and both shapes if they
+// do not.
+func (l *LayerNorm) Forward(x *nabla.Tensor) *nabla.Tensor {
+	k := len(l.Shape)
+	xs := x.Shape()
+	if len(xs) < k || !slices.Equal(xs[len(xs)-k:], l.Shape) {
+		panic(shapeErr(l.String(), x, "want shape [* %s] (trailing dimensions must match)", trimBrackets(l.Shape)))
+	}
+	axes := make([]int, k)
+	for i := range axes {
+		axes[i] = len(xs) - k + i
+	}
+	y := x.Sub(x.MeanKeep(axes...)).Mul(x.VarKeep(0, axes...).AddScalar(l.Eps).PowScalar(-0.5))
+	if l.Weight != nil {
+		y = y.Mul(l.Weight)
+	}
+	if l.Bias != nil {
+		y = y.Add(l.Bias)
+	}
+	return y
+}
+
+func trimBrackets(s []int) string {
+	str := fmt.Sprint(s)
+	return str[1 : len(str)-1]
+}
+
+// Params returns "weight" and "bias" (none without an affine transform).
+func (l *LayerNorm) Params() []Param {
+	return params(Param{"weight", l.Weight}, Param{"bias", l.Bias})
+}
+
+// SetParam replaces "weight" or "bias"; see [ParamSetter].
+func (l *LayerNorm) SetParam(name string, t *nabla.Tensor) {
+	switch name {
+	case "weight":
+		replace(l.String(), name, &l.Weight, t)
+	case "bias":
+		replace(l.String(), name, &l.Bias, t)
+	default:
+		unknownParam(l.String(), name)
+	}
+}
