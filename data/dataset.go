@@ -1,0 +1,198 @@
+package data
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/nabla-go/nabla"
+)
+
+// Dataset is an indexed collection of samples, each a features array x and
+// a target array y of fixed shapes, stored as float32 (class labels as
+// whole numbers). A [Loader] assembles batches from it by copying samples
+// straight into preallocated batch tensors.
+//
+// Get may be called from a goroutine other than the one that made the
+// dataset (a Loader prepares batches on its own goroutine), and from
+// several at once if the dataset is shared by several loaders; datasets
+// that only read memory are safe.
+type Dataset interface {
+	// Len returns the number of samples.
+	Len() int
+	// Shapes returns the shapes of one sample's features and target; a
+	// scalar target such as a class label has shape [] (empty).
+	Shapes() (x, y []int)
+	// Get copies sample i's features into x and its target into y, whose
+	// lengths are the element counts of the shapes. It panics if i is
+	// out of range.
+	Get(i int, x, y []float32)
+}
+
+// TensorDataset is an in-memory [Dataset]: N samples stored contiguously,
+// features in one slice and targets in another.
+type TensorDataset struct {
+	x, y           []float32
+	xShape, yShape []int // per sample
+	xSize, ySize   int
+	n              int
+}
+
+var _ Dataset = (*TensorDataset)(nil)
+
+// NewTensorDataset returns the dataset whose sample i is x[i] and y[i]:
+// x and y must have the same first dimension N (y may be 1-d, for class
+// labels). It copies their values as float32. It fails if either is a
+// scalar or their first dimensions differ.
+func NewTensorDataset(x, y *nabla.Tensor) (*TensorDataset, error) {
+	if x == nil || y == nil {
+		return nil, fmt.Errorf("data: NewTensorDataset: nil tensor")
+	}
+	return FromFloat32s(x.Float32s(), x.Shape(), y.Float32s(), y.Shape())
+}
+
+// FromFloat32s returns the dataset whose features are x, of shape xShape
+// (N first), and whose targets are y, of shape yShape (N first). It keeps
+// x and y without copying them. It fails if a shape is empty or has a
+// negative dimension, the first dimensions differ, or a slice's length
+// does not match its shape.
+func FromFloat32s(x []float32, xShape []int, y []float32, yShape []int) (*TensorDataset, error) {
+	check := func(what string, v []float32, shape []int) (int, error) {
+		if len(shape) == 0 {
+			return 0, fmt.Errorf("data: %s shape is empty; want N first", what)
+		}
+		n := 1
+		for _, d := range shape {
+			if d < 0 {
+				return 0, fmt.Errorf("data: %s shape %v has a negative dimension", what, shape)
+			}
+			if d > 0 && n > math.MaxInt/d {
+				return 0, fmt.Errorf("data: %s shape %v is too large", what, shape)
+			}
+			n *= d
+		}
+		if n != len(v) {
+			return 0, fmt.Errorf("data: %s shape %v holds %d values, have %d", what, shape, n, len(v))
+		}
+		return n, nil
+	}
+	nx, err := check("features", x, xShape)
+	if err != nil {
+		return nil, err
+	}
+	ny, err := check("targets", y, yShape)
+	if err != nil {
+		return nil, err
+	}
+	if xShape[0] != yShape[0] {
+		return nil, fmt.Errorf("data: %d feature rows (shape %v) but %d targets (shape %v)", xShape[0], xShape, yShape[0], yShape)
+	}
+	d := &TensorDataset{x: x, y: y, xShape: slices.Clone(xShape[1:]), yShape: slices.Clone(yShape[1:]), n: xShape[0]}
+	if d.n > 0 {
+		d.xSize, d.ySize = nx/d.n, ny/d.n
+	} else {
+		d.xSize, d.ySize = numel(d.xShape), numel(d.yShape)
+	}
+	return d, nil
+}
+
+func numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// Len returns the number of samples.
+func (d *TensorDataset) Len() int { return d.n }
+
+// Shapes returns the shapes of one sample's features and target.
+func (d *TensorDataset) Shapes() (x, y []int) { return slices.Clone(d.xShape), slices.Clone(d.yShape) }
+
+// Get copies sample i into x and y.
+func (d *TensorDataset) Get(i int, x, y []float32) {
+	if i < 0 || i >= d.n {
+		panic(&nabla.ValueError{Op: "TensorDataset.Get", Reason: fmt.Sprintf("index %d out of range [0, %d)", i, d.n)})
+	}
+	copy(x[:d.xSize], d.x[i*d.xSize:(i+1)*d.xSize])
+	copy(y[:d.ySize], d.y[i*d.ySize:(i+1)*d.ySize])
+}
+
+// Features returns all features, N samples one after another, sharing
+// memory with the dataset.
+func (d *TensorDataset) Features() []float32 { return d.x }
+
+// Targets returns all targets, sharing memory with the dataset; for class
+// labels, pass them to [CheckLabels].
+func (d *TensorDataset) Targets() []float32 { return d.y }
+
+// Collate returns fresh tensors holding the samples idx of ds: features of
+// shape [len(idx), x...] and targets of shape [len(idx), y...], for the
+// shapes ds.Shapes gives. A [Loader] does the same into reused buffers.
+func Collate(ds Dataset, idx []int) (x, y *nabla.Tensor) {
+	xs, ys := ds.Shapes()
+	x = nabla.Zeros(append([]int{len(idx)}, xs...)...)
+	y = nabla.Zeros(append([]int{len(idx)}, ys...)...)
+	fill(ds, idx, x.Data32(), y.Data32(), numel(xs), numel(ys))
+	return x, y
+}
+
+// fill copies samples idx of ds into the rows of xb and yb.
+func fill(ds Dataset, idx []int, xb, yb []float32, xSize, ySize int) {
+	for k, i := range idx {
+		ds.Get(i, xb[k*xSize:(k+1)*xSize:(k+1)*xSize], yb[k*ySize:(k+1)*ySize:(k+1)*ySize])
+	}
+}
+
+// CheckLabels checks that every value of y is a class index: a whole
+// number in [0, numClasses). The error names the first offending index and
+// value. Datasets of class labels call it when they are loaded.
+func CheckLabels[T float32 | float64 | int](y []T, numClasses int) error {
+	for i, v := range y {
+		f := float64(v)
+		if f != math.Trunc(f) {
+			return fmt.Errorf("data: label %v at index %d is not a whole number", v, i)
+		}
+		if f < 0 || f >= float64(numClasses) {
+			return fmt.Errorf("data: label %v at index %d is outside [0, %d)", v, i, numClasses)
+		}
+	}
+	return nil
+}
+
+// Subset is the [Dataset] made of some samples of another, in a given
+// order; [Split] makes two.
+type Subset struct {
+	ds  Dataset
+	idx []int
+}
+
+var _ Dataset = (*Subset)(nil)
+
+// NewSubset returns the samples idx of ds, in that order: sample i of the
+// subset is sample idx[i] of ds. It keeps idx without copying it, and
+// panics with a *nabla.ValueError if an index is out of range.
+func NewSubset(ds Dataset, idx []int) *Subset {
+	n := ds.Len()
+	for k, i := range idx {
+		if i < 0 || i >= n {
+			panic(&nabla.ValueError{Op: "NewSubset", Reason: fmt.Sprintf("index %d (position %d) out of range [0, %d)", i, k, n)})
+		}
+	}
+	return &Subset{ds: ds, idx: idx}
+}
+
+// Len returns the number of samples in the subset.
+func (s *Subset) Len() int { return len(s.idx) }
+
+// Shapes returns the shapes of the underlying dataset.
+func (s *Subset) Shapes() (x, y []int) { return s.ds.Shapes() }
+
+// Get copies sample i of the subset, sample Indices()[i] of the
+// underlying dataset.
+func (s *Subset) Get(i int, x, y []float32) { s.ds.Get(s.idx[i], x, y) }
+
+// Indices returns the indices into the underlying dataset, sharing memory
+// with the subset.
+func (s *Subset) Indices() []int { return s.idx }
