@@ -94,9 +94,19 @@ func (o *Adam) Step() {
 		s.step++
 		h := o.hyper(s.step)
 		if s.s64 != nil {
-			adamStep(s.t.Data64(), grad64(s), s.s64[0], s.s64[1], s.s64[2], h)
+			p, g, m, v, vm := s.t.Data64(), grad64(s), s.s64[0], s.s64[1], s.s64[2]
+			if !worthSplitting(len(p)) {
+				adamStep(p, g, m, v, vm, h)
+				continue
+			}
+			parallelRange(len(p), func(lo, hi int) { adamStep(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], vm[lo:hi], h) })
 		} else {
-			adamStep(s.t.Data32(), grad32(s), s.s32[0], s.s32[1], s.s32[2], h)
+			p, g, m, v, vm := s.t.Data32(), grad32(s), s.s32[0], s.s32[1], s.s32[2]
+			if !worthSplitting(len(p)) {
+				adamStep(p, g, m, v, vm, h)
+				continue
+			}
+			parallelRange(len(p), func(lo, hi int) { adamStep(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], vm[lo:hi], h) })
 		}
 	}
 }

@@ -1,0 +1,36 @@
+package optim
+
+import (
+	"runtime"
+	"sync"
+)
+
+// parallelMin is the number of elements below which an update runs on the
+// calling goroutine: splitting smaller work costs more than it saves.
+const parallelMin = 1 << 15
+
+// worthSplitting reports whether an update of n elements should be split
+// across cores. Callers check it before building the closure for
+// parallelRange, so that small updates allocate nothing.
+func worthSplitting(n int) bool {
+	return runtime.GOMAXPROCS(0) > 1 && n >= 2*parallelMin
+}
+
+// parallelRange calls f on disjoint ranges [lo, hi) that cover [0, n),
+// one per core (GOMAXPROCS) for large n and on the caller's goroutine
+// otherwise. Element-wise updates are independent, so the split does not
+// change the result.
+func parallelRange(n int, f func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/parallelMin)
+	if workers <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := chunk; lo < n; lo += chunk {
+		wg.Go(func() { f(lo, min(lo+chunk, n)) })
+	}
+	f(0, chunk)
+	wg.Wait()
+}
