@@ -57,44 +57,93 @@ func NewTensorDataset(x, y *nabla.Tensor) (*TensorDataset, error) {
 // negative dimension, the first dimensions differ, or a slice's length
 // does not match its shape.
 func FromFloat32s(x []float32, xShape []int, y []float32, yShape []int) (*TensorDataset, error) {
-	check := func(what string, v []float32, shape []int) (int, error) {
+	n, xSize, ySize, err := checkSamples(len(x), xShape, len(y), yShape)
+	if err != nil {
+		return nil, err
+	}
+	return &TensorDataset{x: x, y: y, xShape: slices.Clone(xShape[1:]), yShape: slices.Clone(yShape[1:]), n: n, xSize: xSize, ySize: ySize}, nil
+}
+
+// checkSamples checks features of nx values with shape xShape and targets
+// of ny values with shape yShape (both N first), and returns N and the
+// sizes of one sample's features and target.
+func checkSamples(nx int, xShape []int, ny int, yShape []int) (n, xSize, ySize int, err error) {
+	check := func(what string, length int, shape []int) error {
 		if len(shape) == 0 {
-			return 0, fmt.Errorf("data: %s shape is empty; want N first", what)
+			return fmt.Errorf("data: %s shape is empty; want N first", what)
 		}
 		n := 1
 		for _, d := range shape {
 			if d < 0 {
-				return 0, fmt.Errorf("data: %s shape %v has a negative dimension", what, shape)
+				return fmt.Errorf("data: %s shape %v has a negative dimension", what, shape)
 			}
 			if d > 0 && n > math.MaxInt/d {
-				return 0, fmt.Errorf("data: %s shape %v is too large", what, shape)
+				return fmt.Errorf("data: %s shape %v is too large", what, shape)
 			}
 			n *= d
 		}
-		if n != len(v) {
-			return 0, fmt.Errorf("data: %s shape %v holds %d values, have %d", what, shape, n, len(v))
+		if n != length {
+			return fmt.Errorf("data: %s shape %v holds %d values, have %d", what, shape, n, length)
 		}
-		return n, nil
+		return nil
 	}
-	nx, err := check("features", x, xShape)
-	if err != nil {
-		return nil, err
+	if err := check("features", nx, xShape); err != nil {
+		return 0, 0, 0, err
 	}
-	ny, err := check("targets", y, yShape)
-	if err != nil {
-		return nil, err
+	if err := check("targets", ny, yShape); err != nil {
+		return 0, 0, 0, err
 	}
 	if xShape[0] != yShape[0] {
-		return nil, fmt.Errorf("data: %d feature rows (shape %v) but %d targets (shape %v)", xShape[0], xShape, yShape[0], yShape)
+		return 0, 0, 0, fmt.Errorf("data: %d feature rows (shape %v) but %d targets (shape %v)", xShape[0], xShape, yShape[0], yShape)
 	}
-	d := &TensorDataset{x: x, y: y, xShape: slices.Clone(xShape[1:]), yShape: slices.Clone(yShape[1:]), n: xShape[0]}
-	if d.n > 0 {
-		d.xSize, d.ySize = nx/d.n, ny/d.n
-	} else {
-		d.xSize, d.ySize = numel(d.xShape), numel(d.yShape)
-	}
-	return d, nil
+	n = xShape[0]
+	return n, numel(xShape[1:]), numel(yShape[1:]), nil
 }
+
+// ByteDataset is an in-memory Dataset whose features are stored as bytes,
+// such as image pixels, in a quarter of the memory float32 would take,
+// and scaled to float32 as samples are read: x = float32(byte)·Scale.
+type ByteDataset struct {
+	x              []uint8
+	y              []float32
+	scale          float32
+	xShape, yShape []int
+	n              int
+	xSize, ySize   int
+}
+
+// FromBytes returns the dataset whose features are the bytes x times
+// scale, of shape xShape (N first), and whose targets are y, of shape
+// yShape. It keeps x and y without copying them, and fails as FromFloat32s
+// does.
+func FromBytes(x []uint8, xShape []int, scale float32, y []float32, yShape []int) (*ByteDataset, error) {
+	n, xSize, ySize, err := checkSamples(len(x), xShape, len(y), yShape)
+	if err != nil {
+		return nil, err
+	}
+	return &ByteDataset{x: x, y: y, scale: scale, xShape: slices.Clone(xShape[1:]), yShape: slices.Clone(yShape[1:]), n: n, xSize: xSize, ySize: ySize}, nil
+}
+
+// Len returns the number of samples.
+func (d *ByteDataset) Len() int { return d.n }
+
+// Shapes returns the shapes of one sample's features and target.
+func (d *ByteDataset) Shapes() (x, y []int) { return slices.Clone(d.xShape), slices.Clone(d.yShape) }
+
+// Get writes sample i's scaled features into x and its target into y.
+func (d *ByteDataset) Get(i int, x, y []float32) {
+	if i < 0 || i >= d.n {
+		panic(&nabla.ValueError{Op: "ByteDataset.Get", Reason: fmt.Sprintf("index %d out of range [0, %d)", i, d.n)})
+	}
+	x = x[:d.xSize]
+	for j, b := range d.x[i*d.xSize : (i+1)*d.xSize] {
+		x[j] = float32(b) * d.scale
+	}
+	copy(y[:d.ySize], d.y[i*d.ySize:(i+1)*d.ySize])
+}
+
+// Targets returns all targets, sharing memory with the dataset.
+func (d *ByteDataset) Targets() []float32 { return d.y }
 
 func numel(shape []int) int {
 	n := 1

@@ -1,6 +1,7 @@
 package data_test
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -88,5 +89,24 @@ func TestSubset(t *testing.T) {
 	}
 	if err := nabla.Maybe(func() { data.NewSubset(ds, []int{10}) }); err == nil {
 		t.Error("NewSubset with index 10 of 10 did not panic")
+	}
+}
+
+func TestByteDataset(t *testing.T) {
+	ds, err := data.FromBytes([]uint8{0, 255, 51, 102}, []int{2, 2}, 1.0/255, []float32{3, 7}, []int{2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, y := make([]float32, 2), make([]float32, 1)
+	ds.Get(1, x, y)
+	if math.Abs(float64(x[0])-0.2) > 1e-6 || math.Abs(float64(x[1])-0.4) > 1e-6 || y[0] != 7 {
+		t.Errorf("Get(1) = %v, %v; want [0.2 0.4], [7]", x, y)
+	}
+	if _, err := data.FromBytes([]uint8{1, 2, 3}, []int{2, 2}, 1, []float32{0, 1}, []int{2}); err == nil {
+		t.Error("FromBytes with 3 bytes for shape [2 2] succeeded; want an error")
+	}
+	bx, by := data.Collate(ds, []int{0, 1})
+	if got := bx.Float32s(); got[1] != 1 || by.Float32s()[1] != 7 {
+		t.Errorf("Collate = %v, %v", got, by.Float32s())
 	}
 }

@@ -19,6 +19,9 @@ type Dataset struct {
 	// X holds the features, row-major: sample i is
 	// X[i*NumFeatures : (i+1)*NumFeatures].
 	X []float32
+	// Pixels holds the features as bytes 0..255 instead of X, for image
+	// data sets loaded with FashionMNISTPixels; nil otherwise.
+	Pixels []uint8
 	// NumSamples is the number of samples (rows of X).
 	NumSamples int
 	// NumFeatures is the number of features of one sample, the product of

@@ -289,3 +289,25 @@ func TestFashionMNIST(t *testing.T) {
 		}
 	}
 }
+
+func TestFashionMNISTPixels(t *testing.T) {
+	px, err := FashionMNISTPixels("", false)
+	if err != nil {
+		t.Skip("Fashion-MNIST not installed:", err)
+	}
+	f, err := FashionMNIST("", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if px.X != nil || len(px.Pixels) != len(f.X) {
+		t.Fatalf("Pixels: X %d values, Pixels %d; want nil and %d", len(px.X), len(px.Pixels), len(f.X))
+	}
+	for i := 0; i < len(f.X); i += 997 {
+		if got := float32(px.Pixels[i]) / 255; got != f.X[i] {
+			t.Fatalf("pixel %d: %v/255 = %v; FashionMNIST has %v", i, px.Pixels[i], got, f.X[i])
+		}
+	}
+	if px.Labels[7] != f.Labels[7] || px.NumSamples != 10000 {
+		t.Errorf("labels or counts differ")
+	}
+}

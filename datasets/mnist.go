@@ -28,10 +28,22 @@ var fashionClasses = []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Co
 // If the files are missing, the error (which wraps fs.ErrNotExist) says
 // to run `apt-get install dataset-fashion-mnist` or to pass a folder.
 func FashionMNIST(dir string, train bool) (*Dataset, error) {
+	return fashionMNIST(dir, train, false)
+}
+
+// FashionMNISTPixels is [FashionMNIST] with the pixels kept as bytes: the
+// Dataset's Pixels holds the values 0..255 and X is nil, a quarter of the
+// memory (47 MB instead of 188 MB for the training set). Scale each pixel
+// by 1/255 as it is used to get FashionMNIST's values.
+func FashionMNISTPixels(dir string, train bool) (*Dataset, error) {
+	return fashionMNIST(dir, train, true)
+}
+
+func fashionMNIST(dir string, train, pixels bool) (*Dataset, error) {
 	if dir == "" {
 		dir = FashionMNISTDir
 	}
-	d, err := readMNIST("fashion-mnist", dir, train)
+	d, err := readMNIST("fashion-mnist", dir, train, pixels)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w; install it with `apt-get install dataset-fashion-mnist` (which puts it in %s) or pass the folder that holds it", err, FashionMNISTDir)
@@ -51,7 +63,7 @@ func MNIST(dir string, train bool) (*Dataset, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("datasets: mnist: no folder given: pass the folder holding train-images-idx3-ubyte.gz and the other MNIST files: %w", fs.ErrNotExist)
 	}
-	d, err := readMNIST("mnist", dir, train)
+	d, err := readMNIST("mnist", dir, train, false)
 	if err != nil {
 		return nil, err
 	}
@@ -73,8 +85,9 @@ func findFile(dir, name string) (string, error) {
 	return "", fmt.Errorf("neither %s.gz nor %s in %s: %w", name, name, dir, fs.ErrNotExist)
 }
 
-// readMNIST reads an MNIST-style image and label file pair.
-func readMNIST(name, dir string, train bool) (*Dataset, error) {
+// readMNIST reads an MNIST-style image and label file pair, keeping the
+// pixels as bytes in Pixels when pixels is set, or scaled into X.
+func readMNIST(name, dir string, train, pixels bool) (*Dataset, error) {
 	prefix, split := "t10k", "test"
 	if train {
 		prefix, split = "train", "train"
@@ -110,7 +123,6 @@ func readMNIST(name, dir string, train bool) (*Dataset, error) {
 		Name:         name,
 		NumSamples:   n,
 		NumFeatures:  h * w,
-		X:            make([]float32, len(images.data)),
 		Labels:       make([]int, n),
 		NumClasses:   10,
 		FeatureShape: []int{1, h, w},
@@ -121,6 +133,11 @@ func readMNIST(name, dir string, train bool) (*Dataset, error) {
 		}
 		d.Labels[i] = int(b)
 	}
+	if pixels {
+		d.Pixels = images.data
+		return d, nil
+	}
+	d.X = make([]float32, len(images.data))
 	for i, b := range images.data {
 		d.X[i] = float32(b) / 255
 	}

@@ -41,10 +41,12 @@ func LeNet(rng *rand.Rand) *nn.Sequential {
 	)
 }
 
-// fashion loads Fashion-MNIST as datasets of (1, 28, 28) images in [0, 1].
-func fashion(dir string, quick bool) (train, test *data.TensorDataset, err error) {
-	load := func(isTrain bool) (*data.TensorDataset, error) {
-		d, err := datasets.FashionMNIST(dir, isTrain)
+// fashion loads Fashion-MNIST as datasets of (1, 28, 28) images scaled to
+// [0, 1] as they are read, keeping the pixels as bytes (47 MB for the
+// training set instead of 188 MB as float32).
+func fashion(dir string, quick bool) (train, test data.Dataset, err error) {
+	load := func(isTrain bool) (data.Dataset, error) {
+		d, err := datasets.FashionMNISTPixels(dir, isTrain)
 		if err != nil {
 			return nil, err
 		}
@@ -56,7 +58,7 @@ func fashion(dir string, quick bool) (train, test *data.TensorDataset, err error
 		for i := range y {
 			y[i] = float32(d.Labels[i])
 		}
-		return data.FromFloat32s(d.X[:n*784], []int{n, 1, 28, 28}, y, []int{n})
+		return data.FromBytes(d.Pixels[:n*784], []int{n, 1, 28, 28}, 1.0/255, y, []int{n})
 	}
 	if train, err = load(true); err != nil {
 		return nil, nil, err
@@ -84,7 +86,7 @@ func trainEpoch(ctx context.Context, m nn.Module, opt optim.Optimizer, loader *d
 }
 
 // accuracy returns the fraction of test samples m classifies correctly.
-func accuracy(m nn.Module, test *data.TensorDataset) float64 {
+func accuracy(m nn.Module, test data.Dataset) float64 {
 	nn.SetTraining(m, false)
 	loader := data.NewLoader(test, data.LoaderConfig{BatchSize: 1000})
 	ar := nabla.NewArena()
