@@ -134,3 +134,10 @@ func ExampleWriteDOT() {
 	// 	t6 -> t5;
 	// }
 }
+
+func ExampleTensor_Format() {
+	x := nabla.FromSlice([]float32{1.23456, -0.5, 2})
+	fmt.Printf("%.2v\n", x)
+	// Output:
+	// [1.23 -0.5 2] shape=[3] float32
+}

@@ -14,10 +14,18 @@ const maxPrinted = 1000
 // String formats t's values as nested brackets followed by its shape and
 // dtype, e.g. "[[1 2 3] [4 5 6]] shape=[2 3] float32". Large tensors show
 // the first and last three entries of each axis.
-func (t *Tensor) String() string {
+func (t *Tensor) String() string { return t.format(-1) }
+
+// format writes t as String does, rounding values to prec decimals when
+// prec >= 0.
+func (t *Tensor) format(prec int) string {
 	var b strings.Builder
-	c := t.contiguous()
-	vals := c.Float64s()
+	vals := t.Float64s()
+	if prec >= 0 {
+		for i, v := range vals {
+			vals[i] = roundTo(v, prec)
+		}
+	}
 	elide := len(vals) > maxPrinted
 	if len(t.shape) == 0 {
 		b.WriteString(formatValue(vals[0], t.dtype))
@@ -36,20 +44,13 @@ func (t *Tensor) String() string {
 }
 
 // Format implements fmt.Formatter so that %v prints String and a precision
-// such as %.3v rounds the values.
+// such as %.3v rounds the values to that many decimals.
 func (t *Tensor) Format(f fmt.State, verb rune) {
+	prec := -1
 	if p, ok := f.Precision(); ok && (verb == 'v' || verb == 'f' || verb == 'g') {
-		c := t.contiguous()
-		vals := c.Float64s()
-		for i, v := range vals {
-			vals[i] = roundTo(v, p)
-		}
-		r := FromSlice(vals, t.shape...)
-		r.dtype = t.dtype
-		io.WriteString(f, r.String())
-		return
+		prec = p
 	}
-	io.WriteString(f, t.String())
+	io.WriteString(f, t.format(prec))
 }
 
 func roundTo(v float64, digits int) float64 {

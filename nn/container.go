@@ -227,3 +227,21 @@ func params(ps ...Param) []Param {
 	}
 	return out
 }
+
+// Leaves returns the tensors of m's parameters, in Params order.
+func Leaves(m Module) []*nabla.Tensor {
+	ps := m.Params()
+	out := make([]*nabla.Tensor, len(ps))
+	for i, p := range ps {
+		out[i] = p.Tensor
+	}
+	return out
+}
+
+// NoGrad calls f with gradient tracking switched off for m's parameters, so
+// that forward passes inside f record no graph (evaluation, inference).
+// It affects only m: other goroutines training other models are not
+// disturbed, but m must not be trained concurrently. See [nabla.NoGrad].
+func NoGrad(m Module, f func()) {
+	nabla.NoGrad(f, Leaves(m)...)
+}

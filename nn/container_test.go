@@ -240,3 +240,19 @@ var (
 		nn.ParamSetter
 	} = (*nn.BatchNorm2d)(nil)
 )
+
+func TestNoGrad(t *testing.T) {
+	m := nn.NewSequential(nn.NewLinear(rand.New(rand.NewPCG(1, 1)), 3, 2))
+	x := nabla.Ones(4, 3)
+	var y *nabla.Tensor
+	nn.NoGrad(m, func() { y = m.Forward(x) })
+	if y.RequiresGrad() {
+		t.Error("output under NoGrad requires grad")
+	}
+	if !m.Forward(x).RequiresGrad() {
+		t.Error("NoGrad did not restore gradient tracking")
+	}
+	if got := len(nn.Leaves(m)); got != 2 {
+		t.Errorf("Leaves = %d tensors; want 2", got)
+	}
+}

@@ -91,19 +91,14 @@ func accuracy(m nn.Module, test data.Dataset) float64 {
 	loader := data.NewLoader(test, data.LoaderConfig{BatchSize: 1000})
 	ar := nabla.NewArena()
 	correct, total := 0.0, 0
-	params := m.Params()
-	leaves := make([]*nabla.Tensor, len(params))
-	for i, p := range params {
-		leaves[i] = p.Tensor
-	}
-	nabla.NoGrad(func() {
+	nn.NoGrad(m, func() {
 		for _, b := range loader.Epoch(0) {
 			n := b.X.Size(0)
 			correct += nn.Accuracy(m.Forward(b.X.InArena(ar)), b.Y) * float64(n)
 			total += n
 			ar.Reset()
 		}
-	}, leaves...)
+	})
 	return correct / float64(total)
 }
 
@@ -178,19 +173,14 @@ func inference(ctx context.Context, cfg Config, emit func(Result)) error {
 	if cfg.Quick {
 		reps, dur = 3, 50*time.Millisecond
 	}
-	params := m.Params()
-	leaves := make([]*nabla.Tensor, len(params))
-	for i, p := range params {
-		leaves[i] = p.Tensor
-	}
 	ar := nabla.NewArena()
 	var sec float64
-	nabla.NoGrad(func() {
+	nn.NoGrad(m, func() {
 		sec = timeReps(ctx, reps, dur, func() {
 			m.Forward(x.InArena(ar))
 			ar.Reset()
 		})
-	}, leaves...)
+	})
 	emit(Result{Case: "mlp-batch1", Metric: "us_per_call", Unit: "us", Value: sec * 1e6})
 	return nil
 }

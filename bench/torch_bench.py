@@ -1,0 +1,620 @@
+#!/usr/bin/python3
+"""PyTorch side of nabla's side-by-side benchmarks.
+
+Run with the Debian interpreter (torch comes from the python3-torch package):
+
+    /usr/bin/python3 bench/torch_bench.py [--quick] [--threads 1,2] [--workloads W1,W2,W3,W4,W5]
+
+Every figure is printed on stdout as one JSON line, exactly:
+
+    {"workload": "W2", "case": "1elem", "impl": "pytorch", "metric": "fwd_bwd_us_per_op", "value": 7.2, "unit": "us", "threads": 1}
+
+Everything else (BLAS detected, progress) goes to stderr.  The nabla side
+(`nabla bench`) prints the same workload/case/metric names with
+"impl": "nabla", so bench/compare.py can join the two.
+
+Workloads (all float32, CPU; each workload is run once per thread count in
+--threads, via torch.set_num_threads; interop threads are fixed to 1):
+
+W1  GEMM  C = A.B with A of shape MxK and B of shape KxN.  The case is named
+    "MxKxN": 256x256x256, 512x512x512, 1024x1024x1024, 2048x2048x2048 and
+    128x784x256 (= (128x784).(784x256), the first layer of the W3 MLP).
+    torch.mm(A, B, out=C) into a preallocated C.  Metric "gflops" =
+    2*M*K*N / seconds / 1e9 (unit GFLOP/s): median over repetitions, each
+    repetition timing enough back-to-back calls to last >= 0.2 s (0.05 s with
+    --quick), after warm-up.
+
+W2  Eager op overhead.  A chain of 10,000 elementwise ops, where ONE OP is one
+    elementwise tensor op.  The chain is 5,000 iterations of
+        y = (y * 0.999).tanh()
+    i.e. alternately a multiplication by the scalar 0.999 and a tanh, starting
+    from x filled with 0.5 (values stay in (0, 0.5], no under/overflow).
+    Cases: "1elem" (x of shape [1]) and "64x64" (x of shape [64, 64]).
+      fwd_us_per_op      x does not require grad, run under torch.no_grad();
+                         wall time of the 10,000 ops / 10,000.
+      fwd_bwd_us_per_op  x is a leaf with requires_grad=True; wall time of the
+                         10,000 forward ops + y.sum().backward() / 10,000
+                         (the one sum and the backward pass are inside the
+                         time, divided by the same 10,000).
+    Median over repetitions after one warm-up chain.  Unit "us".
+
+W3  MLP on Fashion-MNIST: 784-256-128-10, ReLU, cross-entropy (mean over the
+    batch), Adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8), batch 128, the
+    60,000 training images reshuffled every epoch with a fixed seed
+    (torch.Generator seeded 0); the last partial batch (60000 % 128 = 96) is
+    kept, i.e. 469 steps per epoch.  Pixels are scaled to [0, 1], no other
+    normalisation.  Data are read from /usr/share/datasets/fashion-mnist
+    (Debian package dataset-fashion-mnist) with gzip + numpy and held in
+    memory; loading is not timed.  Parameters use PyTorch's default
+    initialisation with torch.manual_seed(0).
+      sec_per_epoch   median over epochs of the wall time of one epoch
+                      (batch gather, forward, loss, backward, Adam step)
+      test_accuracy   fraction of the 10,000 test images classified correctly
+                      after --epochs epochs (default 5); unit "fraction"
+      peak_rss_mib    ru_maxrss of this process (resource.getrusage) after
+                      the workload, MiB.  It is process-wide: it includes the
+                      torch runtime and whatever ran before in the same
+                      process, so run W3 alone (compare.py does) for a
+                      per-workload figure.
+    Case "fashion-mnist".  With --quick the case is "quick-50batches": each
+    "epoch" is only the first 50 batches of the shuffled order, 2 epochs, and
+    no test_accuracy is emitted.
+
+W4  LeNet-5 style CNN on Fashion-MNIST, input [N, 1, 28, 28]:
+    conv 5x5 x6 pad 2, ReLU, max-pool 2, conv 5x5 x16 (no pad), ReLU,
+    max-pool 2, flatten (16*5*5 = 400), linear 120, ReLU, linear 84, ReLU,
+    linear 10.  Cross-entropy, Adam lr 1e-3, batch 64 (938 steps per epoch,
+    last batch 32), same shuffling, data and metrics as W3; test_accuracy
+    after --cnn-epochs epochs (default 1).  With --quick: case
+    "quick-30batches", 30 batches, 1 epoch, no accuracy.
+    (Note: PyTorch 1.13 runs float32 CPU conv through oneDNN / libdnnl and
+    the linear layers through the BLAS.)
+
+W5  Inference latency: the W3 MLP (random init, seed 0), batch 1 (input
+    [1, 784]), forward only under torch.no_grad().  Metric "us_per_call":
+    median over repetitions of (time of 2,000 calls) / 2,000.
+    Case "mlp-batch1".
+
+BLAS check: at start the script looks at the shared libraries mapped into the
+process (/proc/self/maps) after importing torch and running one matmul, and
+at torch.__config__.show().  PyTorch's Debian build takes its BLAS through
+the libblas.so.3 alternative.  If that resolves to the pthread build of
+OpenBLAS (libopenblas0-pthread) and the OpenMP build is installed, the script
+re-executes itself once with LD_LIBRARY_PATH pointing at the OpenMP build's
+directory (no system change); if it still is not the OpenMP build, or if it
+is the reference BLAS, it exits with status 2: torch's threads are OpenMP
+threads, and with the pthread OpenBLAS torch.set_num_threads does not govern
+the BLAS threads, so the comparison would be meaningless.
+"""
+
+import argparse
+import ctypes
+import gc
+import gzip
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+
+DATA_DIR = "/usr/share/datasets/fashion-mnist"
+LIBDIR = "/usr/lib/x86_64-linux-gnu"
+OPENMP_DIR = os.path.join(LIBDIR, "openblas-openmp")
+REEXEC_MARK = "NABLA_TORCH_BENCH_REEXEC"
+
+INSTALL_HINT = (
+    "Install the OpenMP build of OpenBLAS:\n"
+    "    apt-get install libopenblas0-openmp\n"
+    "and, if libopenblas0-pthread is installed too (its alternative has the "
+    "higher priority), either run this script as is (it re-executes itself "
+    "with LD_LIBRARY_PATH=%s) or select it system-wide:\n"
+    "    update-alternatives --set libblas.so.3-x86_64-linux-gnu %s/libblas.so.3\n"
+    "    update-alternatives --set liblapack.so.3-x86_64-linux-gnu %s/liblapack.so.3"
+    % (OPENMP_DIR, OPENMP_DIR, OPENMP_DIR)
+)
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError as e:  # pragma: no cover
+    log("cannot import torch (%s). Use /usr/bin/python3 and install the Debian "
+        "packages: apt-get install python3-torch libopenblas0-openmp "
+        "dataset-fashion-mnist" % e)
+    sys.exit(2)
+
+
+# ----------------------------------------------------------------------------
+# BLAS detection
+
+
+def mapped_libs():
+    libs = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and parts[5].startswith("/"):
+                p = parts[5]
+                if p not in libs:
+                    libs.append(p)
+    return libs
+
+
+def classify_blas(libs):
+    """Return (kind, detail). kind in openblas-openmp, openblas-pthread,
+    openblas-serial, openblas-other, reference, blis, mkl, atlas, unknown."""
+    blas = [p for p in libs if any(k in os.path.basename(p) for k in
+                                   ("blas", "lapack", "mkl", "blis", "atlas"))]
+    detail = ", ".join(blas) or "(no BLAS library mapped)"
+    for p in blas:
+        if "openblas-openmp" in p or "openblaso" in os.path.basename(p):
+            return "openblas-openmp", detail
+    for p in blas:
+        if "openblas-pthread" in p or "openblasp" in os.path.basename(p):
+            return "openblas-pthread", detail
+    for p in blas:
+        if "openblas-serial" in p:
+            return "openblas-serial", detail
+    for p in blas:
+        if "openblas" in p:
+            return "openblas-other", detail
+    for p in blas:
+        if "mkl" in p:
+            return "mkl", detail
+    for p in blas:
+        if "blis" in p:
+            return "blis", detail
+    for p in blas:
+        if "atlas" in p:
+            return "atlas", detail
+    for p in blas:
+        if os.path.basename(p).startswith("libblas.so"):
+            return "reference", detail
+    return "unknown", detail
+
+
+def openblas_info(libs):
+    for p in libs:
+        if "openblas" not in p:
+            continue
+        try:
+            lib = ctypes.CDLL(p)
+            core = lib.openblas_get_corename
+            core.restype = ctypes.c_char_p
+            cfg = lib.openblas_get_config
+            cfg.restype = ctypes.c_char_p
+            return core().decode(), cfg().decode()
+        except (OSError, AttributeError):
+            continue
+    return None, None
+
+
+def check_blas():
+    # Make sure the BLAS is loaded and used once.
+    a = torch.ones(8, 8)
+    torch.mm(a, a)
+    libs = mapped_libs()
+    kind, detail = classify_blas(libs)
+    cfg = torch.__config__.show()
+    blas_info = [s.strip() for s in cfg.replace(",", "\n").splitlines()
+                 if "BLAS_INFO" in s or "LAPACK_INFO" in s]
+    log("torch %s, %s, Python %s" % (torch.__version__, platform.machine(),
+                                      platform.python_version()))
+    log("torch build: %s; MKLDNN(oneDNN) %s"
+        % (", ".join(blas_info), "on" if torch.backends.mkldnn.is_available() else "off"))
+    log("BLAS libraries mapped: %s" % detail)
+    if kind == "openblas-pthread" and not os.environ.get(REEXEC_MARK) \
+            and os.path.exists(os.path.join(OPENMP_DIR, "libblas.so.3")):
+        log("torch picked the pthread OpenBLAS (the libblas.so.3 alternative); "
+            "re-executing with LD_LIBRARY_PATH=%s to use the OpenMP build" % OPENMP_DIR)
+        env = dict(os.environ)
+        env["LD_LIBRARY_PATH"] = OPENMP_DIR + (
+            ":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
+        env[REEXEC_MARK] = "1"
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, [sys.executable] + sys.argv, env)
+    if kind in ("reference", "openblas-pthread", "unknown"):
+        what = {"reference": "the reference BLAS (netlib libblas3)",
+                "openblas-pthread": "the pthread build of OpenBLAS (libopenblas0-pthread)",
+                "unknown": "no BLAS library that could be identified"}[kind]
+        log("REFUSING: torch uses %s; a comparison against it is meaningless.\n%s"
+            % (what, INSTALL_HINT))
+        sys.exit(2)
+    core, ocfg = openblas_info(libs)
+    if core:
+        log("BLAS: %s, kernel (openblas_get_corename) = %s; config: %s" % (kind, core, ocfg))
+    else:
+        log("BLAS: %s" % kind)
+    envs = {k: v for k, v in os.environ.items()
+            if k.startswith(("OPENBLAS", "OMP_", "GOTO", "MKL_", "LD_LIBRARY_PATH"))}
+    log("environment: %s" % (envs or "(no OPENBLAS_*/OMP_* variables)"))
+    log("oneDNN mapped: %s" % (any("dnnl" in p for p in libs)))
+    log("CPUs: %d, load average: %s" % (NCPU, open("/proc/loadavg").read().strip()))
+    return kind, core
+
+
+# ----------------------------------------------------------------------------
+# output
+
+
+_PENDING = []
+
+
+def emit(workload, case, metric, value, unit, threads):
+    """Queue one figure; run_unit() prints the queue once the unit is kept."""
+    if isinstance(value, float):
+        value = float("%.4g" % value)
+    _PENDING.append(json.dumps({"workload": workload, "case": case, "impl": "pytorch",
+                                "metric": metric, "value": value, "unit": unit,
+                                "threads": threads}))
+
+
+# ----------------------------------------------------------------------------
+# Other processes on the machine.  On a shared 2-core box a concurrent build or
+# benchmark wrecks the figures (a descheduled OpenMP thread makes a 2-thread
+# run 10-100x slower), so each (workload, threads) unit waits for the CPUs to
+# be idle first, measures how much CPU other processes used while it ran, and
+# is retried when that was more than --max-foreign cores.
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+NCPU = os.cpu_count() or 1
+
+
+def _cpu_sample():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    busy = v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
+    t = os.times()
+    return time.perf_counter(), busy / CLK_TCK, t.user + t.system
+
+
+def foreign_cores(a, b):
+    """Average number of cores used by other processes between samples a, b."""
+    wall = max(b[0] - a[0], 1e-6)
+    return max(0.0, ((b[1] - a[1]) - (b[2] - a[2])) / wall)
+
+
+def wait_idle(max_wait, threshold):
+    t_end = time.perf_counter() + max_wait
+    waited = False
+    while True:
+        a = _cpu_sample()
+        time.sleep(1.0)
+        f = foreign_cores(a, _cpu_sample())
+        if f <= threshold:
+            if waited:
+                log("  machine idle again (others use %.2f cores)" % f)
+            return f
+        if time.perf_counter() > t_end:
+            log("  warning: gave up waiting for an idle machine (others use %.2f cores)" % f)
+            return f
+        if not waited:
+            log("  waiting for other processes to finish (they use %.2f cores) ..." % f)
+            waited = True
+        time.sleep(0.5)
+
+
+def run_unit(fn, label, args):
+    """Run fn() (which calls emit) until a run with little foreign CPU; print its figures."""
+    best = None
+    for attempt in range(args.retries + 1):
+        if args.idle_wait > 0:
+            wait_idle(args.idle_wait, args.max_foreign)
+        del _PENDING[:]
+        a = _cpu_sample()
+        fn()
+        b = _cpu_sample()
+        # /proc/stat counts in clock ticks: allow 2 ticks per CPU of noise
+        limit = args.max_foreign + 2.0 * NCPU / CLK_TCK / max(b[0] - a[0], 1e-3)
+        f = foreign_cores(a, b)
+        if best is None or f < best[0]:
+            best = (f, list(_PENDING))
+        if f <= limit:
+            break
+        log("  %s: other processes used %.2f cores during the run (> %.2f): %s"
+            % (label, f, limit,
+               "retrying" if attempt < args.retries else "keeping the least disturbed run"))
+    if best[0] > limit:
+        log("  WARNING: %s figures disturbed by other processes (%.2f cores)" % (label, best[0]))
+    else:
+        log("  %s: others used %.2f cores during the run" % (label, best[0]))
+    for line in best[1]:
+        print(line, flush=True)
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+# ----------------------------------------------------------------------------
+# W1 GEMM
+
+
+W1_SHAPES = [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024),
+             (2048, 2048, 2048), (128, 784, 256)]
+
+
+def w1(threads, quick, shapes):
+    reps = 3 if quick else 9
+    target = 0.05 if quick else 0.2
+    g = torch.Generator().manual_seed(1)
+    for (m, k, n) in shapes:
+        a = torch.randn(m, k, generator=g)
+        b = torch.randn(k, n, generator=g)
+        c = torch.empty(m, n)
+        for _ in range(3):
+            torch.mm(a, b, out=c)
+        t0 = time.perf_counter()
+        torch.mm(a, b, out=c)
+        one = max(time.perf_counter() - t0, 1e-7)
+        iters = max(1, int(target / one))
+        rates = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            for _ in range(iters):
+                torch.mm(a, b, out=c)
+            dt = time.perf_counter() - t0
+            rates.append(2.0 * m * k * n * iters / dt / 1e9)
+        emit("W1", "%dx%dx%d" % (m, k, n), "gflops", median(rates), "GFLOP/s", threads)
+        del a, b, c
+
+
+# ----------------------------------------------------------------------------
+# W2 eager op overhead
+
+W2_OPS = 10000
+
+
+def w2_chain(x):
+    y = x
+    for _ in range(W2_OPS // 2):
+        y = (y * 0.999).tanh()
+    return y
+
+
+W2_CASES = [("1elem", (1,)), ("64x64", (64, 64))]
+
+
+def w2(threads, quick, cases):
+    reps = 3 if quick else 9
+    for case, shape in cases:
+        # forward only
+        x = torch.full(shape, 0.5)
+        with torch.no_grad():
+            w2_chain(x)
+            ts = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                y = w2_chain(x)
+                ts.append(time.perf_counter() - t0)
+        assert torch.isfinite(y).all()
+        emit("W2", case, "fwd_us_per_op", median(ts) / W2_OPS * 1e6, "us", threads)
+        # forward + backward
+        ts = []
+        for i in range(reps + 1):
+            x = torch.full(shape, 0.5, requires_grad=True)
+            gc.collect()
+            t0 = time.perf_counter()
+            y = w2_chain(x)
+            y.sum().backward()
+            dt = time.perf_counter() - t0
+            assert torch.isfinite(x.grad).all()
+            del y, x
+            if i > 0:  # first one is warm-up
+                ts.append(dt)
+        emit("W2", case, "fwd_bwd_us_per_op", median(ts) / W2_OPS * 1e6, "us", threads)
+
+
+# ----------------------------------------------------------------------------
+# Fashion-MNIST
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    magic = int.from_bytes(data[0:4], "big")
+    dtype_code, ndim = (magic >> 8) & 0xFF, magic & 0xFF
+    if dtype_code != 0x08:
+        raise ValueError("%s: unsupported IDX type 0x%02x" % (path, dtype_code))
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    return arr.reshape(dims)
+
+
+_DATA = None
+
+
+def fashion_mnist():
+    global _DATA
+    if _DATA is None:
+        def p(name):
+            return os.path.join(DATA_DIR, name)
+        for n in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+            if not os.path.exists(p(n)):
+                log("missing %s: apt-get install dataset-fashion-mnist" % p(n))
+                sys.exit(2)
+        xtr = read_idx(p("train-images-idx3-ubyte.gz"))
+        ytr = read_idx(p("train-labels-idx1-ubyte.gz"))
+        xte = read_idx(p("t10k-images-idx3-ubyte.gz"))
+        yte = read_idx(p("t10k-labels-idx1-ubyte.gz"))
+        assert xtr.shape == (60000, 28, 28) and ytr.shape == (60000,)
+        assert xte.shape == (10000, 28, 28) and yte.shape == (10000,)
+        def images(a):
+            f = a.reshape(len(a), 784).astype(np.float32)
+            np.divide(f, np.float32(255.0), out=f)  # in place: no extra copy in peak RSS
+            return torch.from_numpy(f)
+        _DATA = (images(xtr), torch.from_numpy(ytr.astype(np.int64)),
+                 images(xte), torch.from_numpy(yte.astype(np.int64)))
+    return _DATA
+
+
+def make_mlp():
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(),
+                         nn.Linear(256, 128), nn.ReLU(),
+                         nn.Linear(128, 10))
+
+
+def make_lenet():
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
+        nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, 10))
+
+
+def train(workload, model_fn, in_shape, batch, epochs, max_batches, case,
+          threads, with_accuracy):
+    xtr, ytr, xte, yte = fashion_mnist()
+    xtr = xtr.reshape((-1,) + in_shape)
+    xte = xte.reshape((-1,) + in_shape)
+    torch.manual_seed(0)
+    model = model_fn()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    n = xtr.shape[0]
+    epoch_times = []
+    for ep in range(epochs):
+        model.train()
+        t0 = time.perf_counter()
+        perm = torch.randperm(n, generator=gen)
+        nb = 0
+        for i in range(0, n, batch):
+            if max_batches is not None and nb >= max_batches:
+                break
+            idx = perm[i:i + batch]
+            xb = xtr.index_select(0, idx)
+            yb = ytr.index_select(0, idx)
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+            nb += 1
+        dt = time.perf_counter() - t0
+        epoch_times.append(dt)
+        log("  %s threads=%d epoch %d: %.3f s, %d steps, last loss %.4f"
+            % (workload, threads, ep + 1, dt, nb, loss.item()))
+    emit(workload, case, "sec_per_epoch", median(epoch_times), "s", threads)
+    if with_accuracy:
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for i in range(0, xte.shape[0], 1000):
+                pred = model(xte[i:i + 1000]).argmax(dim=1)
+                correct += int((pred == yte[i:i + 1000]).sum())
+        emit(workload, case, "test_accuracy", correct / xte.shape[0], "fraction", threads)
+    emit(workload, case, "peak_rss_mib",
+         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "MiB", threads)
+
+
+def w3(threads, quick, args):
+    if quick:
+        train("W3", make_mlp, (784,), 128, 2, 50, "quick-50batches", threads, False)
+    else:
+        train("W3", make_mlp, (784,), 128, args.epochs, None, "fashion-mnist",
+              threads, True)
+
+
+def w4(threads, quick, args):
+    if quick:
+        train("W4", make_lenet, (1, 28, 28), 64, 1, 30, "quick-30batches", threads, False)
+    else:
+        train("W4", make_lenet, (1, 28, 28), 64, args.cnn_epochs, None,
+              "fashion-mnist", threads, True)
+
+
+# ----------------------------------------------------------------------------
+# W5 inference
+
+
+def w5(threads, quick):
+    torch.manual_seed(0)
+    model = make_mlp().eval()
+    x = torch.rand(1, 784, generator=torch.Generator().manual_seed(2))
+    calls = 500 if quick else 2000
+    reps = 3 if quick else 9
+    with torch.no_grad():
+        for _ in range(200):
+            model(x)
+        ts = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                model(x)
+            ts.append((time.perf_counter() - t0) / calls)
+    emit("W5", "mlp-batch1", "us_per_call", median(ts) * 1e6, "us", threads)
+
+
+# ----------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="short run (< 1 min): fewer repetitions, W3/W4 on a few batches, no accuracy")
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
+    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5",
+                    help="comma-separated subset of W1..W5 (default all)")
+    ap.add_argument("--epochs", type=int, default=5, help="W3 epochs (default 5)")
+    ap.add_argument("--cnn-epochs", type=int, default=1, help="W4 epochs (default 1)")
+    ap.add_argument("--idle-wait", type=float, default=None,
+                    help="seconds to wait, before each workload, for other processes to "
+                         "leave the CPUs idle (default 300, 0 with --quick; 0 = do not wait, only warn)")
+    ap.add_argument("--max-foreign", type=float, default=0.15,
+                    help="CPU (in cores) other processes may use during a workload before "
+                         "it is retried (default 0.15, plus 2 clock ticks per CPU of "
+                         "measurement noise)")
+    ap.add_argument("--retries", type=int, default=None,
+                    help="retries of a disturbed workload (default 2, 0 with --quick)")
+    args = ap.parse_args()
+    if args.idle_wait is None:
+        args.idle_wait = 0.0 if args.quick else 300.0
+    if args.retries is None:
+        args.retries = 0 if args.quick else 2
+    threads = [int(t) for t in args.threads.split(",") if t.strip()]
+    wls = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
+    bad = [w for w in wls if w not in ("W1", "W2", "W3", "W4", "W5")]
+    if bad:
+        ap.error("unknown workload(s): %s" % ",".join(bad))
+
+    check_blas()
+    torch.set_num_interop_threads(1)
+    t_start = time.perf_counter()
+    for t in threads:
+        torch.set_num_threads(t)
+        if torch.get_num_threads() != t:
+            log("warning: torch.get_num_threads() = %d, asked %d" % (torch.get_num_threads(), t))
+        for w in wls:
+            log("%s threads=%d ..." % (w, t))
+            t0 = time.perf_counter()
+            # one unit per case for W1/W2, so that a disturbed unit is short to redo
+            if w == "W1":
+                for sh in W1_SHAPES:
+                    run_unit(lambda: w1(t, args.quick, [sh]),
+                             "W1 %dx%dx%d threads=%d" % (sh + (t,)), args)
+            elif w == "W2":
+                for c in W2_CASES:
+                    run_unit(lambda: w2(t, args.quick, [c]), "W2 %s threads=%d" % (c[0], t), args)
+            else:
+                fn = {"W3": lambda: w3(t, args.quick, args),
+                      "W4": lambda: w4(t, args.quick, args),
+                      "W5": lambda: w5(t, args.quick)}[w]
+                run_unit(fn, "%s threads=%d" % (w, t), args)
+            log("%s threads=%d done in %.1f s" % (w, t, time.perf_counter() - t0))
+    log("total %.1f s" % (time.perf_counter() - t_start))
+
+
+if __name__ == "__main__":
+    main()

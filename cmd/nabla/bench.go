@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+	"strings"
+
+	"github.com/nabla-go/nabla/internal/workload"
+)
+
+const benchUsage = `bench [flags]
+
+Runs the benchmark workloads of DESIGN.md and prints one JSON line per
+figure, in the form bench/compare.py joins with PyTorch's:
+
+  {"workload": "W2", "case": "1elem", "impl": "nabla", "metric": "fwd_bwd_us_per_op", "value": 0.41, "unit": "us", "threads": 1}
+
+  W1  float32 GEMM at 256, 512, 1024, 2048 and (128x784)x(784x256): gflops
+  W2  a chain of 10,000 element-wise ops on 1 and 64x64 elements: us per op
+  W3  the 784-256-128-10 MLP on Fashion-MNIST, batch 128, Adam: sec_per_epoch,
+      test_accuracy after --epochs epochs, peak_rss_mib
+  W4  LeNet-5 on Fashion-MNIST, batch 64, Adam, one epoch: same metrics
+  W5  the W3 MLP on one image, forward only: us_per_call`
+
+// runBench is the bench subcommand.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", benchUsage, stdout)
+	quick := fs.Bool("quick", false, "a short run (under a minute); W3 and W4 on 2,048 images for one epoch")
+	wl := fs.String("workloads", "W1,W2,W3,W4,W5", "comma-separated workloads to run")
+	threads := intList{1}
+	fs.Var(&threads, "threads", "comma-separated thread counts (GOMAXPROCS) to measure")
+	dataDir := fs.String("data-dir", "", "Fashion-MNIST folder (default: Debian's /usr/share/datasets/fashion-mnist)")
+	epochs := fs.Int("epochs", 5, "W3 epochs; the accuracy is read after the last")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *epochs <= 0 {
+		return usagef("--epochs must be positive, got %d", *epochs)
+	}
+	var names []string
+	for _, w := range strings.Split(*wl, ",") {
+		w = strings.ToUpper(strings.TrimSpace(w))
+		switch w {
+		case "":
+		case "W1", "W2", "W3", "W4", "W5":
+			names = append(names, w)
+		default:
+			return usagef("unknown workload %q in --workloads (want W1..W5)", w)
+		}
+	}
+	enc := json.NewEncoder(stdout)
+	cfg := workload.Config{Workloads: names, Threads: threads, Quick: *quick, DataDir: *dataDir, Epochs: *epochs}
+	err := workload.Run(ctx, cfg, func(r workload.Result) { enc.Encode(r) })
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "nabla bench: interrupted")
+		return errInterrupted
+	}
+	return err
+}
