@@ -301,27 +301,10 @@ func packA[T float](mr int, trans bool, a []T, lda, i0, mb, p0, kb int, dst []T)
 		pan := dst[ir*kb : ir*kb+mr*kb]
 		if trans {
 			// op(A)[i][p] = a[p*lda+i]: rows of a are contiguous in i.
-			for p := 0; p < kb; p++ {
-				src := a[(p0+p)*lda+i0+ir:]
-				d := pan[p*mr : p*mr+mr]
-				copy(d, src[:rows])
-				clear(d[rows:])
-			}
-			continue
-		}
-		// op(A)[i][p] = a[i*lda+p]: scatter each row with stride mr.
-		for r := 0; r < rows; r++ {
-			src := a[(i0+ir+r)*lda+p0:]
-			src = src[:kb]
-			d := pan[r:]
-			for p, v := range src {
-				d[p*mr] = v
-			}
-		}
-		for r := rows; r < mr; r++ {
-			for p := 0; p < kb; p++ {
-				pan[p*mr+r] = 0
-			}
+			copyPanel(pan, mr, a[(p0*lda)+i0+ir:], lda, kb, rows)
+		} else {
+			// op(A)[i][p] = a[i*lda+p].
+			transposePanel(pan, mr, a[(i0+ir)*lda+p0:], lda, rows, kb)
 		}
 	}
 }
@@ -333,28 +316,51 @@ func packB[T float](nr int, trans bool, b []T, ldb, p0, kb, j0, nb int, dst []T)
 	for jr := 0; jr < nb; jr += nr {
 		cols := min(nr, nb-jr)
 		pan := dst[jr*kb : jr*kb+nr*kb]
-		if !trans {
-			for p := 0; p < kb; p++ {
-				src := b[(p0+p)*ldb+j0+jr:]
-				d := pan[p*nr : p*nr+nr]
-				copy(d, src[:cols])
-				clear(d[cols:])
-			}
-			continue
+		if trans {
+			// op(B)[p][j] = b[j*ldb+p].
+			transposePanel(pan, nr, b[(j0+jr)*ldb+p0:], ldb, cols, kb)
+		} else {
+			copyPanel(pan, nr, b[p0*ldb+j0+jr:], ldb, kb, cols)
 		}
-		// op(B)[p][j] = b[j*ldb+p].
-		for c := 0; c < cols; c++ {
-			src := b[(j0+jr+c)*ldb+p0:]
-			src = src[:kb]
-			d := pan[c:]
-			for p, v := range src {
-				d[p*nr] = v
-			}
+	}
+}
+
+// copyPanel sets dst[p*w+j] = src[p*ld+j] for p < kb, j < cols, and zeroes
+// dst[p*w+j] for cols <= j < w.
+func copyPanel[T float](dst []T, w int, src []T, ld, kb, cols int) {
+	for p := 0; p < kb; p++ {
+		d := dst[p*w : p*w+w]
+		copy(d, src[p*ld:p*ld+cols])
+		clear(d[cols:])
+	}
+}
+
+// transposePanel sets dst[p*w+r] = src[r*ld+p] for r < rows, p < kb, and
+// zeroes dst[p*w+r] for rows <= r < w.
+func transposePanel[T float](dst []T, w int, src []T, ld, rows, kb int) {
+	dst = dst[:w*kb]
+	r := 0
+	for ; r+4 <= rows; r += 4 {
+		s0 := src[r*ld : r*ld+kb]
+		s1 := src[(r+1)*ld : (r+1)*ld+kb]
+		s2 := src[(r+2)*ld : (r+2)*ld+kb]
+		s3 := src[(r+3)*ld : (r+3)*ld+kb]
+		d := dst[r:]
+		for p := range s0 {
+			q := (*[4]T)(d[p*w:])
+			q[0], q[1], q[2], q[3] = s0[p], s1[p], s2[p], s3[p]
 		}
-		for c := cols; c < nr; c++ {
-			for p := 0; p < kb; p++ {
-				pan[p*nr+c] = 0
-			}
+	}
+	for ; r < rows; r++ {
+		s0 := src[r*ld : r*ld+kb]
+		d := dst[r:]
+		for p, v := range s0 {
+			d[p*w] = v
+		}
+	}
+	if rows < w {
+		for p := 0; p < kb; p++ {
+			clear(dst[p*w+rows : p*w+w])
 		}
 	}
 }

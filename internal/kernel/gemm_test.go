@@ -330,18 +330,23 @@ func TestGemmPanics(t *testing.T) {
 }
 
 func TestGemmAllocs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short")
+	if testing.Short() || raceEnabled {
+		t.Skip("allocation counts need a non-race, non-short run")
 	}
-	const m, n, k = 64, 64, 64
-	a := make([]float32, m*k)
-	b := make([]float32, k*n)
-	c := make([]float32, m*n)
-	GemmF32(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
-	allocs := testing.AllocsPerRun(20, func() {
-		GemmF32(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
-	})
-	if allocs > 0 {
-		t.Errorf("small GemmF32 allocations: got %v; want 0", allocs)
+	for _, tc := range []struct {
+		name    string
+		m, n, k int
+	}{
+		{"small", 64, 64, 64},
+		{"mlp", 128, 256, 784}, // parallel when GOMAXPROCS > 1
+	} {
+		a := make([]float32, tc.m*tc.k)
+		b := make([]float32, tc.k*tc.n)
+		c := make([]float32, tc.m*tc.n)
+		f := func() { GemmF32(false, true, tc.m, tc.n, tc.k, 1, a, tc.k, b, tc.k, 0, c, tc.n) }
+		f()
+		if allocs := testing.AllocsPerRun(20, f); allocs > 0 {
+			t.Errorf("%s: GemmF32 allocations per call: got %v; want 0", tc.name, allocs)
+		}
 	}
 }

@@ -1,0 +1,14 @@
+// Copyright 2025 The nabla Authors. All rights reserved.
+
+//go:build !amd64 || purego
+
+package kernel
+
+func addF32(dst, a, b []float32)            { addF32Generic(dst, a, b) }
+func mulF32(dst, a, b []float32)            { mulF32Generic(dst, a, b) }
+func axpyF32(alpha float32, x, y []float32) { axpyF32Generic(alpha, x, y) }
+func scaleF32(alpha float32, x []float32)   { scaleF32Generic(alpha, x) }
+func reluF32(dst, x []float32)              { reluF32Generic(dst, x) }
+func sumF32(x []float32) float32            { return sumF32Generic(x) }
+func maxF32(x []float32) float32            { return maxF32Generic(x) }
+func dotF32(x, y []float32) float32         { return dotF32Generic(x, y) }
