@@ -28,8 +28,15 @@ type node struct {
 }
 
 // record attaches an autograd node to out if any input requires a gradient,
-// and returns out.
+// and returns out. An input marked noGraph (a gradient flowing through a
+// backward pass without CreateGraph) passes the mark on and records nothing.
 func record(op string, out *Tensor, bw backwardFunc, inputs ...*Tensor) *Tensor {
+	for _, in := range inputs {
+		if in != nil && in.noGraph {
+			out.noGraph = true
+			return out
+		}
+	}
 	for _, in := range inputs {
 		if in != nil && in.requiresGrad {
 			n := &node{op: op, backward: bw}
@@ -215,8 +222,11 @@ func Gradients(y *Tensor, xs []*Tensor, opts ...BackwardOption) []*Tensor {
 	}
 	grads := backprop("Gradients", y, cfg, xs)
 	for i, g := range grads {
-		if g == nil {
+		switch {
+		case g == nil:
 			grads[i] = ZerosLike(xs[i])
+		case g.noGraph:
+			grads[i] = g.Detach() // a clean view, so the mark goes no further
 		}
 	}
 	return grads
@@ -241,7 +251,12 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 		panic(shapeErr(op, "upstream gradient does not match the output", g.shape, y.shape))
 	}
 	if !cfg.createGraph {
+		// Without CreateGraph the backward pass records nothing: the
+		// upstream is marked noGraph, and every op that a backward rule
+		// runs on it (every gradient is linear in it) passes the mark on
+		// instead of recording.
 		g = g.Detach()
+		g.noGraph = true
 	}
 	if g.dtype != y.dtype {
 		g = g.To(y.dtype)
@@ -249,26 +264,6 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 
 	pass := passCounter.Add(1)
 	order := topoSort(op, y, pass)
-
-	// Without CreateGraph, rules see detached stand-ins of their inputs and
-	// output so that the ops they run record nothing. The stand-ins of the
-	// whole pass come from one allocation.
-	var arena []Tensor
-	var ptrs []*Tensor
-	if !cfg.createGraph {
-		k := 0
-		for _, t := range order {
-			k += len(t.node.inputs)
-		}
-		arena = make([]Tensor, k+len(order))
-		ptrs = make([]*Tensor, k)
-	}
-	standIn := func(x *Tensor) *Tensor {
-		a := &arena[0]
-		arena = arena[1:]
-		*a = Tensor{dtype: x.dtype, f32: x.f32, f64: x.f64, shape: x.shape, strides: x.strides, offset: x.offset, wantGrad: x.requiresGrad, arena: x.arena}
-		return a
-	}
 
 	// leaf gradients (and wanted tensors) are collected here
 	var wantIdx map[*Tensor]int
@@ -322,18 +317,7 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 		if gt == nil {
 			continue
 		}
-		in, out := n.inputs, t
-		if !cfg.createGraph {
-			in = ptrs[:len(n.inputs):len(n.inputs)]
-			ptrs = ptrs[len(n.inputs):]
-			for j, x := range n.inputs {
-				if x != nil {
-					in[j] = standIn(x)
-				}
-			}
-			out = standIn(t)
-		}
-		gs := n.backward(gt, out, in)
+		gs := n.backward(gt, t, n.inputs)
 		for j, x := range n.inputs {
 			if x == nil || !x.requiresGrad || j >= len(gs) || gs[j] == nil {
 				continue
@@ -366,15 +350,14 @@ func accumulate(acc, g *Tensor) *Tensor {
 }
 
 // wantsGrad reports whether a backward rule must compute the gradient of
-// its input x: x requires grad, or it is the detached stand-in of one.
-func wantsGrad(x *Tensor) bool { return x.requiresGrad || x.wantGrad }
+// its input x.
+func wantsGrad(x *Tensor) bool { return x.requiresGrad }
 
 func detachAll(ts []*Tensor) []*Tensor {
 	out := make([]*Tensor, len(ts))
 	for i, t := range ts {
 		if t != nil {
 			out[i] = t.Detach()
-			out[i].wantGrad = t.requiresGrad
 		}
 	}
 	return out

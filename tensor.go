@@ -27,7 +27,7 @@ type Tensor struct {
 	requiresGrad bool
 	grad         *Tensor
 	node         *node  // the op that produced this tensor; nil for leaves
-	wantGrad     bool   // set on the detached inputs a backward rule sees
+	noGraph      bool   // a gradient of a backward pass without CreateGraph: ops on it record nothing
 	gradOwned    bool   // grad's memory is ours to add into
 	arena        *Arena // where the ops on this tensor take their outputs' memory; nil for the heap
 }
