@@ -343,3 +343,29 @@ func TestLeafGradContiguous(t *testing.T) {
 		}
 	}
 }
+
+func TestBackwardRecordsNothingWithoutCreateGraph(t *testing.T) {
+	w := nabla.FromSlice([]float64{1, 2}).RequireGrad()
+	w.Sin().Mul(w).Sum().Backward()
+	g := w.Grad()
+	if g.RequiresGrad() || !g.IsLeaf() {
+		t.Fatalf("gradient requires grad (%v) or has an op (%q)", g.RequiresGrad(), g.Op())
+	}
+	// The gradient is a plain tensor: using it with a tensor that requires
+	// grad records as usual.
+	if !g.Mul(w).RequiresGrad() {
+		t.Error("grad·w does not record; the no-graph mark leaked out of Backward")
+	}
+	gs := nabla.Gradients(w.Square().Sum(), []*nabla.Tensor{w})
+	if !gs[0].Mul(w).RequiresGrad() {
+		t.Error("Gradients result leaks the no-graph mark")
+	}
+	// With CreateGraph the gradient is itself differentiable.
+	w2 := nabla.FromSlice([]float64{3}).RequireGrad()
+	w2.PowScalar(3).Sum().Backward(nabla.CreateGraph())
+	if !w2.Grad().RequiresGrad() {
+		t.Fatal("gradient under CreateGraph has no graph")
+	}
+	d2 := nabla.Gradients(w2.Grad().Sum(), []*nabla.Tensor{w2})
+	wantValues(t, "second derivative of x³ at 3", d2[0], 18)
+}
