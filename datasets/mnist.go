@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/nabla-go/nabla/data"
 )
 
 // FashionMNISTDir is where Debian's dataset-fashion-mnist package installs
@@ -142,4 +144,23 @@ func readMNIST(name, dir string, train, pixels bool) (*Dataset, error) {
 		d.X[i] = float32(b) / 255
 	}
 	return d, nil
+}
+
+// ubyteIDX is an unsigned-byte IDX array.
+type ubyteIDX struct {
+	dims []int
+	data []byte
+}
+
+// readUbyteIDX reads an IDX file of unsigned bytes (type 0x08), plain or
+// gzip-compressed, with package data's reader.
+func readUbyteIDX(path string) (*ubyteIDX, error) {
+	x, err := data.ReadIDXFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if x.Type != data.IDXUint8 {
+		return nil, fmt.Errorf("%s: IDX data type 0x%02x, want 0x08 (unsigned byte)", path, x.Type)
+	}
+	return &ubyteIDX{dims: x.Dims, data: x.Data}, nil
 }
