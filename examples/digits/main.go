@@ -18,7 +18,6 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
-	"github.com/nabla-go/nabla"
 	"github.com/nabla-go/nabla/data"
 	"github.com/nabla-go/nabla/datasets"
 	"github.com/nabla-go/nabla/examples/internal/chart"
@@ -72,11 +71,11 @@ func run(w io.Writer, epochs int, out string) (testAcc float64, err error) {
 			sum += loss.Item() * float64(b.X.Size(0))
 		}
 		var tl float64
-		nabla.NoGrad(func() {
+		nn.NoGrad(model, func() {
 			logits := model.Forward(testX)
 			tl = nn.CrossEntropy(logits, testY).Item()
 			testAcc = nn.Accuracy(logits, testY)
-		}, leaves(model)...)
+		})
 		x := float64(epoch + 1)
 		trainLoss = append(trainLoss, plotter.XY{X: x, Y: sum / float64(trainSet.Len())})
 		testLoss = append(testLoss, plotter.XY{X: x, Y: tl})
@@ -102,15 +101,6 @@ func run(w io.Writer, epochs int, out string) (testAcc float64, err error) {
 	}
 	fmt.Fprintln(w, "wrote", out)
 	return testAcc, nil
-}
-
-// leaves returns the tensors of m's parameters, for nabla.NoGrad.
-func leaves(m nn.Module) []*nabla.Tensor {
-	var ts []*nabla.Tensor
-	for _, p := range m.Params() {
-		ts = append(ts, p.Tensor)
-	}
-	return ts
 }
 
 func indices(n int) []int {

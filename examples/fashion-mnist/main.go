@@ -161,16 +161,12 @@ func trainModel(w io.Writer, name string, epochs int, train, test *data.TensorDa
 // accuracy returns the fraction of test images m classifies right,
 // without recording a graph.
 func accuracy(m nn.Module, test *data.TensorDataset) float64 {
-	var leaves []*nabla.Tensor
-	for _, p := range m.Params() {
-		leaves = append(leaves, p.Tensor)
-	}
 	loader := data.NewLoader(test, data.LoaderConfig{BatchSize: 1000})
 	correct := 0.0
-	nabla.NoGrad(func() {
+	nn.NoGrad(m, func() {
 		for _, b := range loader.Epoch(0) {
 			correct += nn.Accuracy(m.Forward(b.X), b.Y) * float64(b.X.Size(0))
 		}
-	}, leaves...)
+	})
 	return correct / float64(test.Len())
 }

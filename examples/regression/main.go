@@ -80,7 +80,7 @@ func run(w io.Writer, steps int, out string) ([]result, error) {
 			opt.Step()
 		}
 		var pred *nabla.Tensor
-		nabla.NoGrad(func() { pred = mm.m.Forward(xTest).MulScalar(std).AddScalar(mean) }, leaves(mm.m)...)
+		nn.NoGrad(mm.m, func() { pred = mm.m.Forward(xTest).MulScalar(std).AddScalar(mean) })
 		r := result{name: mm.name, pred: pred.Float64s(), yt: yTest.Float64s()}
 		r.mse = nn.MSE(pred, yTest).Item()
 		r.r2 = 1 - r.mse/yTest.Var(0).Item()
@@ -122,15 +122,6 @@ func run(w io.Writer, steps int, out string) ([]result, error) {
 	}
 	fmt.Fprintln(w, "wrote", out)
 	return rs, nil
-}
-
-// leaves returns the tensors of m's parameters, for nabla.NoGrad.
-func leaves(m nn.Module) []*nabla.Tensor {
-	var ts []*nabla.Tensor
-	for _, p := range m.Params() {
-		ts = append(ts, p.Tensor)
-	}
-	return ts
 }
 
 func indices(n int) []int {
