@@ -2,7 +2,14 @@ package workload
 
 import (
 	"context"
+	"math/rand/v2"
+	"runtime"
 	"testing"
+
+	"github.com/nabla-go/nabla"
+	"github.com/nabla-go/nabla/data"
+	"github.com/nabla-go/nabla/nn"
+	"github.com/nabla-go/nabla/optim"
 )
 
 func TestQuickWorkloads(t *testing.T) {
@@ -34,5 +41,55 @@ func TestQuickWorkloads(t *testing.T) {
 func TestUnknownWorkload(t *testing.T) {
 	if err := Run(context.Background(), Config{Workloads: []string{"W9"}}, func(Result) {}); err == nil {
 		t.Error("Run(W9) = nil; want an error")
+	}
+}
+
+// TestMLPStepHeap checks the budget: a warm training step of the
+// 784-256-128-10 MLP at batch 128, with nn layers, Adam, a Loader and an
+// arena, allocates less than 1 MB on the Go heap.
+func TestMLPStepHeap(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items, so allocations are not representative")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 1024
+	pixels := make([]uint8, n*784)
+	labels := make([]float32, n)
+	for i := range pixels {
+		pixels[i] = uint8(rng.IntN(256))
+	}
+	for i := range labels {
+		labels[i] = float32(rng.IntN(10))
+	}
+	ds, err := data.FromBytes(pixels, []int{n, 1, 28, 28}, 1.0/255, labels, []int{n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := MLP(rng)
+	opt := optim.NewAdam(m.Params(), optim.AdamConfig{LR: 1e-3})
+	loader := data.NewLoader(ds, data.LoaderConfig{BatchSize: 128, Shuffle: true, Seed: 1})
+	ar := nabla.NewArena()
+	step := func(b data.Batch) {
+		opt.ZeroGrad()
+		loss := nn.CrossEntropy(m.Forward(b.X.InArena(ar)), b.Y)
+		loss.Backward()
+		opt.Step()
+		ar.Reset()
+	}
+	for _, b := range loader.Epoch(0) { // warm up
+		step(b)
+	}
+	var before, after runtime.MemStats
+	steps := 0
+	runtime.ReadMemStats(&before)
+	for _, b := range loader.Epoch(1) {
+		step(b)
+		steps++
+	}
+	runtime.ReadMemStats(&after)
+	perStep := (after.TotalAlloc - before.TotalAlloc) / uint64(steps)
+	t.Logf("warm MLP training step: %d bytes, %d allocations", perStep, (after.Mallocs-before.Mallocs)/uint64(steps))
+	if perStep >= 1<<20 {
+		t.Errorf("a warm step allocates %d bytes; want < 1 MiB", perStep)
 	}
 }
