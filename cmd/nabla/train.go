@@ -335,6 +335,7 @@ func (t *trainer) run(ctx context.Context) error {
 		return err
 	}
 	loader := data.NewLoader(ds, data.LoaderConfig{BatchSize: t.batch, Shuffle: true, Seed: t.seed})
+	arena := nabla.NewArena() // recycles each step's buffers for the next
 	for t.epoch = 1; t.epoch <= t.epochs; t.epoch++ {
 		start := time.Now()
 		t.progress.startEpoch(t.epoch, t.epochs, nb, n)
@@ -348,7 +349,7 @@ func (t *trainer) run(ctx context.Context) error {
 			}
 			var l, acc float64
 			err := maybe(func() {
-				out := t.m.Forward(b.X)
+				out := t.m.Forward(b.X.InArena(arena))
 				loss := t.loss(out, b.Y)
 				t.opt.ZeroGrad()
 				loss.Backward()
@@ -357,6 +358,7 @@ func (t *trainer) run(ctx context.Context) error {
 				if !reg {
 					acc = nn.Accuracy(out.Detach(), b.Y)
 				}
+				arena.Reset() // out and loss are not used after this
 			})
 			if err != nil {
 				t.progress.stop()

@@ -137,15 +137,17 @@ func trainModel(w io.Writer, name string, epochs int, train, test *data.TensorDa
 	fmt.Fprintf(w, "%s: %d parameters, Adam 1e-3, batch %d, %d epoch(s)\n", name, nn.NumParams(m), batch, epochs)
 	var total time.Duration
 	r := result{model: name}
+	arena := nabla.NewArena() // recycles each step's buffers for the next
 	for epoch := range epochs {
 		start := time.Now()
 		sum := 0.0
 		for _, b := range loader.Epoch(epoch) {
-			loss := nn.CrossEntropy(m.Forward(b.X), b.Y)
+			loss := nn.CrossEntropy(m.Forward(b.X.InArena(arena)), b.Y)
 			opt.ZeroGrad()
 			loss.Backward()
 			opt.Step()
 			sum += loss.Item() * float64(b.X.Size(0))
+			arena.Reset()
 		}
 		took := time.Since(start)
 		total += took
