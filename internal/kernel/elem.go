@@ -32,6 +32,39 @@ func MulF32(dst, a, b []float32) {
 	mulF32(dst, a, b)
 }
 
+// SubF32 sets dst[i] = a[i] - b[i]. It panics unless
+// len(dst) == len(a) == len(b). The reference loop is
+//
+//	for i := range dst {
+//		dst[i] = a[i] - b[i]
+//	}
+func SubF32(dst, a, b []float32) {
+	check3("SubF32", len(dst), len(a), len(b))
+	subF32(dst, a, b)
+}
+
+// AddConstF32 sets dst[i] = x[i] + c. It panics unless len(dst) == len(x).
+// The reference loop is
+//
+//	for i := range dst {
+//		dst[i] = x[i] + c
+//	}
+func AddConstF32(dst, x []float32, c float32) {
+	check2("AddConstF32", len(dst), len(x))
+	addConstF32(dst, x, c)
+}
+
+// MulConstF32 sets dst[i] = x[i] * c. It panics unless len(dst) == len(x).
+// The reference loop is
+//
+//	for i := range dst {
+//		dst[i] = x[i] * c
+//	}
+func MulConstF32(dst, x []float32, c float32) {
+	check2("MulConstF32", len(dst), len(x))
+	mulConstF32(dst, x, c)
+}
+
 // AxpyF32 sets y[i] += alpha * x[i]. It panics unless len(x) == len(y). The
 // reference loop is
 //
@@ -81,6 +114,22 @@ func ReluF32(dst, x []float32) {
 // sums), so the rounding differs from the loop.
 func SumF32(x []float32) float32 {
 	return sumF32(x)
+}
+
+// SumF32F64 returns the sum of the elements of x accumulated in float64 (0
+// for an empty slice). The reference loop is
+//
+//	var s float64
+//	for _, v := range x {
+//		s += float64(v)
+//	}
+//	return s
+//
+// The additions may be reassociated (the vector version keeps 16 partial
+// sums). Each float32 is exact in float64, so the error is that of a
+// float64 sum, far below the float32 rounding of the result.
+func SumF32F64(x []float32) float64 {
+	return sumF32F64(x)
 }
 
 // MaxF32 returns the largest element of x, or NaN if x contains a NaN. It

@@ -13,6 +13,18 @@ func addF32AVX2(dst, a, b []float32)
 func mulF32AVX2(dst, a, b []float32)
 
 //go:noescape
+func subF32AVX2(dst, a, b []float32)
+
+//go:noescape
+func addConstF32AVX2(dst, x []float32, c float32)
+
+//go:noescape
+func mulConstF32AVX2(dst, x []float32, c float32)
+
+//go:noescape
+func sumF32F64AVX2(x []float32) float64
+
+//go:noescape
 func axpyF32AVX2(alpha float32, x, y []float32)
 
 //go:noescape
@@ -89,4 +101,35 @@ func dotF32(x, y []float32) float32 {
 		return dotF32AVX2(x, y)
 	}
 	return dotF32Generic(x, y)
+}
+
+func subF32(dst, a, b []float32) {
+	if hasAVX2 {
+		subF32AVX2(dst, a, b)
+	} else {
+		subF32Generic(dst, a, b)
+	}
+}
+
+func addConstF32(dst, x []float32, c float32) {
+	if hasAVX2 {
+		addConstF32AVX2(dst, x, c)
+	} else {
+		addConstF32Generic(dst, x, c)
+	}
+}
+
+func mulConstF32(dst, x []float32, c float32) {
+	if hasAVX2 {
+		mulConstF32AVX2(dst, x, c)
+	} else {
+		mulConstF32Generic(dst, x, c)
+	}
+}
+
+func sumF32F64(x []float32) float64 {
+	if hasAVX2 {
+		return sumF32F64AVX2(x)
+	}
+	return sumF32F64Generic(x)
 }

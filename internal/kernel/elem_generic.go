@@ -21,6 +21,28 @@ func mulF32Generic(dst, a, b []float32) {
 	}
 }
 
+func subF32Generic(dst, a, b []float32) {
+	a = a[:len(dst)]
+	b = b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] - b[i]
+	}
+}
+
+func addConstF32Generic(dst, x []float32, c float32) {
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] = x[i] + c
+	}
+}
+
+func mulConstF32Generic(dst, x []float32, c float32) {
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] = x[i] * c
+	}
+}
+
 func axpyF32Generic(alpha float32, x, y []float32) {
 	x = x[:len(y)]
 	for i := range y {
@@ -56,6 +78,21 @@ func sumF32Generic(x []float32) float32 {
 	}
 	for _, v := range x {
 		s0 += v
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func sumF32F64Generic(x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	for len(x) >= 4 {
+		s0 += float64(x[0])
+		s1 += float64(x[1])
+		s2 += float64(x[2])
+		s3 += float64(x[3])
+		x = x[4:]
+	}
+	for _, v := range x {
+		s0 += float64(v)
 	}
 	return (s0 + s1) + (s2 + s3)
 }

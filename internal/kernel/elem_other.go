@@ -12,3 +12,8 @@ func reluF32(dst, x []float32)              { reluF32Generic(dst, x) }
 func sumF32(x []float32) float32            { return sumF32Generic(x) }
 func maxF32(x []float32) float32            { return maxF32Generic(x) }
 func dotF32(x, y []float32) float32         { return dotF32Generic(x, y) }
+
+func subF32(dst, a, b []float32)              { subF32Generic(dst, a, b) }
+func addConstF32(dst, x []float32, c float32) { addConstF32Generic(dst, x, c) }
+func mulConstF32(dst, x []float32, c float32) { mulConstF32Generic(dst, x, c) }
+func sumF32F64(x []float32) float64           { return sumF32F64Generic(x) }

@@ -53,6 +53,7 @@ func TestBinaryF32(t *testing.T) {
 	}{
 		{"add", []binaryImpl{{"AddF32", AddF32}, {"generic", addF32Generic}}, func(a, b float32) float32 { return a + b }},
 		{"mul", []binaryImpl{{"MulF32", MulF32}, {"generic", mulF32Generic}}, func(a, b float32) float32 { return a * b }},
+		{"sub", []binaryImpl{{"SubF32", SubF32}, {"generic", subF32Generic}}, func(a, b float32) float32 { return a - b }},
 	} {
 		for _, impl := range tc.impls {
 			rnd := rand.New(rand.NewPCG(1, 1))
@@ -86,6 +87,55 @@ func TestBinaryF32(t *testing.T) {
 					checkVecGuards(t, name+" dst", dbuf)
 					checkVecGuards(t, name+" a", abuf)
 					checkVecGuards(t, name+" b", bbuf)
+				}
+			}
+		}
+	}
+}
+
+type constImpl struct {
+	name string
+	f    func(dst, x []float32, c float32)
+}
+
+func TestConstF32(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		impls []constImpl
+		ref   func(x, c float32) float32
+	}{
+		{"addconst", []constImpl{{"AddConstF32", AddConstF32}, {"generic", addConstF32Generic}}, func(x, c float32) float32 { return x + c }},
+		{"mulconst", []constImpl{{"MulConstF32", MulConstF32}, {"generic", mulConstF32Generic}}, func(x, c float32) float32 { return x * c }},
+	} {
+		for _, impl := range tc.impls {
+			rnd := rand.New(rand.NewPCG(4, 4))
+			for _, n := range elemSizes {
+				for _, c := range []float32{0, 1.5, float32(math.Inf(-1))} {
+					for _, alias := range []bool{false, true} {
+						name := fmt.Sprintf("%s/%s n=%d c=%v alias=%v", tc.name, impl.name, n, c, alias)
+						x, xbuf := guardedVec(rnd, n)
+						if n > 2 {
+							x[n/2] = float32(math.NaN())
+							x[n-1] = float32(math.Inf(1))
+						}
+						want := make([]float32, n)
+						for i := range want {
+							want[i] = tc.ref(x[i], c)
+						}
+						dst, dbuf := guardedVec(rnd, n)
+						if alias {
+							dst, dbuf = x, xbuf
+						}
+						impl.f(dst, x, c)
+						for i := range want {
+							if !sameF32(dst[i], want[i]) {
+								t.Errorf("%s: dst[%d]: got %v; want %v", name, i, dst[i], want[i])
+								break
+							}
+						}
+						checkVecGuards(t, name+" dst", dbuf)
+						checkVecGuards(t, name+" x", xbuf)
+					}
 				}
 			}
 		}
@@ -166,14 +216,15 @@ func TestAxpyScaleReluF32(t *testing.T) {
 
 func TestReduceF32(t *testing.T) {
 	type impls struct {
-		name string
-		sum  func(x []float32) float32
-		max  func(x []float32) float32
-		dot  func(x, y []float32) float32
+		name  string
+		sum   func(x []float32) float32
+		sum64 func(x []float32) float64
+		max   func(x []float32) float32
+		dot   func(x, y []float32) float32
 	}
 	for _, impl := range []impls{
-		{"exported", SumF32, MaxF32, DotF32},
-		{"generic", sumF32Generic, maxF32Generic, dotF32Generic},
+		{"exported", SumF32, SumF32F64, MaxF32, DotF32},
+		{"generic", sumF32Generic, sumF32F64Generic, maxF32Generic, dotF32Generic},
 	} {
 		rnd := rand.New(rand.NewPCG(3, 3))
 		for _, n := range elemSizes {
@@ -190,6 +241,10 @@ func TestReduceF32(t *testing.T) {
 			tol := 2 * 0x1p-23 * float64(n+1)
 			if got := impl.sum(x); math.Abs(float64(got)-s) > tol*sa {
 				t.Errorf("sum %s: got %v; want %v", name, got, s)
+			}
+			// float64 accumulation: the error is a few float64 ulps.
+			if got := impl.sum64(x); math.Abs(got-s) > 0x1p-50*float64(n+1)*sa {
+				t.Errorf("sum64 %s: got %v; want %v", name, got, s)
 			}
 			if got := impl.dot(x, y); math.Abs(float64(got)-d) > tol*da {
 				t.Errorf("dot %s: got %v; want %v", name, got, d)
@@ -223,6 +278,9 @@ func TestReduceF32(t *testing.T) {
 				if got := impl.sum(x); !math.IsNaN(float64(got)) {
 					t.Errorf("sum %s with x[%d]=NaN: got %v; want NaN", name, i, got)
 				}
+				if got := impl.sum64(x); !math.IsNaN(got) {
+					t.Errorf("sum64 %s with x[%d]=NaN: got %v; want NaN", name, i, got)
+				}
 				x[i] = old
 			}
 		}
@@ -236,6 +294,9 @@ func TestElemPanics(t *testing.T) {
 		f    func()
 	}{
 		{"AddF32", func() { AddF32(a, a, a[:2]) }},
+		{"SubF32", func() { SubF32(a, a[:2], a) }},
+		{"AddConstF32", func() { AddConstF32(a, a[:2], 1) }},
+		{"MulConstF32", func() { MulConstF32(a[:1], a, 1) }},
 		{"MulF32", func() { MulF32(a[:1], a, a) }},
 		{"AxpyF32", func() { AxpyF32(1, a, a[:2]) }},
 		{"ReluF32", func() { ReluF32(a, a[:2]) }},
@@ -266,6 +327,9 @@ func BenchmarkElemF32(b *testing.B) {
 		{"Scale", func() { ScaleF32(1, z) }},
 		{"Relu", func() { ReluF32(z, x) }},
 		{"Sum", func() { SumF32(x) }},
+		{"SumF64", func() { SumF32F64(x) }},
+		{"Sub", func() { SubF32(z, x, y) }},
+		{"AddConst", func() { AddConstF32(z, x, 1) }},
 		{"Max", func() { MaxF32(x) }},
 		{"Dot", func() { DotF32(x, y) }},
 		{"Add/generic", func() { addF32Generic(z, x, y) }},

@@ -69,6 +69,15 @@ type microKernel[T float] struct {
 	mc int // rows of A packed at a time (multiple of mr)
 	nc int // columns of B packed at a time (multiple of nr); kc×nc should fit in L2
 
+	// Products with few rows of op(A) skip packing (see gemv.go): gemvT
+	// computes those with B transposed (and A not) and up to smallMT rows
+	// (any number up to smallM when B is too large for the L2 cache), axpy
+	// accumulates the rows of B for those with B not transposed and up to
+	// smallM rows.
+	smallM, smallMT int
+	gemvT           func(m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int)
+	axpy            func(alpha T, x, y []T)
+
 	bufs sync.Pool // *gemmBufs[T]
 	jobs sync.Pool // *gemmJob[T]
 }
@@ -161,9 +170,25 @@ func gemm[T float](kern *microKernel[T], transA, transB bool, m, n, k int, alpha
 		return
 	}
 	args := gemmArgs[T]{transA, transB, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc}
+	path := kern.choosePath(&args)
 	nw := runtime.GOMAXPROCS(0)
 	if nw == 1 || m*n*k < parallelThreshold {
-		kern.run(&args, 0, m, 0, n)
+		kern.runPath(path, &args, 0, m, 0, n)
+		return
+	}
+	if path != pathPacked {
+		// Split the columns in groups of four between the workers.
+		job, _ := kern.jobs.Get().(*gemmJob[T])
+		if job == nil {
+			job = &gemmJob[T]{kern: kern}
+		}
+		job.args = args
+		job.path = path
+		job.splitM, job.panels, job.width = false, (n+3)/4, 4
+		job.parts = min(nw, job.panels)
+		runParallel(job, job.parts, &job.wg)
+		job.args = gemmArgs[T]{}
+		kern.jobs.Put(job)
 		return
 	}
 	// Split the panels of one dimension evenly between the workers,
@@ -178,6 +203,7 @@ func gemm[T float](kern *microKernel[T], transA, transB bool, m, n, k int, alpha
 		job = &gemmJob[T]{kern: kern}
 	}
 	job.args = args
+	job.path = pathPacked
 	if costM <= costN {
 		job.splitM, job.parts, job.panels, job.width = true, nwM, mp, kern.mr
 	} else {
@@ -200,6 +226,7 @@ type gemmJob[T float] struct {
 	parts  int // number of parts
 	panels int // number of mr (or nr) panels along the split dimension
 	width  int // mr or nr
+	path   gemmPath
 	wg     sync.WaitGroup
 }
 
@@ -208,9 +235,46 @@ func (j *gemmJob[T]) runPart(i int) {
 	lo := j.panels * i / j.parts * j.width
 	hi := j.panels * (i + 1) / j.parts * j.width
 	if j.splitM {
-		j.kern.run(&j.args, lo, min(hi, j.args.m), 0, j.args.n)
+		j.kern.runPath(j.path, &j.args, lo, min(hi, j.args.m), 0, j.args.n)
 	} else {
-		j.kern.run(&j.args, 0, j.args.m, lo, min(hi, j.args.n))
+		j.kern.runPath(j.path, &j.args, 0, j.args.m, lo, min(hi, j.args.n))
+	}
+}
+
+// gemmPath is the algorithm chosen for one Gemm call.
+type gemmPath uint8
+
+const (
+	pathPacked gemmPath = iota // packed panels and the micro-kernel
+	pathGemvT                  // dot products of rows (gemvT)
+	pathGemvN                  // axpy of rows of B (gemvN)
+)
+
+// choosePath picks the algorithm for g. Few rows of op(A) are computed
+// without packing (see gemv.go): with B transposed, the dot-product kernel
+// beats packing while B stays in the L2 cache between blocks of rows.
+func (kern *microKernel[T]) choosePath(g *gemmArgs[T]) gemmPath {
+	switch {
+	case kern.gemvT == nil:
+		return pathPacked
+	case g.transB && !g.transA && (g.m <= kern.smallM || g.m <= kern.smallMT && g.n*g.k <= smallMTElems):
+		return pathGemvT
+	case !g.transB && g.m <= kern.smallM:
+		return pathGemvN
+	}
+	return pathPacked
+}
+
+// runPath computes rows [m0, m1) and columns [n0, n1) of C with path on the
+// calling goroutine. The gemv paths take m0 = 0 and m1 = m.
+func (kern *microKernel[T]) runPath(path gemmPath, g *gemmArgs[T], m0, m1, n0, n1 int) {
+	switch path {
+	case pathGemvT:
+		kern.gemvT(g.m, n1-n0, g.k, g.alpha, g.a, g.lda, g.b[n0*g.ldb:], g.ldb, g.beta, g.c[n0:], g.ldc)
+	case pathGemvN:
+		gemvN(kern.axpy, g.transA, g.m, n1-n0, g.k, g.alpha, g.a, g.lda, g.b[n0:], g.ldb, g.beta, g.c[n0:], g.ldc)
+	default:
+		kern.run(g, m0, m1, n0, n1)
 	}
 }
 

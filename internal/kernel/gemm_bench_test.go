@@ -24,6 +24,23 @@ func benchShapes() []benchShape {
 		benchShape{name: "128x784x256", m: 128, k: 784, n: 256},
 		benchShape{name: "128x256x784tB", m: 128, k: 256, n: 784, transB: true},
 		benchShape{name: "784x128x256tA", m: 784, k: 128, n: 256, transA: true},
+		// The W5 MLP at batch 1 (x·Wᵀ), and small batches of it.
+		benchShape{name: "1x784x256tB", m: 1, k: 784, n: 256, transB: true},
+		benchShape{name: "1x256x128tB", m: 1, k: 256, n: 128, transB: true},
+		benchShape{name: "1x128x10tB", m: 1, k: 128, n: 10, transB: true},
+		benchShape{name: "4x784x256tB", m: 4, k: 784, n: 256, transB: true},
+		benchShape{name: "8x784x256tB", m: 8, k: 784, n: 256, transB: true},
+		benchShape{name: "16x784x256tB", m: 16, k: 784, n: 256, transB: true},
+		benchShape{name: "32x784x256tB", m: 32, k: 784, n: 256, transB: true},
+		benchShape{name: "64x784x256tB", m: 64, k: 784, n: 256, transB: true},
+		benchShape{name: "32x128x10tB", m: 32, k: 128, n: 10, transB: true},
+		// Its backward at batch 1: dX = dY·W.
+		benchShape{name: "1x256x784", m: 1, k: 256, n: 784},
+		benchShape{name: "4x256x784", m: 4, k: 256, n: 784},
+		benchShape{name: "1x10x128", m: 1, k: 10, n: 128},
+		benchShape{name: "8x256x784", m: 8, k: 256, n: 784},
+		benchShape{name: "16x256x784", m: 16, k: 256, n: 784},
+		benchShape{name: "32x256x784", m: 32, k: 256, n: 784},
 	)
 }
 

@@ -88,5 +88,6 @@ func goKernel[T float]() *microKernel[T] {
 		mr:   goMR, nr: goNR,
 		fn: gemmKernelGo[T],
 		kc: 256, mc: 512, nc: 512,
+		smallM: 4, smallMT: 4, gemvT: gemvTGeneric[T], axpy: axpyGeneric[T],
 	}
 }

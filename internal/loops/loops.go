@@ -50,7 +50,13 @@ func Each(shape []int, row func(di, n int, offs [3]int), base [3]int, strides [3
 		row(0, n, base)
 		return
 	}
-	idx := make([]int, r-1)
+	var buf [8]int
+	idx := buf[:0]
+	if r-1 <= len(buf) {
+		idx = buf[:r-1]
+	} else {
+		idx = make([]int, r-1)
+	}
 	offs := base
 	for di := 0; di < total; di += n {
 		row(di, n, offs)
@@ -88,7 +94,7 @@ const (
 	Cos               // cosine
 	Tanh              // hyperbolic tangent
 	Sigmoid           // 1/(1+e^-x)
-	Relu              // max(x, 0)
+	Relu              // max(x, 0); NaN stays NaN
 	Sqrt              // square root
 	Abs               // |x|
 	Sign              // -1, 0 or 1
@@ -105,6 +111,9 @@ const (
 // Unary sets dst[i] = op(src[i]) with parameter p. dst may alias src.
 func Unary[T Float](op UnaryOp, dst, src []T, p float64) {
 	src = src[:len(dst)]
+	if unaryF32(op, dst, src, p) {
+		return
+	}
 	switch op {
 	case Neg:
 		for i, v := range src {
@@ -146,11 +155,10 @@ func Unary[T Float](op UnaryOp, dst, src []T, p float64) {
 		}
 	case Relu:
 		for i, v := range src {
-			if v > 0 {
-				dst[i] = v
-			} else {
-				dst[i] = 0
+			if v < 0 {
+				v = 0
 			}
+			dst[i] = v
 		}
 	case Sqrt:
 		for i, v := range src {
@@ -336,6 +344,9 @@ func b2f[T Float](b bool) T {
 func binaryFlat[T Float](op BinaryOp, dst, a, b []T) {
 	a = a[:len(dst)]
 	b = b[:len(dst)]
+	if binaryFlatF32(op, dst, a, b) {
+		return
+	}
 	switch op {
 	case Add:
 		for i := range dst {
@@ -378,6 +389,9 @@ func binaryFlat[T Float](op BinaryOp, dst, a, b []T) {
 
 func binaryScalarRight[T Float](op BinaryOp, dst, a []T, s T) {
 	a = a[:len(dst)]
+	if binaryScalarRightF32(op, dst, a, s) {
+		return
+	}
 	switch op {
 	case Add:
 		for i := range dst {
@@ -477,6 +491,9 @@ func Reduce[T Float](op ReduceOp, dst, src []T, A, R, B int) {
 			}
 			for r := 0; r < R; r++ {
 				s := src[base+r*B : base+r*B+B]
+				if addRowF32(d, s) {
+					continue
+				}
 				for i := range d {
 					d[i] += s[i]
 				}
@@ -523,6 +540,9 @@ func better[T Float](max bool, v, cur T) bool {
 }
 
 func reduceRow[T Float](op ReduceOp, s []T) T {
+	if v, ok := reduceRowF32(op, s); ok {
+		return v
+	}
 	switch op {
 	case Sum:
 		// Accumulate in float64 with four partial sums: float32 sums of

@@ -1,0 +1,203 @@
+package loops
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+var sizes = []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 255, 256, 257}
+
+func randF32(rnd *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rnd.NormFloat64())
+	}
+	if n > 4 {
+		s[1] = float32(math.NaN())
+		s[2] = float32(math.Copysign(0, -1))
+		s[3] = float32(math.Inf(-1))
+		s[4] = float32(math.Inf(1))
+	}
+	return s
+}
+
+func same(a, b float32) bool {
+	return a == b && math.Signbit(float64(a)) == math.Signbit(float64(b)) || a != a && b != b
+}
+
+// TestBinaryF32 checks the float32 fast paths of Binary (same shape and
+// scalar on the right) element by element against binaryOne.
+func TestBinaryF32(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, op := range []BinaryOp{Add, Sub, Mul, Div, Maximum, ReluGrad} {
+		for _, n := range sizes {
+			a, b := randF32(rnd, n), randF32(rnd, n)
+			dst := make([]float32, n)
+			Binary(op, dst, []int{n}, a, 0, []int{1}, b, 0, []int{1})
+			for i := range dst {
+				if want := binaryOne(op, a[i], b[i]); !same(dst[i], want) {
+					t.Errorf("op %d n=%d: dst[%d] = op(%v, %v): got %v; want %v", op, n, i, a[i], b[i], dst[i], want)
+					break
+				}
+			}
+			if n == 0 {
+				continue
+			}
+			Binary(op, dst, []int{n}, a, 0, []int{1}, b, n/2, []int{0})
+			for i := range dst {
+				if want := binaryOne(op, a[i], b[n/2]); !same(dst[i], want) {
+					t.Errorf("op %d n=%d scalar: dst[%d] = op(%v, %v): got %v; want %v", op, n, i, a[i], b[n/2], dst[i], want)
+					break
+				}
+			}
+			// In place, as gradient accumulation does.
+			want := make([]float32, n)
+			for i := range want {
+				want[i] = binaryOne(op, a[i], b[i])
+			}
+			Binary(op, a, []int{n}, a, 0, []int{1}, b, 0, []int{1})
+			for i := range a {
+				if !same(a[i], want[i]) {
+					t.Errorf("op %d n=%d in place: dst[%d]: got %v; want %v", op, n, i, a[i], want[i])
+					break
+				}
+			}
+		}
+	}
+}
+
+// TestBinaryBroadcastF32 checks a bias add, (rows, n) + (n).
+func TestBinaryBroadcastF32(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for _, n := range sizes[1:] {
+		const rows = 3
+		a, b := randF32(rnd, rows*n), randF32(rnd, n)
+		dst := make([]float32, rows*n)
+		Binary(Add, dst, []int{rows, n}, a, 0, []int{n, 1}, b, 0, []int{0, 1})
+		for i := range dst {
+			if want := a[i] + b[i%n]; !same(dst[i], want) {
+				t.Fatalf("n=%d: dst[%d]: got %v; want %v", n, i, dst[i], want)
+			}
+		}
+	}
+}
+
+func TestUnaryF32(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct {
+		op  UnaryOp
+		p   float64
+		ref func(x float32) float32
+	}{
+		{Relu, 0, func(x float32) float32 {
+			if x < 0 {
+				return 0
+			}
+			return x
+		}},
+		{Scale, -1.5, func(x float32) float32 { return x * -1.5 }},
+		{Shift, 0.25, func(x float32) float32 { return x + 0.25 }},
+		{Neg, 0, func(x float32) float32 { return -x }},
+	} {
+		for _, n := range sizes {
+			x := randF32(rnd, n)
+			dst := make([]float32, n)
+			Unary(tc.op, dst, x, tc.p)
+			for i := range dst {
+				if want := tc.ref(x[i]); !same(dst[i], want) {
+					t.Errorf("op %d n=%d: dst[%d] = op(%v): got %v; want %v", tc.op, n, i, x[i], dst[i], want)
+					break
+				}
+			}
+			// float64 agrees.
+			x64, d64 := make([]float64, n), make([]float64, n)
+			for i, v := range x {
+				x64[i] = float64(v)
+			}
+			Unary(tc.op, d64, x64, tc.p)
+			for i := range dst {
+				if !same(float32(d64[i]), dst[i]) {
+					t.Errorf("op %d n=%d: float64 dst[%d]: got %v; float32 gives %v", tc.op, n, i, d64[i], dst[i])
+					break
+				}
+			}
+		}
+	}
+}
+
+func TestReduceF32(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 8))
+	for _, R := range sizes[1:] {
+		for _, shape := range [][2]int{{1, 1}, {3, 1}, {2, 5}} {
+			A, B := shape[0], shape[1]
+			name := fmt.Sprintf("A=%d R=%d B=%d", A, R, B)
+			src := make([]float32, A*R*B)
+			for i := range src {
+				src[i] = float32(rnd.NormFloat64()) * 1000
+			}
+			dst := make([]float32, A*B)
+			Reduce(Sum, dst, src, A, R, B)
+			for a := 0; a < A; a++ {
+				for b := 0; b < B; b++ {
+					var s float64
+					var s32 float32
+					for r := 0; r < R; r++ {
+						s += float64(src[(a*R+r)*B+b])
+						s32 += src[(a*R+r)*B+b]
+					}
+					got := dst[a*B+b]
+					if B == 1 {
+						// Rows sum in float64: within an ulp of the exact sum.
+						if math.Abs(float64(got)-s) > 0x1p-23*math.Abs(s)+1e-30 {
+							t.Errorf("sum %s: dst[%d]: got %v; want %v", name, a, got, s)
+						}
+					} else if got != s32 {
+						// Columns sum in float32, row after row.
+						t.Errorf("sum %s: dst[%d]: got %v; want %v", name, a*B+b, got, s32)
+					}
+				}
+			}
+			for _, op := range []ReduceOp{Max, Min, ArgMax} {
+				if R > 2 {
+					src[R/2*B] = float32(math.NaN())
+				}
+				Reduce(op, dst, src, A, R, B)
+				for a := 0; a < A; a++ {
+					for b := 0; b < B; b++ {
+						m, at := src[a*R*B+b], 0
+						for r := 1; r < R; r++ {
+							if v := src[(a*R+r)*B+b]; better(op != Min, v, m) {
+								m, at = v, r
+							}
+						}
+						want := m
+						if op == ArgMax {
+							want = float32(at)
+						}
+						if got := dst[a*B+b]; !same(got, want) && !(op == ArgMax && got == want) {
+							t.Errorf("op %d %s: dst[%d]: got %v; want %v", op, name, a*B+b, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestFastPathAllocs(t *testing.T) {
+	a, b, dst := make([]float32, 64), make([]float32, 64), make([]float32, 64)
+	shape, one := []int{8, 8}, []int{8, 1}
+	for name, f := range map[string]func(){
+		"Binary":  func() { Binary(Add, dst, shape, a, 0, one, b, 0, one) },
+		"Scalar":  func() { Binary(Mul, dst, shape, a, 0, one, b, 0, []int{0, 0}) },
+		"Unary":   func() { Unary(Relu, dst, a, 0) },
+		"ReduceR": func() { Reduce(Sum, dst, a, 8, 8, 1) },
+		"ReduceC": func() { Reduce(Sum, dst, a, 1, 8, 8) },
+	} {
+		if n := testing.AllocsPerRun(10, f); n > 0 {
+			t.Errorf("%s: got %v allocations; want 0", name, n)
+		}
+	}
+}
