@@ -56,9 +56,10 @@ W3  MLP on Fashion-MNIST: 784-256-128-10, ReLU, cross-entropy (mean over the
                       torch runtime and whatever ran before in the same
                       process, so run W3 alone (compare.py does) for a
                       per-workload figure.
-    Case "fashion-mnist".  With --quick the case is "quick-50batches": each
-    "epoch" is only the first 50 batches of the shuffled order, 2 epochs, and
-    no test_accuracy is emitted.
+    Case "fashion-mnist".  With --quick (as `nabla bench --quick`) the case is
+    "fashion-mnist-quick": one epoch on the first 2,048 training images (16
+    steps), test_accuracy on the first 2,048 test images: a smoke test, not
+    an accuracy claim.
 
 W4  LeNet-5 style CNN on Fashion-MNIST, input [N, 1, 28, 28]:
     conv 5x5 x6 pad 2, ReLU, max-pool 2, conv 5x5 x16 (no pad), ReLU,
@@ -66,7 +67,7 @@ W4  LeNet-5 style CNN on Fashion-MNIST, input [N, 1, 28, 28]:
     linear 10.  Cross-entropy, Adam lr 1e-3, batch 64 (938 steps per epoch,
     last batch 32), same shuffling, data and metrics as W3; test_accuracy
     after --cnn-epochs epochs (default 1).  With --quick: case
-    "quick-30batches", 30 batches, 1 epoch, no accuracy.
+    "fashion-mnist-quick", as for W3 (2,048 images, 32 steps, 1 epoch).
     (Note: PyTorch 1.13 runs float32 CPU conv through oneDNN / libdnnl and
     the linear layers through the BLAS.)
 
@@ -476,8 +477,10 @@ def make_lenet():
 
 
 def train(workload, model_fn, in_shape, batch, epochs, max_batches, case,
-          threads, with_accuracy):
+          threads, with_accuracy, limit=None):
     xtr, ytr, xte, yte = fashion_mnist()
+    if limit is not None:  # --quick: the first `limit` training and test images
+        xtr, ytr, xte, yte = xtr[:limit], ytr[:limit], xte[:limit], yte[:limit]
     xtr = xtr.reshape((-1,) + in_shape)
     xte = xte.reshape((-1,) + in_shape)
     torch.manual_seed(0)
@@ -511,7 +514,7 @@ def train(workload, model_fn, in_shape, batch, epochs, max_batches, case,
         model.eval()
         correct = 0
         with torch.no_grad():
-            for i in range(0, xte.shape[0], 1000):
+            for i in range(0, xte.shape[0], 1000):  # test set in chunks of 1000
                 pred = model(xte[i:i + 1000]).argmax(dim=1)
                 correct += int((pred == yte[i:i + 1000]).sum())
         emit(workload, case, "test_accuracy", correct / xte.shape[0], "fraction", threads)
@@ -519,9 +522,13 @@ def train(workload, model_fn, in_shape, batch, epochs, max_batches, case,
          resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "MiB", threads)
 
 
+QUICK_IMAGES = 2048  # as nabla bench --quick
+
+
 def w3(threads, quick, args):
     if quick:
-        train("W3", make_mlp, (784,), 128, 2, 50, "quick-50batches", threads, False)
+        train("W3", make_mlp, (784,), 128, 1, None, "fashion-mnist-quick", threads, True,
+              limit=QUICK_IMAGES)
     else:
         train("W3", make_mlp, (784,), 128, args.epochs, None, "fashion-mnist",
               threads, True)
@@ -529,7 +536,8 @@ def w3(threads, quick, args):
 
 def w4(threads, quick, args):
     if quick:
-        train("W4", make_lenet, (1, 28, 28), 64, 1, 30, "quick-30batches", threads, False)
+        train("W4", make_lenet, (1, 28, 28), 64, 1, None, "fashion-mnist-quick", threads, True,
+              limit=QUICK_IMAGES)
     else:
         train("W4", make_lenet, (1, 28, 28), 64, args.cnn_epochs, None,
               "fashion-mnist", threads, True)
@@ -563,7 +571,7 @@ def w5(threads, quick):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
-                    help="short run (< 1 min): fewer repetitions, W3/W4 on a few batches, no accuracy")
+                    help="short run (< 1 min): fewer repetitions, W3/W4 one epoch on 2,048 images")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--workloads", default="W1,W2,W3,W4,W5",
                     help="comma-separated subset of W1..W5 (default all)")
