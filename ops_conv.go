@@ -2,13 +2,23 @@ package nabla
 
 import (
 	"strconv"
+	"unsafe"
+
+	"github.com/nabla-go/nabla/internal/loops"
 )
 
-// This file holds convolution and pooling. Two linear primitives, Unfold
-// (im2col) and Fold (col2im), are each other's adjoint, so their backward
-// rules are one line each and differentiable to any order. Convolution is
-// Unfold followed by a matrix product with the weights, which runs on the
-// GEMM kernels; pooling is Unfold followed by a reduction.
+// This file holds convolution and pooling. Linear primitives come in
+// adjoint pairs whose backward rules are each other, so gradients of any
+// order work: Unfold (im2col) and Fold (col2im), in two column layouts;
+// the moves between the (out, N·L) layout of a convolution's product and
+// images; max pooling's scatter and gather by the indices of each window's
+// maximum; average pooling and its spreading adjoint.
+//
+// Conv2d is one op whose kernels (package loops) unfold a few images at a
+// time and multiply them on the GEMM kernels. Its backward rule runs the
+// same kernels when the backward pass is not recorded, and otherwise
+// builds the gradients from the differentiable primitives above and
+// MatMul, so that they can be differentiated again.
 
 // ConvOptions sets the geometry of a 2-d convolution. Zero values mean
 // stride 1, padding 0, dilation 1 and one group, as in PyTorch.
@@ -61,90 +71,93 @@ func newWindow(op string, shape []int, kh, kw int, o ConvOptions) window {
 	return g
 }
 
+// loops returns the geometry in the form the kernels of package loops take.
+func (g window) loops() loops.Window {
+	return loops.Window{N: g.n, C: g.c, H: g.h, W: g.w, KH: g.kh, KW: g.kw,
+		SH: g.sh, SW: g.sw, PH: g.ph, PW: g.pw, DH: g.dh, DW: g.dw, OH: g.oh, OW: g.ow}
+}
+
 // Unfold extracts sliding kh×kw windows from the NCHW tensor x into columns,
 // as torch.nn.functional.unfold: the result has shape (N, C·kh·kw, L) where
 // L is the number of window positions, and row (c·kh + i)·kw + j holds tap
 // (i, j) of channel c. Padded positions read as 0.
 func (x *Tensor) Unfold(kh, kw int, opt ConvOptions) *Tensor {
-	return unfold(x, newWindow("Unfold", x.shape, kh, kw, opt.withDefaults()), 0)
+	return unfold(x, newWindow("Unfold", x.shape, kh, kw, opt.withDefaults()), loops.ImageMajor)
 }
 
-func unfold(x *Tensor, g window, pad float64) *Tensor {
-	shape := []int{g.n, g.c * g.kh * g.kw, g.oh * g.ow}
+// unfold is im2col in either layout: loops.ImageMajor gives Unfold's
+// (N, C·kh·kw, L); loops.TapMajor gives (C·kh·kw, N·L), the batch joined
+// to the window positions, which turns a convolution of the whole batch
+// into one matrix product. The two layouts are recorded as different ops
+// (Unfold and Im2col), each with the matching fold as its backward rule.
+func unfold(x *Tensor, g window, lay loops.ColLayout) *Tensor {
+	out := unfoldRaw(x, g, lay)
+	bw := func(gr, _ *Tensor, _ []*Tensor) []*Tensor { return []*Tensor{fold(gr, g, lay)} }
+	if lay == loops.TapMajor {
+		return record("Im2col", out, bw, x)
+	}
+	return record("Unfold", out, bw, x)
+}
+
+// unfoldShape is the shape of x's columns in the layout lay: (N, K, L)
+// or (K, N·L) with K = C·kh·kw taps and L window positions.
+func unfoldShape(g window, lay loops.ColLayout) []int {
+	K, L := g.c*g.kh*g.kw, g.oh*g.ow
+	if lay == loops.TapMajor {
+		return []int{K, g.n * L}
+	}
+	return []int{g.n, K, L}
+}
+
+// unfoldRaw is unfold without recording.
+func unfoldRaw(x *Tensor, g window, lay loops.ColLayout) *Tensor {
+	shape := unfoldShape(g, lay)
 	out := newShared(x.arena, x.dtype, shape, contiguousStrides(shape))
-	src := x.contiguous()
-	if x.dtype == Float64 {
-		im2col(out.f64, src.f64[src.offset:], g, float64(pad), false)
-	} else {
-		im2col(out.f32, src.f32[src.offset:], g, float32(pad), false)
-	}
-	return record("Unfold", out, func(gr, _ *Tensor, _ []*Tensor) []*Tensor {
-		return []*Tensor{fold(gr, g)}
-	}, x)
-}
-
-// fold sums columns back into an NCHW tensor: the adjoint of unfold.
-func fold(cols *Tensor, g window) *Tensor {
-	shape := []int{g.n, g.c, g.h, g.w}
-	out := newZeroed(cols.arena, cols.dtype, shape, contiguousStrides(shape))
-	src := cols.contiguous()
-	if cols.dtype == Float64 {
-		im2col(src.f64[src.offset:], out.f64, g, 0, true)
-	} else {
-		im2col(src.f32[src.offset:], out.f32, g, 0, true)
-	}
-	return record("Fold", out, func(gr, _ *Tensor, _ []*Tensor) []*Tensor {
-		return []*Tensor{unfold(gr, g, 0)}
-	}, cols)
-}
-
-// im2col copies image windows into cols, or with back set adds cols into
-// the image (col2im).
-func im2col[T float32 | float64](cols, img []T, g window, pad T, back bool) {
-	L := g.oh * g.ow
-	K := g.c * g.kh * g.kw
-	for n := 0; n < g.n; n++ {
-		for c := 0; c < g.c; c++ {
-			im := img[(n*g.c+c)*g.h*g.w : (n*g.c+c+1)*g.h*g.w]
-			for i := 0; i < g.kh; i++ {
-				for j := 0; j < g.kw; j++ {
-					row := cols[(n*K+(c*g.kh+i)*g.kw+j)*L:][:L]
-					for oy := 0; oy < g.oh; oy++ {
-						iy := oy*g.sh - g.ph + i*g.dh
-						r := row[oy*g.ow : (oy+1)*g.ow]
-						if iy < 0 || iy >= g.h {
-							if !back {
-								for k := range r {
-									r[k] = pad
-								}
-							}
-							continue
-						}
-						line := im[iy*g.w : (iy+1)*g.w]
-						ix := -g.pw + j*g.dw
-						for ox := range r {
-							if ix >= 0 && ix < g.w {
-								if back {
-									line[ix] += r[ox]
-								} else {
-									r[ox] = line[ix]
-								}
-							} else if !back {
-								r[ox] = pad
-							}
-							ix += g.sw
-						}
-					}
-				}
-			}
+	if out.Len() > 0 {
+		src := x.contiguous()
+		if x.dtype == Float64 {
+			loops.Unfold(out.f64, src.f64[src.offset:], g.loops(), lay, 0)
+		} else {
+			loops.Unfold(out.f32, src.f32[src.offset:], g.loops(), lay, 0)
 		}
 	}
+	return out
+}
+
+// fold sums columns laid out by unfold back into an NCHW tensor (col2im):
+// the adjoint of unfold, whose backward rule is unfold.
+func fold(cols *Tensor, g window, lay loops.ColLayout) *Tensor {
+	shape := []int{g.n, g.c, g.h, g.w}
+	out := newZeroed(cols.arena, cols.dtype, shape, contiguousStrides(shape))
+	if cols.Len() > 0 {
+		src := cols.contiguous()
+		if cols.dtype == Float64 {
+			loops.Fold(out.f64, src.f64[src.offset:], g.loops(), lay)
+		} else {
+			loops.Fold(out.f32, src.f32[src.offset:], g.loops(), lay)
+		}
+	}
+	bw := func(gr, _ *Tensor, _ []*Tensor) []*Tensor { return []*Tensor{unfold(gr, g, lay)} }
+	if lay == loops.TapMajor {
+		return record("Col2im", out, bw, cols)
+	}
+	return record("Fold", out, bw, cols)
 }
 
 // Conv2d returns the 2-d cross-correlation of the NCHW input x with weights
 // w of shape (out, in/groups, kh, kw), plus the bias b of shape (out) if b
 // is not nil, as torch.nn.functional.conv2d. It panics with a *ShapeError
 // if the channel counts do not fit.
+//
+// It is computed as matrix products: x unfolded into columns
+// (C·kh·kw, L) for its L window positions, times the weights as an
+// (out, C·kh·kw) matrix per group. A few images are processed at a time,
+// so that their columns stay in the cache from the unfold through the
+// product, and the chunks are spread over the cores. The backward pass
+// runs the same way: the weight gradient is g·colsᵀ, the input gradient
+// wᵀ·g folded back. When the backward pass is itself recorded (for
+// higher-order gradients), it is built from differentiable ops instead:
+// [Tensor.MatMul] and the unfold/fold pair over the whole batch.
 func Conv2d(x, w, b *Tensor, opt ConvOptions) *Tensor {
 	opt = opt.withDefaults()
 	if len(w.shape) != 4 {
@@ -155,31 +168,185 @@ func Conv2d(x, w, b *Tensor, opt ConvOptions) *Tensor {
 	}
 	groups := opt.Groups
 	out, cg := w.shape[0], w.shape[1]
-	if x.shape[1] != cg*groups || out%groups != 0 {
+	if groups <= 0 || x.shape[1] != cg*groups || out%groups != 0 {
 		panicShape("Conv2d", "input has "+strconv.Itoa(x.shape[1])+" channels, weight expects "+strconv.Itoa(cg*groups)+" in "+strconv.Itoa(groups)+" group(s)", x.shape, w.shape)
 	}
+	if b != nil && (len(b.shape) != 1 || b.shape[0] != out) {
+		panicShape("Conv2d", "bias must have shape ["+strconv.Itoa(out)+"]", w.shape, b.shape)
+	}
+	if x.dtype != w.dtype {
+		dt := promote(x.dtype, w.dtype)
+		x, w = x.To(dt), w.To(dt)
+	}
+	if b != nil && b.dtype != x.dtype {
+		b = b.To(x.dtype)
+	}
 	g := newWindow("Conv2d", x.shape, w.shape[2], w.shape[3], opt)
-	cols := unfold(x, g, 0) // (N, C·kh·kw, L)
-	K := cg * g.kh * g.kw
-	var y *Tensor
-	if groups == 1 {
-		y = w.Reshape(out, K).MatMul(cols) // (N, out, L)
-	} else {
-		colsG := cols.Reshape(g.n, groups, K, g.oh*g.ow)
-		y = w.Reshape(groups, out/groups, K).MatMul(colsG) // (N, groups, out/groups, L)
-	}
-	y = y.Reshape(g.n, out, g.oh, g.ow)
-	if b != nil {
-		if len(b.shape) != 1 || b.shape[0] != out {
-			panicShape("Conv2d", "bias must have shape ["+strconv.Itoa(out)+"]", w.shape, b.shape)
+	cv := loops.Conv{Window: g.loops(), O: out, Groups: groups}
+	shape := []int{g.n, out, g.oh, g.ow}
+	y := newShared(arenaOf(x, w), x.dtype, shape, contiguousStrides(shape))
+	if y.Len() > 0 {
+		xc, wc := x.contiguous(), w.contiguous()
+		var bc *Tensor
+		if b != nil {
+			bc = b.contiguous()
 		}
-		y = y.Add(b.Reshape(out, 1, 1))
+		if x.dtype == Float64 {
+			var bias []float64
+			if bc != nil {
+				bias = bc.f64[bc.offset : bc.offset+out]
+			}
+			loops.ConvForward(y.f64, xc.f64[xc.offset:], wc.f64[wc.offset:], bias, cv)
+		} else {
+			var bias []float32
+			if bc != nil {
+				bias = bc.f32[bc.offset : bc.offset+out]
+			}
+			loops.ConvForward(y.f32, xc.f32[xc.offset:], wc.f32[wc.offset:], bias, cv)
+		}
 	}
-	return y
+	return record("Conv2d", y, func(gr, _ *Tensor, in []*Tensor) []*Tensor {
+		if !gr.noGraph && (gr.requiresGrad || in[0].requiresGrad || in[1].requiresGrad) {
+			return conv2dBackwardOps(gr, in, g, groups)
+		}
+		return conv2dBackward(gr, in, cv)
+	}, x, w, b)
 }
 
-// poolWindows unfolds each channel separately: (N·C, kh·kw, L).
-func poolWindows(op string, x *Tensor, kernel, stride, padding [2]int, pad float64) (*Tensor, window) {
+// conv2dBackward computes Conv2d's gradients directly, for a backward pass
+// that is not recorded. Like the results of ops on gr, they carry gr's
+// noGraph mark.
+func conv2dBackward(gr *Tensor, in []*Tensor, cv loops.Conv) []*Tensor {
+	x, w, b := in[0], in[1], in[2]
+	var gx, gw, gb *Tensor
+	if wantsGrad(x) {
+		gx = newZeroed(gr.arena, x.dtype, x.shape, contiguousStrides(x.shape))
+		gx.noGraph = gr.noGraph
+	}
+	if wantsGrad(w) {
+		gw = newShared(gr.arena, w.dtype, w.shape, contiguousStrides(w.shape))
+		gw.noGraph = gr.noGraph
+	}
+	if b != nil && wantsGrad(b) {
+		gb = newShared(gr.arena, b.dtype, b.shape, contiguousStrides(b.shape))
+		gb.noGraph = gr.noGraph
+	}
+	if gr.Len() == 0 {
+		for _, t := range []*Tensor{gw, gb} {
+			if t != nil {
+				clear(t.f32)
+				clear(t.f64)
+			}
+		}
+		return []*Tensor{gx, gw, gb}
+	}
+	gc, xc, wc := gr.contiguous(), x.contiguous(), w.contiguous()
+	if gr.dtype == Float64 {
+		var dx, dw, db []float64
+		if gx != nil {
+			dx = gx.f64
+		}
+		if gw != nil {
+			dw = gw.f64
+		}
+		if gb != nil {
+			db = gb.f64
+		}
+		loops.ConvBackward(dx, dw, db, gc.f64[gc.offset:gc.offset+gc.Len()], xc.f64[xc.offset:], wc.f64[wc.offset:], cv)
+	} else {
+		var dx, dw, db []float32
+		if gx != nil {
+			dx = gx.f32
+		}
+		if gw != nil {
+			dw = gw.f32
+		}
+		if gb != nil {
+			db = gb.f32
+		}
+		loops.ConvBackward(dx, dw, db, gc.f32[gc.offset:gc.offset+gc.Len()], xc.f32[xc.offset:], wc.f32[wc.offset:], cv)
+	}
+	return []*Tensor{gx, gw, gb}
+}
+
+// conv2dBackwardOps computes Conv2d's gradients with differentiable ops,
+// over the whole batch at once: with g2, the gradient moved to the
+// (out, N·L) layout, and cols, x unfolded to (C·kh·kw, N·L), the weight
+// gradient is g2·colsᵀ, the input gradient wᵀ·g2 folded back, and the
+// bias gradient the sum of g2's rows.
+func conv2dBackwardOps(gr *Tensor, in []*Tensor, g window, groups int) []*Tensor {
+	x, w, b := in[0], in[1], in[2]
+	out := w.shape[0]
+	og, kg := out/groups, w.shape[1]*g.kh*g.kw
+	nl := g.n * g.oh * g.ow
+	g2 := imagesToCols(gr, g) // (out, N·L)
+	var gx, gw, gb *Tensor
+	if wantsGrad(w) {
+		cols := unfold(x, g, loops.TapMajor) // (C·kh·kw, N·L)
+		if groups == 1 {
+			gw = g2.MatMul(cols.T())
+		} else {
+			gw = g2.Reshape(groups, og, nl).MatMul(cols.Reshape(groups, kg, nl).T())
+		}
+		gw = gw.Reshape(w.shape...)
+	}
+	if wantsGrad(x) {
+		var cols *Tensor
+		if groups == 1 {
+			cols = w.Reshape(out, kg).T().MatMul(g2)
+		} else {
+			cols = w.Reshape(groups, og, kg).T().MatMul(g2.Reshape(groups, og, nl))
+		}
+		gx = fold(cols.Reshape(groups*kg, nl), g, loops.TapMajor)
+	}
+	if b != nil && wantsGrad(b) {
+		gb = g2.Sum(1)
+	}
+	return []*Tensor{gx, gw, gb}
+}
+
+// colsToImages moves y, of shape (out, N·L), to the (N, out, OH, OW)
+// layout of images. It is linear, and its backward rule is the inverse
+// move, imagesToCols.
+func colsToImages(y *Tensor, g window) *Tensor {
+	o, L := y.shape[0], g.oh*g.ow
+	shape := []int{g.n, o, g.oh, g.ow}
+	out := newShared(y.arena, y.dtype, shape, contiguousStrides(shape))
+	if out.Len() > 0 {
+		src := y.contiguous()
+		if y.dtype == Float64 {
+			loops.ColsToImages(out.f64, src.f64[src.offset:], nil, g.n, o, L)
+		} else {
+			loops.ColsToImages(out.f32, src.f32[src.offset:], nil, g.n, o, L)
+		}
+	}
+	return record("ColsToImages", out, func(gr, _ *Tensor, _ []*Tensor) []*Tensor {
+		return []*Tensor{imagesToCols(gr, g)}
+	}, y)
+}
+
+// imagesToCols moves (N, out, OH, OW) images to the (out, N·L) layout:
+// the adjoint and inverse of colsToImages, and its backward rule.
+func imagesToCols(x *Tensor, g window) *Tensor {
+	o, L := x.shape[1], g.oh*g.ow
+	shape := []int{o, g.n * L}
+	out := newShared(x.arena, x.dtype, shape, contiguousStrides(shape))
+	if out.Len() > 0 {
+		src := x.contiguous()
+		if x.dtype == Float64 {
+			loops.ImagesToCols(out.f64, src.f64[src.offset:], g.n, o, L)
+		} else {
+			loops.ImagesToCols(out.f32, src.f32[src.offset:], g.n, o, L)
+		}
+	}
+	return record("ImagesToCols", out, func(gr, _ *Tensor, _ []*Tensor) []*Tensor {
+		return []*Tensor{colsToImages(gr, g)}
+	}, x)
+}
+
+// poolWindow checks the arguments of a pooling op and returns its geometry
+// over the planes of x. A zero stride means stride = kernel.
+func poolWindow(op string, x *Tensor, kernel, stride, padding [2]int) window {
 	if stride == [2]int{} {
 		stride = kernel
 	}
@@ -189,25 +356,131 @@ func poolWindows(op string, x *Tensor, kernel, stride, padding [2]int, pad float
 	if padding[0]*2 > kernel[0] || padding[1]*2 > kernel[1] {
 		panicShape(op, "padding must be at most half the kernel", x.shape, kernel[:], padding[:])
 	}
-	flat := x.Reshape(x.shape[0]*x.shape[1], 1, x.shape[2], x.shape[3])
-	g := newWindow(op, flat.shape, kernel[0], kernel[1], ConvOptions{Stride: stride, Padding: padding, Dilation: [2]int{1, 1}})
-	return unfold(flat, g, pad), g
+	return newWindow(op, x.shape, kernel[0], kernel[1], ConvOptions{Stride: stride, Padding: padding, Dilation: [2]int{1, 1}})
+}
+
+// poolIndex returns a buffer for n int32 indices, taken from ar's float32
+// memory when ar is not nil so that a warm training loop allocates none.
+func poolIndex(ar *Arena, n int) []int32 {
+	if ar == nil || n <= 2 {
+		return make([]int32, n)
+	}
+	b := ar.get32(n)
+	return unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(b))), n)
 }
 
 // MaxPool2d returns the maximum over kh×kw windows of the NCHW input x.
 // A zero stride means stride = kernel, as in PyTorch. Padding counts as
-// -Inf. Tied maxima in a window share the gradient.
+// -Inf.
+//
+// The forward pass records which element of each window is its maximum,
+// and the gradient flows to that element only. When a window holds tied
+// maxima that is the first of them in row-major order, and a NaN counts as
+// the maximum, as in PyTorch's max_pool2d. The backward pass (a scatter
+// by the recorded indices) and its own backward (a gather by them) are
+// linear ops, so gradients of any order work.
 func MaxPool2d(x *Tensor, kernel, stride, padding [2]int) *Tensor {
-	cols, g := poolWindows("MaxPool2d", x, kernel, stride, padding, negInf)
-	return cols.Max(1).Reshape(x.shape[0], x.shape[1], g.oh, g.ow)
+	g := poolWindow("MaxPool2d", x, kernel, stride, padding)
+	shape := []int{g.n, g.c, g.oh, g.ow}
+	out := newShared(x.arena, x.dtype, shape, contiguousStrides(shape))
+	idx := poolIndex(x.arena, out.Len())
+	if out.Len() > 0 {
+		src := x.contiguous()
+		if x.dtype == Float64 {
+			loops.MaxPool(out.f64, idx, src.f64[src.offset:], g.loops())
+		} else {
+			loops.MaxPool(out.f32, idx, src.f32[src.offset:], g.loops())
+		}
+	}
+	return record("MaxPool2d", out, func(gr, _ *Tensor, _ []*Tensor) []*Tensor {
+		return []*Tensor{poolScatter(gr, idx, g)}
+	}, x)
+}
+
+// poolScatter adds each element of gr, of shape (N, C, OH, OW), into a zero
+// (N, C, H, W) tensor at the plane position idx gives: max pooling's
+// backward pass. It is linear in gr; its backward rule is poolGather.
+func poolScatter(gr *Tensor, idx []int32, g window) *Tensor {
+	shape := []int{g.n, g.c, g.h, g.w}
+	out := newZeroed(gr.arena, gr.dtype, shape, contiguousStrides(shape))
+	if gr.Len() > 0 {
+		src := gr.contiguous()
+		n := src.Len()
+		if gr.dtype == Float64 {
+			loops.PoolScatter(out.f64, src.f64[src.offset:src.offset+n], idx, g.h*g.w, g.oh*g.ow)
+		} else {
+			loops.PoolScatter(out.f32, src.f32[src.offset:src.offset+n], idx, g.h*g.w, g.oh*g.ow)
+		}
+	}
+	return record("MaxPool2dScatter", out, func(gg, _ *Tensor, _ []*Tensor) []*Tensor {
+		return []*Tensor{poolGather(gg, idx, g)}
+	}, gr)
+}
+
+// poolGather picks from x, of shape (N, C, H, W), the element of each plane
+// that idx names for each window: max pooling with known indices, the
+// adjoint of poolScatter and its backward rule.
+func poolGather(x *Tensor, idx []int32, g window) *Tensor {
+	shape := []int{g.n, g.c, g.oh, g.ow}
+	out := newShared(x.arena, x.dtype, shape, contiguousStrides(shape))
+	if out.Len() > 0 {
+		src := x.contiguous()
+		if x.dtype == Float64 {
+			loops.PoolGather(out.f64, src.f64[src.offset:], idx, g.h*g.w, g.oh*g.ow)
+		} else {
+			loops.PoolGather(out.f32, src.f32[src.offset:], idx, g.h*g.w, g.oh*g.ow)
+		}
+	}
+	return record("MaxPool2dGather", out, func(gg, _ *Tensor, _ []*Tensor) []*Tensor {
+		return []*Tensor{poolScatter(gg, idx, g)}
+	}, x)
 }
 
 // AvgPool2d returns the mean over kh×kw windows of the NCHW input x. A zero
 // stride means stride = kernel. Padded zeros count in the mean, as
-// PyTorch's default count_include_pad.
+// PyTorch's default count_include_pad. It is linear in x; its backward
+// pass spreads each gradient evenly over its window, and that op's backward
+// is AvgPool2d again.
 func AvgPool2d(x *Tensor, kernel, stride, padding [2]int) *Tensor {
-	cols, g := poolWindows("AvgPool2d", x, kernel, stride, padding, 0)
-	return cols.Mean(1).Reshape(x.shape[0], x.shape[1], g.oh, g.ow)
+	return avgPool(x, poolWindow("AvgPool2d", x, kernel, stride, padding))
+}
+
+func avgPool(x *Tensor, g window) *Tensor {
+	shape := []int{g.n, g.c, g.oh, g.ow}
+	out := newShared(x.arena, x.dtype, shape, contiguousStrides(shape))
+	scale := 1 / float64(g.kh*g.kw)
+	if out.Len() > 0 {
+		src := x.contiguous()
+		if x.dtype == Float64 {
+			loops.AvgPool(out.f64, src.f64[src.offset:], g.loops(), scale)
+		} else {
+			loops.AvgPool(out.f32, src.f32[src.offset:], g.loops(), float32(scale))
+		}
+	}
+	return record("AvgPool2d", out, func(gr, _ *Tensor, _ []*Tensor) []*Tensor {
+		return []*Tensor{avgPoolAdjoint(gr, g)}
+	}, x)
+}
+
+// avgPoolAdjoint spreads each element of gr, of shape (N, C, OH, OW),
+// divided by kh·kw, over its window of a zero (N, C, H, W) tensor: the
+// adjoint of avgPool.
+func avgPoolAdjoint(gr *Tensor, g window) *Tensor {
+	shape := []int{g.n, g.c, g.h, g.w}
+	out := newZeroed(gr.arena, gr.dtype, shape, contiguousStrides(shape))
+	scale := 1 / float64(g.kh*g.kw)
+	if gr.Len() > 0 {
+		src := gr.contiguous()
+		n := src.Len()
+		if gr.dtype == Float64 {
+			loops.AvgPoolAdjoint(out.f64, src.f64[src.offset:src.offset+n], g.loops(), scale)
+		} else {
+			loops.AvgPoolAdjoint(out.f32, src.f32[src.offset:src.offset+n], g.loops(), float32(scale))
+		}
+	}
+	return record("AvgPool2dBackward", out, func(gg, _ *Tensor, _ []*Tensor) []*Tensor {
+		return []*Tensor{avgPool(gg, g)}
+	}, gr)
 }
 
 // AdaptiveAvgPool2d averages the NCHW input x down to outH×outW, with the

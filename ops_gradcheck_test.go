@@ -190,18 +190,55 @@ var gradCases = []gradCase{
 	{name: "Unfold", ops: []string{"Unfold", "Fold"}, f: un(func(x *T) *T {
 		return x.Unfold(2, 3, nabla.ConvOptions{Stride: [2]int{1, 2}, Padding: [2]int{1, 1}, Dilation: [2]int{2, 1}}).Square()
 	}), shapes: [][]input{ins(sh(2, 2, 4, 5)), ins(tr(5, 4, 2, 1))}},
-	{name: "Conv2d", ops: []string{"Unfold", "MatMul"}, f: func(in []*T) *T {
+	{name: "Conv2d", ops: []string{"Conv2d", "Im2col", "Col2im", "MatMul", "ColsToImages", "ImagesToCols"}, f: func(in []*T) *T {
 		return nabla.Conv2d(in[0], in[1], in[2], nabla.ConvOptions{Stride: [2]int{2, 1}, Padding: [2]int{1, 0}})
-	}, shapes: [][]input{ins(sh(2, 2, 5, 4), sh(3, 2, 3, 2), sh(3))}},
-	{name: "Conv2dGroups", ops: []string{"Unfold", "MatMul"}, f: func(in []*T) *T {
+	}, shapes: [][]input{ins(sh(2, 2, 5, 4), sh(3, 2, 3, 2), sh(3)), ins(tr(2, 2, 5, 4), tr(3, 2, 3, 2), sh(3))}},
+	// Squared, so that second order runs the backward rules of the
+	// backward pass's own ops (ImagesToCols, the bias sum) on tensors that
+	// require gradients.
+	{name: "Conv2dStride1", ops: []string{"Conv2d", "Im2col", "Col2im", "MatMul", "ColsToImages", "ImagesToCols"}, f: func(in []*T) *T {
+		return nabla.Conv2d(in[0], in[1], in[2], nabla.ConvOptions{Padding: [2]int{2, 1}}).Square()
+	}, shapes: [][]input{ins(sh(3, 1, 4, 5), sh(2, 1, 3, 3), sh(2)), ins(tr(1, 2, 3, 3), sh(2, 2, 2, 3), sh(2))}},
+	{name: "Conv2dGroups", ops: []string{"Conv2d", "Im2col", "Col2im", "MatMul"}, f: func(in []*T) *T {
 		return nabla.Conv2d(in[0], in[1], nil, nabla.ConvOptions{Groups: 2, Dilation: [2]int{1, 2}})
-	}, shapes: [][]input{ins(sh(1, 4, 4, 5), sh(2, 2, 2, 2))}},
-	{name: "MaxPool2d", ops: []string{"Unfold", "Max"}, f: un(func(x *T) *T {
+	}, shapes: [][]input{ins(sh(1, 4, 4, 5), sh(2, 2, 2, 2)), ins(sh(2, 4, 3, 5), tr(2, 2, 2, 2))}},
+	// The weight gradient as a function: its second order runs the
+	// backward rules of the ops the recorded weight gradient uses.
+	{name: "Conv2dWeightGrad", ops: []string{"Conv2d", "Im2col", "Col2im"}, f: bin(func(x, w *T) *T {
+		y := nabla.Conv2d(x, w, nil, nabla.ConvOptions{Stride: [2]int{1, 2}, Padding: [2]int{1, 1}}).Square().Sum()
+		return nabla.Gradients(y, []*T{w}, nabla.CreateGraph())[0]
+	}), shapes: [][]input{ins(sh(2, 2, 4, 5), sh(2, 2, 2, 3))}},
+	{name: "MaxPool2d", ops: []string{"MaxPool2d", "MaxPool2dScatter"}, f: un(func(x *T) *T {
 		return nabla.MaxPool2d(x, [2]int{2, 2}, [2]int{}, [2]int{1, 0})
 	}), shapes: [][]input{ins(sh(2, 2, 4, 4))}},
-	{name: "AvgPool2d", ops: []string{"Unfold", "Sum"}, f: un(func(x *T) *T {
+	// Squared, so that second order runs the scatter's backward (the
+	// gather) on tensors that require gradients.
+	{name: "MaxPool2dSquare", ops: []string{"MaxPool2d", "MaxPool2dScatter", "MaxPool2dGather"}, f: un(func(x *T) *T {
+		return nabla.MaxPool2d(x, [2]int{2, 2}, [2]int{}, [2]int{1, 0}).Square()
+	}), shapes: [][]input{ins(sh(2, 2, 4, 4)), ins(tr(2, 2, 4, 4))}},
+	{name: "MaxPool2dFast", ops: []string{"MaxPool2d", "MaxPool2dScatter"}, f: un(func(x *T) *T {
+		return nabla.MaxPool2d(x, [2]int{2, 2}, [2]int{}, [2]int{}).Square()
+	}), shapes: [][]input{ins(sh(2, 3, 4, 6)), ins(sh(1, 1, 5, 5)), ins(tr(2, 3, 4, 4))}},
+	{name: "MaxPool2dOverlap", ops: []string{"MaxPool2d", "MaxPool2dScatter"}, f: un(func(x *T) *T {
+		return nabla.MaxPool2d(x, [2]int{3, 2}, [2]int{1, 1}, [2]int{1, 1}).Square()
+	}), shapes: [][]input{ins(sh(1, 2, 4, 5))}},
+	// The gradient of max pooling with respect to its upstream, squared:
+	// second order runs the gather (the scatter's backward) on a tensor
+	// that requires a gradient, and so checks the gather's own backward.
+	{name: "MaxPool2dScatter", ops: []string{"MaxPool2dScatter", "MaxPool2dGather"}, f: bin(func(x, u *T) *T {
+		y := nabla.MaxPool2d(x, [2]int{2, 2}, [2]int{1, 2}, [2]int{0, 1}).Mul(u).Sum()
+		return nabla.Gradients(y, []*T{x}, nabla.CreateGraph())[0].Square()
+	}), shapes: [][]input{ins(sh(2, 2, 4, 4), sh(2, 2, 3, 3))}},
+	{name: "AvgPool2d", ops: []string{"AvgPool2d", "AvgPool2dBackward"}, f: un(func(x *T) *T {
 		return nabla.AvgPool2d(x, [2]int{3, 2}, [2]int{1, 2}, [2]int{1, 1})
 	}), shapes: [][]input{ins(sh(1, 2, 4, 4))}},
+	{name: "AvgPool2dSquare", ops: []string{"AvgPool2d", "AvgPool2dBackward"}, f: un(func(x *T) *T {
+		return nabla.AvgPool2d(x, [2]int{3, 2}, [2]int{1, 2}, [2]int{1, 1}).Square()
+	}), shapes: [][]input{ins(sh(1, 2, 4, 4)), ins(tr(2, 2, 3, 4))}},
+	{name: "AvgPool2dGrad", ops: []string{"AvgPool2dBackward"}, f: bin(func(x, u *T) *T {
+		y := nabla.AvgPool2d(x.Square(), [2]int{2, 2}, [2]int{}, [2]int{}).Mul(u).Sum()
+		return nabla.Gradients(y, []*T{x}, nabla.CreateGraph())[0].Square()
+	}), shapes: [][]input{ins(sh(1, 2, 4, 4), sh(1, 2, 2, 2))}},
 	{name: "AdaptiveAvgPool2d", ops: []string{"MatMul"}, f: un(func(x *T) *T {
 		return nabla.AdaptiveAvgPool2d(x, 2, 3)
 	}), shapes: [][]input{ins(sh(1, 2, 5, 4))}},

@@ -181,7 +181,7 @@ func TestGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(string(b), "digraph") || !strings.Contains(string(b), "Unfold") {
+	if !strings.HasPrefix(string(b), "digraph") || !strings.Contains(string(b), "Conv2d") {
 		t.Errorf("not a DOT graph of a CNN:\n%.300s", b)
 	}
 	if !strings.Contains(stdout, out) {

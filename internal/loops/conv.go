@@ -1,0 +1,858 @@
+package loops
+
+import (
+	"math"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/nabla-go/nabla/internal/kernel"
+)
+
+// Window is the geometry of sliding kh×kw windows over the planes of an
+// NCHW tensor: N images of C planes of H×W, windows of KH×KW taps moved by
+// (SH, SW), with PH, PW rows and columns of padding on each side and
+// dilation (DH, DW) between taps, giving OH×OW window positions.
+type Window struct {
+	N, C, H, W int
+	KH, KW     int
+	SH, SW     int
+	PH, PW     int
+	DH, DW     int
+	OH, OW     int
+}
+
+// ColLayout says how unfolded columns are laid out.
+type ColLayout int
+
+const (
+	// ImageMajor is (N, C·KH·KW, OH·OW), as torch.nn.functional.unfold.
+	ImageMajor ColLayout = iota
+	// TapMajor is (C·KH·KW, N·OH·OW): the batch joins the window
+	// positions, so that a convolution of the whole batch is one matrix
+	// product.
+	TapMajor
+)
+
+// rowOffset returns where the row of tap k of image n starts in cols.
+func (g *Window) rowOffset(lay ColLayout, n, k int) int {
+	L := g.OH * g.OW
+	if lay == TapMajor {
+		return (k*g.N + n) * L
+	}
+	return (n*g.C*g.KH*g.KW + k) * L
+}
+
+// parallelMin is the number of elements from which the loops below split
+// their work between goroutines.
+const parallelMin = 1 << 15
+
+// parallelFor calls f on consecutive ranges [lo, hi) covering [0, n),
+// on up to GOMAXPROCS goroutines when work (the number of elements
+// touched) is large enough, else once on the calling goroutine.
+func parallelFor(n, work int, f func(lo, hi int)) {
+	p := min(runtime.GOMAXPROCS(0), n, work/parallelMin)
+	if p <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(p - 1)
+	for i := 1; i < p; i++ {
+		go func(lo, hi int) {
+			defer wg.Done()
+			f(lo, hi)
+		}(n*i/p, n*(i+1)/p)
+	}
+	f(0, n/p)
+	wg.Wait()
+}
+
+// Unfold copies the windows of img (N, C, H, W; contiguous) into cols in
+// the given layout (im2col): row (c·KH + i)·KW + j of image n holds tap
+// (i, j) of channel c at every window position. Taps in the padding read
+// pad. Every element of cols is written.
+func Unfold[T Float](cols, img []T, g Window, lay ColLayout, pad T) {
+	K := g.C * g.KH * g.KW
+	L := g.OH * g.OW
+	parallelFor(g.N*g.C, g.N*K*L, func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			n, c := nc/g.C, nc%g.C
+			plane := img[nc*g.H*g.W : (nc+1)*g.H*g.W]
+			for i := 0; i < g.KH; i++ {
+				for j := 0; j < g.KW; j++ {
+					k := (c*g.KH+i)*g.KW + j
+					row := cols[g.rowOffset(lay, n, k):][:L]
+					unfoldRow(row, plane, &g, i, j, pad)
+				}
+			}
+		}
+	})
+}
+
+// Fold adds cols, laid out as Unfold writes them, back into img (col2im):
+// the adjoint of Unfold with pad 0. img must hold its starting values
+// (zeros for a plain fold).
+func Fold[T Float](img, cols []T, g Window, lay ColLayout) {
+	K := g.C * g.KH * g.KW
+	L := g.OH * g.OW
+	parallelFor(g.N*g.C, g.N*K*L, func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			n, c := nc/g.C, nc%g.C
+			plane := img[nc*g.H*g.W : (nc+1)*g.H*g.W]
+			for i := 0; i < g.KH; i++ {
+				for j := 0; j < g.KW; j++ {
+					k := (c*g.KH+i)*g.KW + j
+					row := cols[g.rowOffset(lay, n, k):][:L]
+					foldRow(plane, row, &g, i, j)
+				}
+			}
+		}
+	})
+}
+
+// span returns the window positions [lo, hi) along one axis whose tap at
+// offset off (= tap index · dilation - padding) falls inside [0, size),
+// for out positions at the given stride.
+func span(out, size, stride, off int) (lo, hi int) {
+	// position o reads o·stride + off; need 0 <= o·stride + off < size.
+	lo = 0
+	if off < 0 {
+		lo = (-off + stride - 1) / stride
+	}
+	hi = 0
+	if size-off > 0 {
+		hi = (size - off + stride - 1) / stride
+	}
+	return min(lo, out), max(min(hi, out), min(lo, out))
+}
+
+// unfoldRow fills the OH·OW positions of tap (i, j) from one plane.
+func unfoldRow[T Float](row, plane []T, g *Window, i, j int, pad T) {
+	offY := i*g.DH - g.PH
+	offX := j*g.DW - g.PW
+	ylo, yhi := span(g.OH, g.H, g.SH, offY)
+	xlo, xhi := span(g.OW, g.W, g.SW, offX)
+	fill(row[:ylo*g.OW], pad)
+	fill(row[yhi*g.OW:], pad)
+	if xlo >= xhi {
+		fill(row[ylo*g.OW:yhi*g.OW], pad)
+		return
+	}
+	n := xhi - xlo
+	for oy := ylo; oy < yhi; oy++ {
+		r := row[oy*g.OW : (oy+1)*g.OW]
+		line := plane[(oy*g.SH+offY)*g.W:][:g.W]
+		if xlo > 0 {
+			fill(r[:xlo], pad)
+		}
+		if xhi < g.OW {
+			fill(r[xhi:], pad)
+		}
+		if g.SW == 1 {
+			copyShort(r[xlo:xhi], line[xlo+offX:][:n])
+			continue
+		}
+		ix := xlo*g.SW + offX
+		for ox := xlo; ox < xhi; ox++ {
+			r[ox] = line[ix]
+			ix += g.SW
+		}
+	}
+}
+
+// copyShort is copy for the short row segments of small images, where
+// the call to memmove costs more than the copy.
+func copyShort[T Float](dst, src []T) {
+	if len(dst) >= 16 {
+		copy(dst, src)
+		return
+	}
+	src = src[:len(dst)]
+	for k, v := range src {
+		dst[k] = v
+	}
+}
+
+// foldRow adds the OH·OW positions of tap (i, j) into one plane.
+func foldRow[T Float](plane, row []T, g *Window, i, j int) {
+	offY := i*g.DH - g.PH
+	offX := j*g.DW - g.PW
+	ylo, yhi := span(g.OH, g.H, g.SH, offY)
+	xlo, xhi := span(g.OW, g.W, g.SW, offX)
+	if xlo >= xhi {
+		return
+	}
+	n := xhi - xlo
+	for oy := ylo; oy < yhi; oy++ {
+		r := row[oy*g.OW : (oy+1)*g.OW]
+		line := plane[(oy*g.SH+offY)*g.W:][:g.W]
+		if g.SW == 1 {
+			d := line[xlo+offX:][:n]
+			s := r[xlo:][:n]
+			for k, v := range s {
+				d[k] += v
+			}
+			continue
+		}
+		ix := xlo*g.SW + offX
+		for ox := xlo; ox < xhi; ox++ {
+			line[ix] += r[ox]
+			ix += g.SW
+		}
+	}
+}
+
+func fill[T Float](s []T, v T) {
+	if len(s) >= 16 && v == 0 {
+		clear(s)
+		return
+	}
+	for i := range s {
+		s[i] = v
+	}
+}
+
+// MaxPool writes the maximum of every window of img (N·C planes; dilation
+// 1; padding reads as -Inf) into out (N·C planes of OH×OW) and the index
+// within its plane (iy·W + ix) of the element it came from into idx. Ties
+// go to the first maximum in row-major window order, and a NaN wins over
+// any number, as in PyTorch's max_pool2d; a window that is all -Inf
+// points at its first element inside the image.
+func MaxPool[T Float](out []T, idx []int32, img []T, g Window) {
+	hw, L := g.H*g.W, g.OH*g.OW
+	planes := g.N * g.C
+	parallelFor(planes, planes*(hw+L), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			plane := img[p*hw : (p+1)*hw]
+			o := out[p*L : (p+1)*L]
+			ix := idx[p*L : (p+1)*L]
+			if g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0 {
+				maxPool2x2(o, ix, plane, &g)
+				continue
+			}
+			maxPoolPlane(o, ix, plane, &g)
+		}
+	})
+}
+
+func maxPool2x2[T Float](out []T, idx []int32, plane []T, g *Window) {
+	for oy := 0; oy < g.OH; oy++ {
+		base := 2 * oy * g.W
+		r0 := plane[base : base+g.W]
+		r1 := plane[base+g.W : base+2*g.W]
+		o := out[oy*g.OW : (oy+1)*g.OW]
+		ix := idx[oy*g.OW : (oy+1)*g.OW]
+		for ox := range o {
+			x := 2 * ox
+			a, b, c, d := r0[x], r0[x+1], r1[x], r1[x+1]
+			if s := a + b + c + d; s != s {
+				// A NaN (or +Inf with -Inf): the general loop.
+				k := maxIndex(plane, g.W, 2*oy, 2*oy+2, x, x+2)
+				o[ox], ix[ox] = plane[k], int32(k)
+				continue
+			}
+			// On random data a branch on each comparison mispredicts half
+			// the time, so the first maximum is found with arithmetic on
+			// the comparisons' outcomes: the first of each row's pair,
+			// then the top row's unless the bottom row's is larger.
+			k0 := b2i(b > a)
+			k1 := b2i(d > c)
+			bot := b2i(r1[x+k1] > r0[x+k0])
+			k := base + bot*g.W + x + k0 + bot*(k1-k0)
+			o[ox] = plane[k]
+			ix[ox] = int32(k)
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// maxIndex returns the plane offset of the element that max pooling picks
+// in rows [ya, yb) and columns [xa, xb) of a plane of width w: the first
+// maximum in row-major order, or the last NaN, as PyTorch's max_pool2d.
+func maxIndex[T Float](plane []T, w, ya, yb, xa, xb int) int {
+	m, k := T(math.Inf(-1)), ya*w+xa
+	for y := ya; y < yb; y++ {
+		line := plane[y*w : (y+1)*w]
+		for x := xa; x < xb; x++ {
+			if v := line[x]; v > m || v != v {
+				m, k = v, y*w+x
+			}
+		}
+	}
+	return k
+}
+
+func maxPoolPlane[T Float](out []T, idx []int32, plane []T, g *Window) {
+	for oy := 0; oy < g.OH; oy++ {
+		y0 := oy*g.SH - g.PH
+		ya, yb := max(y0, 0), min(y0+g.KH, g.H)
+		for ox := 0; ox < g.OW; ox++ {
+			x0 := ox*g.SW - g.PW
+			k := maxIndex(plane, g.W, ya, yb, max(x0, 0), min(x0+g.KW, g.W))
+			out[oy*g.OW+ox] = plane[k]
+			idx[oy*g.OW+ox] = int32(k)
+		}
+	}
+}
+
+// PoolGather sets out[p·L + q] = img[p·HW + idx[p·L + q]] for every plane p
+// of the P = len(out)/L planes.
+func PoolGather[T Float](out, img []T, idx []int32, hw, L int) {
+	planes := len(out) / max(L, 1)
+	parallelFor(planes, len(out), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			plane := img[p*hw : (p+1)*hw]
+			o := out[p*L : (p+1)*L]
+			for q, k := range idx[p*L : (p+1)*L] {
+				o[q] = plane[k]
+			}
+		}
+	})
+}
+
+// PoolScatter adds src[p·L + q] into img[p·HW + idx[p·L + q]]: the adjoint
+// of PoolGather. img must hold its starting values (zeros).
+func PoolScatter[T Float](img, src []T, idx []int32, hw, L int) {
+	planes := len(src) / max(L, 1)
+	parallelFor(planes, len(src)+planes*hw, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			plane := img[p*hw : (p+1)*hw]
+			s := src[p*L : (p+1)*L]
+			for q, k := range idx[p*L : (p+1)*L] {
+				plane[k] += s[q]
+			}
+		}
+	})
+}
+
+// AvgPool writes scale times the sum of every window of img (N·C planes;
+// dilation 1; padding reads as 0) into out.
+func AvgPool[T Float](out, img []T, g Window, scale T) {
+	hw, L := g.H*g.W, g.OH*g.OW
+	planes := g.N * g.C
+	parallelFor(planes, planes*(hw+L), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			plane := img[p*hw : (p+1)*hw]
+			o := out[p*L : (p+1)*L]
+			for oy := 0; oy < g.OH; oy++ {
+				y0 := oy*g.SH - g.PH
+				ya, yb := max(y0, 0), min(y0+g.KH, g.H)
+				for ox := 0; ox < g.OW; ox++ {
+					x0 := ox*g.SW - g.PW
+					xa, xb := max(x0, 0), min(x0+g.KW, g.W)
+					var s T
+					for y := ya; y < yb; y++ {
+						for _, v := range plane[y*g.W+xa : y*g.W+xb] {
+							s += v
+						}
+					}
+					o[oy*g.OW+ox] = s * scale
+				}
+			}
+		}
+	})
+}
+
+// AvgPoolAdjoint adds scale times src[window] into every element of img
+// that the window covers: the adjoint of AvgPool. img must hold its
+// starting values (zeros).
+func AvgPoolAdjoint[T Float](img, src []T, g Window, scale T) {
+	hw, L := g.H*g.W, g.OH*g.OW
+	planes := g.N * g.C
+	parallelFor(planes, planes*(hw+L), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			plane := img[p*hw : (p+1)*hw]
+			s := src[p*L : (p+1)*L]
+			for oy := 0; oy < g.OH; oy++ {
+				y0 := oy*g.SH - g.PH
+				ya, yb := max(y0, 0), min(y0+g.KH, g.H)
+				for ox := 0; ox < g.OW; ox++ {
+					x0 := ox*g.SW - g.PW
+					xa, xb := max(x0, 0), min(x0+g.KW, g.W)
+					v := s[oy*g.OW+ox] * scale
+					for y := ya; y < yb; y++ {
+						line := plane[y*g.W+xa : y*g.W+xb]
+						for k := range line {
+							line[k] += v
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// ColsToImages moves the (O, N·L) product of a convolution of the whole
+// batch to the (N, O, L) layout of images, adding bias[o] to channel o
+// when bias is not nil.
+func ColsToImages[T Float](dst, src, bias []T, n, o, l int) {
+	parallelFor(n, n*o*l, func(lo, hi int) {
+		colsToImagesRange(dst, src, bias, n, o, l, lo, hi)
+	})
+}
+
+func colsToImagesRange[T Float](dst, src, bias []T, n, o, l, lo, hi int) {
+	for b := lo; b < hi; b++ {
+		for c := 0; c < o; c++ {
+			d := dst[(b*o+c)*l:][:l]
+			s := src[(c*n+b)*l:][:l]
+			if bias == nil {
+				copy(d, s)
+				continue
+			}
+			v := bias[c]
+			for k, x := range s {
+				d[k] = x + v
+			}
+		}
+	}
+}
+
+// ImagesToCols moves (N, O, L) images to the (O, N·L) layout: the adjoint
+// (and inverse) of ColsToImages without bias.
+func ImagesToCols[T Float](dst, src []T, n, o, l int) {
+	parallelFor(n, n*o*l, func(lo, hi int) {
+		imagesToColsRange(dst, src, n, o, l, lo, hi)
+	})
+}
+
+func imagesToColsRange[T Float](dst, src []T, n, o, l, lo, hi int) {
+	for b := lo; b < hi; b++ {
+		for c := 0; c < o; c++ {
+			copy(dst[(c*n+b)*l:][:l], src[(b*o+c)*l:][:l])
+		}
+	}
+}
+
+// gemm is kernel.GemmF32 or GemmF64 with alpha 1.
+func gemm[T Float](ta, tb bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	switch a := any(a).(type) {
+	case []float32:
+		kernel.GemmF32(ta, tb, m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		kernel.GemmF64(ta, tb, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	}
+}
+
+// Conv is a 2-d convolution (cross-correlation) of N images by O filters
+// of C/Groups channels, with the geometry of Window.
+//
+// Its passes work on a few images at a time: the unfolded columns of one
+// chunk stay in the cache between the unfold, the matrix products and the
+// fold, and the chunks are shared between goroutines.
+type Conv struct {
+	Window
+	O, Groups int
+}
+
+// chunk returns how many images to process at a time, given lc columns
+// per image: the columns (C·KH·KW × images·lc) of a chunk fit in 256 KB,
+// and one product per group stays under the size from which the GEMM
+// splits itself between goroutines (the chunks are already spread over
+// them).
+func (cv *Conv) chunk(elem, lc int) int {
+	K := cv.C * cv.KH * cv.KW
+	nb := max(1, (256<<10)/max(1, elem*K*lc))
+	og, kg := cv.O/cv.Groups, K/cv.Groups
+	nb = min(nb, max(1, (1<<20-1)/max(1, og*kg*lc)))
+	// at least two chunks per goroutine when there are enough images
+	nb = min(nb, max(1, cv.N/(2*runtime.GOMAXPROCS(0))))
+	return min(nb, max(cv.N, 1))
+}
+
+// eachChunk calls f with the image ranges [n0, n1) of the chunks, on up to
+// GOMAXPROCS goroutines; f's calls on one goroutine share its scratch
+// state, which start makes and finish (called once per goroutine, under a
+// lock) consumes.
+func eachChunk[S any](cv *Conv, nb int, start func() S, f func(s S, n0, n1 int), finish func(s S)) {
+	chunks := (cv.N + nb - 1) / nb
+	var mu sync.Mutex
+	parallelFor(chunks, chunks*parallelMin, func(lo, hi int) {
+		s := start()
+		for ch := lo; ch < hi; ch++ {
+			f(s, ch*nb, min((ch+1)*nb, cv.N))
+		}
+		if finish != nil {
+			mu.Lock()
+			finish(s)
+			mu.Unlock()
+		}
+	})
+}
+
+func (cv *Conv) sub(n int) Window {
+	g := cv.Window
+	g.N = n
+	return g
+}
+
+// wide is the geometry of the stride-1 path of Conv: each image plane is
+// copied into a zero-padded plane of width WP = W + 2·PW, and the windows
+// are taken at every column of the padded rows, OW valid ones and
+// WP - OW that run into the next row and are dropped. The columns of tap
+// (i, j) are then one contiguous stretch of the padded plane, and the fold
+// adds one stretch back.
+type wide struct {
+	wp, hp int // padded width and height
+	p      int // elements per padded plane: hp·wp and slack for the last row's extra columns
+	l      int // window positions per image, OH·WP
+}
+
+func (cv *Conv) wide() (w wide, ok bool) {
+	if cv.SH != 1 || cv.SW != 1 {
+		return w, false
+	}
+	w.wp, w.hp = cv.W+2*cv.PW, cv.H+2*cv.PH
+	w.p = w.hp*w.wp + (cv.KW-1)*cv.DW
+	w.l = cv.OH * w.wp
+	return w, true
+}
+
+// ConvForward sets out (N, O, OH·OW) to the convolution of img (N, C, H,
+// W) with w (O, C/Groups·KH·KW), plus bias[o] for each channel o when bias
+// is not nil.
+func ConvForward[T Float](out, img, w, bias []T, cv Conv) {
+	var z T
+	elem := int(unsafeSizeof(z))
+	K, L := cv.C*cv.KH*cv.KW, cv.OH*cv.OW
+	og, kg := cv.O/cv.Groups, K/cv.Groups
+	hw := cv.C * cv.H * cv.W
+	wd, isWide := cv.wide()
+	lc := L // columns per image
+	if isWide {
+		lc = wd.l
+	}
+	nb := cv.chunk(elem, lc)
+	type scratch struct{ cols, y, pad []T }
+	eachChunk(&cv, nb, func() *scratch {
+		s := &scratch{cols: getBuf[T](K * nb * lc), y: getBuf[T](cv.O * nb * lc)}
+		if isWide {
+			s.pad = getBuf[T](nb * cv.C * wd.p)
+		}
+		return s
+	}, func(s *scratch, n0, n1 int) {
+		n := n1 - n0
+		nl := n * lc
+		cols, y := s.cols[:K*nl], s.y[:cv.O*nl]
+		if isWide {
+			padImages(s.pad, img[n0*hw:n1*hw], &cv, &wd, n)
+			unfoldWide(cols, s.pad, &cv, &wd, n)
+		} else {
+			unfoldSerial(cols, img[n0*hw:n1*hw], cv.sub(n))
+		}
+		for gi := 0; gi < cv.Groups; gi++ {
+			gemm(false, false, og, nl, kg, w[gi*og*kg:], kg, cols[gi*kg*nl:], nl, 0, y[gi*og*nl:], nl)
+		}
+		dst := out[n0*cv.O*L : n1*cv.O*L]
+		if isWide {
+			wideToImages(dst, y, bias, &cv, &wd, n)
+		} else {
+			colsToImages(dst, y, bias, n, cv.O, L)
+		}
+	}, func(s *scratch) {
+		putBuf(s.cols)
+		putBuf(s.y)
+		putBuf(s.pad)
+	})
+}
+
+// ConvBackward computes the gradients of the convolution from the
+// gradient gout (N, O, OH·OW) of its output: it adds the input gradient
+// into gimg (which must hold zeros), and sets gw (O, C/Groups·KH·KW) and
+// gbias (O). A nil gradient is not computed.
+func ConvBackward[T Float](gimg, gw, gbias, gout, img, w []T, cv Conv) {
+	var z T
+	elem := int(unsafeSizeof(z))
+	K, L := cv.C*cv.KH*cv.KW, cv.OH*cv.OW
+	og, kg := cv.O/cv.Groups, K/cv.Groups
+	hw := cv.C * cv.H * cv.W
+	if gbias != nil {
+		clear(gbias)
+		for n := 0; n < cv.N; n++ {
+			for o := range gbias {
+				gbias[o] += sum(gout[(n*cv.O+o)*L:][:L])
+			}
+		}
+	}
+	if gimg == nil && gw == nil {
+		return
+	}
+	if gw != nil {
+		clear(gw)
+	}
+	wd, isWide := cv.wide()
+	lc := L
+	if isWide {
+		lc = wd.l
+	}
+	nb := cv.chunk(elem, lc)
+	type scratch struct{ cols, g2, gw, pad []T }
+	eachChunk(&cv, nb, func() *scratch {
+		s := &scratch{cols: getBuf[T](K * nb * lc), g2: getBuf[T](cv.O * nb * lc)}
+		if gw != nil {
+			s.gw = getBuf[T](len(gw))
+			clear(s.gw)
+		}
+		if isWide {
+			s.pad = getBuf[T](nb * cv.C * wd.p)
+		}
+		return s
+	}, func(s *scratch, n0, n1 int) {
+		n := n1 - n0
+		nl := n * lc
+		g2, cols := s.g2[:cv.O*nl], s.cols[:K*nl]
+		src := gout[n0*cv.O*L : n1*cv.O*L]
+		if isWide {
+			imagesToWide(g2, src, &cv, &wd, n)
+		} else {
+			imagesToCols(g2, src, n, cv.O, L)
+		}
+		sub := cv.sub(n)
+		if gw != nil {
+			if isWide {
+				padImages(s.pad, img[n0*hw:n1*hw], &cv, &wd, n)
+				unfoldWide(cols, s.pad, &cv, &wd, n)
+			} else {
+				unfoldSerial(cols, img[n0*hw:n1*hw], sub)
+			}
+			for gi := 0; gi < cv.Groups; gi++ {
+				gemm(false, true, og, kg, nl, g2[gi*og*nl:], nl, cols[gi*kg*nl:], nl, 1, s.gw[gi*og*kg:], kg)
+			}
+		}
+		if gimg != nil {
+			for gi := 0; gi < cv.Groups; gi++ {
+				gemm(true, false, kg, nl, og, w[gi*og*kg:], kg, g2[gi*og*nl:], nl, 0, cols[gi*kg*nl:], nl)
+			}
+			if isWide {
+				foldWide(s.pad, cols, &cv, &wd, n)
+				unpadImages(gimg[n0*hw:n1*hw], s.pad, &cv, &wd, n)
+			} else {
+				foldSerial(gimg[n0*hw:n1*hw], cols, sub)
+			}
+		}
+	}, func(s *scratch) {
+		if gw != nil {
+			addTo(gw, s.gw)
+		}
+		putBuf(s.cols)
+		putBuf(s.g2)
+		putBuf(s.gw)
+		putBuf(s.pad)
+	})
+}
+
+var bufs32, bufs64 sync.Pool // *[]float32, *[]float64
+
+// getBuf returns a scratch slice of n elements holding old values, from
+// the pool when it has one large enough.
+func getBuf[T Float](n int) []T {
+	var b any
+	var z T
+	if any(z) == any(float32(0)) {
+		b = bufs32.Get()
+	} else {
+		b = bufs64.Get()
+	}
+	if p, ok := b.(*[]T); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]T, n)
+}
+
+// putBuf returns a slice from getBuf to the pool.
+func putBuf[T Float](b []T) {
+	if cap(b) == 0 {
+		return
+	}
+	switch p := any(&b).(type) {
+	case *[]float32:
+		bufs32.Put(p)
+	case *[]float64:
+		bufs64.Put(p)
+	}
+}
+
+// padImages copies the n images img (n, C, H, W) into the zero-padded
+// planes pad.
+func padImages[T Float](pad, img []T, cv *Conv, wd *wide, n int) {
+	pad = pad[:n*cv.C*wd.p]
+	clear(pad)
+	for q := 0; q < n*cv.C; q++ {
+		plane := img[q*cv.H*cv.W:][:cv.H*cv.W]
+		pp := pad[q*wd.p:][:wd.p]
+		for y := 0; y < cv.H; y++ {
+			copy(pp[(y+cv.PH)*wd.wp+cv.PW:][:cv.W], plane[y*cv.W:][:cv.W])
+		}
+	}
+}
+
+// unpadImages adds the interior of the padded planes pad into the n images
+// img (n, C, H, W).
+func unpadImages[T Float](img, pad []T, cv *Conv, wd *wide, n int) {
+	for q := 0; q < n*cv.C; q++ {
+		plane := img[q*cv.H*cv.W:][:cv.H*cv.W]
+		pp := pad[q*wd.p:][:wd.p]
+		for y := 0; y < cv.H; y++ {
+			addTo(plane[y*cv.W:][:cv.W], pp[(y+cv.PH)*wd.wp+cv.PW:][:cv.W])
+		}
+	}
+}
+
+// unfoldWide copies the columns of every tap from the padded planes: the
+// row of tap (c, i, j) of image b is the stretch of plane (b, c) that
+// starts at row i·DH, column j·DW.
+func unfoldWide[T Float](cols, pad []T, cv *Conv, wd *wide, n int) {
+	for b := 0; b < n; b++ {
+		for c := 0; c < cv.C; c++ {
+			pp := pad[(b*cv.C+c)*wd.p:][:wd.p]
+			for i := 0; i < cv.KH; i++ {
+				for j := 0; j < cv.KW; j++ {
+					k := (c*cv.KH+i)*cv.KW + j
+					copy(cols[(k*n+b)*wd.l:][:wd.l], pp[i*cv.DH*wd.wp+j*cv.DW:][:wd.l])
+				}
+			}
+		}
+	}
+}
+
+// foldWide is the adjoint of unfoldWide: it sets the padded planes to the
+// sum of the stretches of every tap.
+func foldWide[T Float](pad, cols []T, cv *Conv, wd *wide, n int) {
+	pad = pad[:n*cv.C*wd.p]
+	clear(pad)
+	for b := 0; b < n; b++ {
+		for c := 0; c < cv.C; c++ {
+			pp := pad[(b*cv.C+c)*wd.p:][:wd.p]
+			for i := 0; i < cv.KH; i++ {
+				for j := 0; j < cv.KW; j++ {
+					k := (c*cv.KH+i)*cv.KW + j
+					addTo(pp[i*cv.DH*wd.wp+j*cv.DW:][:wd.l], cols[(k*n+b)*wd.l:][:wd.l])
+				}
+			}
+		}
+	}
+}
+
+// wideToImages moves the valid columns of the (O, n·OH·WP) product y to
+// the images out (n, O, OH·OW), adding bias[o] when bias is not nil.
+func wideToImages[T Float](out, y, bias []T, cv *Conv, wd *wide, n int) {
+	L := cv.OH * cv.OW
+	for b := 0; b < n; b++ {
+		for o := 0; o < cv.O; o++ {
+			d := out[(b*cv.O+o)*L:][:L]
+			s := y[(o*n+b)*wd.l:][:wd.l]
+			for oy := 0; oy < cv.OH; oy++ {
+				dr, sr := d[oy*cv.OW:][:cv.OW], s[oy*wd.wp:][:cv.OW]
+				if bias == nil {
+					copy(dr, sr)
+				} else {
+					addConst(dr, sr, bias[o])
+				}
+			}
+		}
+	}
+}
+
+// imagesToWide is the adjoint of wideToImages without bias: it moves the
+// images g (n, O, OH·OW) to the (O, n·OH·WP) layout, with zeros in the
+// dropped columns.
+func imagesToWide[T Float](dst, g []T, cv *Conv, wd *wide, n int) {
+	L := cv.OH * cv.OW
+	for b := 0; b < n; b++ {
+		for o := 0; o < cv.O; o++ {
+			s := g[(b*cv.O+o)*L:][:L]
+			d := dst[(o*n+b)*wd.l:][:wd.l]
+			for oy := 0; oy < cv.OH; oy++ {
+				dr := d[oy*wd.wp:][:wd.wp]
+				copy(dr, s[oy*cv.OW:][:cv.OW])
+				clear(dr[cv.OW:])
+			}
+		}
+	}
+}
+
+// shortRow is the length below which addTo and addConst loop in Go: the
+// call into a vector kernel costs more than it saves on short rows.
+const shortRow = 16
+
+// addTo sets dst[i] += src[i].
+func addTo[T Float](dst, src []T) {
+	if d, ok := any(dst).([]float32); ok && len(d) >= shortRow {
+		kernel.AddF32(d, d, any(src).([]float32)[:len(d)])
+		return
+	}
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
+// addConst sets dst[i] = src[i] + c.
+func addConst[T Float](dst, src []T, c T) {
+	if d, ok := any(dst).([]float32); ok && len(d) >= shortRow {
+		kernel.AddConstF32(d, any(src).([]float32)[:len(d)], float32(c))
+		return
+	}
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = v + c
+	}
+}
+
+func sum[T Float](s []T) T {
+	if f, ok := any(s).([]float32); ok {
+		return T(kernel.SumF32(f))
+	}
+	var t T
+	for _, v := range s {
+		t += v
+	}
+	return t
+}
+
+// unfoldSerial is Unfold in the TapMajor layout on the calling goroutine.
+func unfoldSerial[T Float](cols, img []T, g Window) {
+	L := g.OH * g.OW
+	for nc := 0; nc < g.N*g.C; nc++ {
+		n, c := nc/g.C, nc%g.C
+		plane := img[nc*g.H*g.W : (nc+1)*g.H*g.W]
+		for i := 0; i < g.KH; i++ {
+			for j := 0; j < g.KW; j++ {
+				k := (c*g.KH+i)*g.KW + j
+				unfoldRow(cols[g.rowOffset(TapMajor, n, k):][:L], plane, &g, i, j, 0)
+			}
+		}
+	}
+}
+
+// foldSerial is Fold in the TapMajor layout on the calling goroutine.
+func foldSerial[T Float](img, cols []T, g Window) {
+	L := g.OH * g.OW
+	for nc := 0; nc < g.N*g.C; nc++ {
+		n, c := nc/g.C, nc%g.C
+		plane := img[nc*g.H*g.W : (nc+1)*g.H*g.W]
+		for i := 0; i < g.KH; i++ {
+			for j := 0; j < g.KW; j++ {
+				k := (c*g.KH+i)*g.KW + j
+				foldRow(plane, cols[g.rowOffset(TapMajor, n, k):][:L], &g, i, j)
+			}
+		}
+	}
+}
+
+func colsToImages[T Float](dst, src, bias []T, n, o, l int) {
+	colsToImagesRange(dst, src, bias, n, o, l, 0, n)
+}
+
+func imagesToCols[T Float](dst, src []T, n, o, l int) {
+	imagesToColsRange(dst, src, n, o, l, 0, n)
+}
+
+func unsafeSizeof[T Float](z T) uintptr { return unsafe.Sizeof(z) }
