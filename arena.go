@@ -20,13 +20,15 @@ package nabla
 type Arena struct {
 	free32 map[int][][]float32 // recycled buffers by length
 	free64 map[int][][]float64
+	freeI  map[int][][]int32
 	used32 [][]float32 // handed out since the last Reset
 	used64 [][]float64
+	usedI  [][]int32 // index buffers, such as max pooling's argmax
 }
 
 // NewArena returns an empty arena.
 func NewArena() *Arena {
-	return &Arena{free32: map[int][][]float32{}, free64: map[int][][]float64{}}
+	return &Arena{free32: map[int][][]float32{}, free64: map[int][][]float64{}, freeI: map[int][][]int32{}}
 }
 
 // InArena returns a view of t, sharing its memory, whose ops take their
@@ -46,10 +48,15 @@ func (ar *Arena) Reset() {
 	for _, b := range ar.used64 {
 		ar.free64[len(b)] = append(ar.free64[len(b)], b)
 	}
+	for _, b := range ar.usedI {
+		ar.freeI[len(b)] = append(ar.freeI[len(b)], b)
+	}
 	clear(ar.used32)
 	clear(ar.used64)
+	clear(ar.usedI)
 	ar.used32 = ar.used32[:0]
 	ar.used64 = ar.used64[:0]
+	ar.usedI = ar.usedI[:0]
 }
 
 // get32 returns a buffer of n float32s, holding old values: callers that
@@ -64,6 +71,20 @@ func (ar *Arena) get32(n int) []float32 {
 		b = make([]float32, n)
 	}
 	ar.used32 = append(ar.used32, b)
+	return b
+}
+
+// getInt32 is get32 for int32 indices.
+func (ar *Arena) getInt32(n int) []int32 {
+	var b []int32
+	if l := ar.freeI[n]; len(l) > 0 {
+		b = l[len(l)-1]
+		l[len(l)-1] = nil
+		ar.freeI[n] = l[:len(l)-1]
+	} else {
+		b = make([]int32, n)
+	}
+	ar.usedI = append(ar.usedI, b)
 	return b
 }
 

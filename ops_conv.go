@@ -2,7 +2,6 @@ package nabla
 
 import (
 	"strconv"
-	"unsafe"
 
 	"github.com/nabla-go/nabla/internal/loops"
 )
@@ -359,14 +358,13 @@ func poolWindow(op string, x *Tensor, kernel, stride, padding [2]int) window {
 	return newWindow(op, x.shape, kernel[0], kernel[1], ConvOptions{Stride: stride, Padding: padding, Dilation: [2]int{1, 1}})
 }
 
-// poolIndex returns a buffer for n int32 indices, taken from ar's float32
-// memory when ar is not nil so that a warm training loop allocates none.
+// poolIndex returns a buffer for n int32 indices, from ar when it is not
+// nil so that a warm training loop allocates none.
 func poolIndex(ar *Arena, n int) []int32 {
-	if ar == nil || n <= 2 {
+	if ar == nil {
 		return make([]int32, n)
 	}
-	b := ar.get32(n)
-	return unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(b))), n)
+	return ar.getInt32(n)
 }
 
 // MaxPool2d returns the maximum over kh×kw windows of the NCHW input x.
