@@ -3,6 +3,7 @@ package optim
 import (
 	"math"
 
+	"github.com/nabla-go/nabla/internal/kernel"
 	"github.com/nabla-go/nabla/nn"
 )
 
@@ -103,10 +104,10 @@ func (o *Adam) Step() {
 		} else {
 			p, g, m, v, vm := s.t.Data32(), grad32(s), s.s32[0], s.s32[1], s.s32[2]
 			if !worthSplitting(len(p)) {
-				adamStep(p, g, m, v, vm, h)
+				adamStepF32(p, g, m, v, vm, h)
 				continue
 			}
-			parallelRange(len(p), func(lo, hi int) { adamStep(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], vm[lo:hi], h) })
+			parallelRange(len(p), func(lo, hi int) { adamStepF32(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], vm[lo:hi], h) })
 		}
 	}
 }
@@ -171,12 +172,37 @@ func adamStep[T float32 | float64](p, g, m, v, vmax []T, h adamHyper) {
 		}
 		return
 	}
+	// The conversions keep the compiler from fusing products and sums, so
+	// that the rounding matches kernel.AdamF32 (see adamStepF32).
 	for k := range p {
 		d := g[k]
-		mk := m[k]*b1 + c1*d
-		vk := v[k]*b2 + c2*d*d
+		mk := T(m[k]*b1) + T(c1*d)
+		vk := T(v[k]*b2) + T(T(c2*d)*d)
 		m[k], v[k] = mk, vk
-		p[k] += nstep * (mk / (sqrt(vk)/bc2 + eps))
+		p[k] += T(nstep * (mk / (sqrt(vk)/bc2 + eps)))
+	}
+}
+
+// adamStepF32 is adamStep for float32, with the plain update (no L2
+// weight decay, no AMSGrad) done by the vectorized kernel.AdamF32. The
+// kernel rounds each operation as adamStep's loop does, so both give the
+// same bits.
+func adamStepF32(p, g, m, v, vmax []float32, h adamHyper) {
+	if h.amsgrad || float32(h.wd) != 0 {
+		adamStep(p, g, m, v, vmax, h)
+		return
+	}
+	if h.decoupled {
+		kernel.ScaleF32(float32(h.decay), p)
+	}
+	kernel.AdamF32(p, g[:len(p)], m[:len(p)], v[:len(p)], adamCoefsF32(h))
+}
+
+// adamCoefsF32 rounds the scalars of h to float32 as adamStep does.
+func adamCoefsF32(h adamHyper) kernel.AdamF32Coefs {
+	return kernel.AdamF32Coefs{
+		B1: float32(h.b1), B2: float32(h.b2), C1: float32(1 - h.b1), C2: float32(1 - h.b2),
+		BC2: float32(h.bc2Sqrt), Eps: float32(h.eps), NegStep: float32(-h.stepSize),
 	}
 }
 

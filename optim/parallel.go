@@ -2,7 +2,8 @@ package optim
 
 import (
 	"runtime"
-	"sync"
+
+	"github.com/nabla-go/nabla/internal/kernel"
 )
 
 // parallelMin is the number of elements below which an update runs on the
@@ -18,19 +19,11 @@ func worthSplitting(n int) bool {
 
 // parallelRange calls f on disjoint ranges [lo, hi) that cover [0, n),
 // one per core (GOMAXPROCS) for large n and on the caller's goroutine
-// otherwise. Element-wise updates are independent, so the split does not
-// change the result.
+// otherwise. It runs them on the kernel's worker goroutines
+// (kernel.ParallelFor), which are usually awake from the last matrix
+// product, instead of starting goroutines that an idle core must be woken
+// for. Element-wise updates are independent, so the split does not change
+// the result.
 func parallelRange(n int, f func(lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n/parallelMin)
-	if workers <= 1 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := chunk; lo < n; lo += chunk {
-		wg.Go(func() { f(lo, min(lo+chunk, n)) })
-	}
-	f(0, chunk)
-	wg.Wait()
+	kernel.ParallelFor(n, parallelMin, f)
 }

@@ -101,6 +101,22 @@ func ReluF32(dst, x []float32) {
 	reluF32(dst, x)
 }
 
+// ReluGradF32 sets dst[i] = x[i] where y[i] > 0 and 0 elsewhere (also
+// where y[i] is NaN): the gradient x of relu at its input y. It panics
+// unless len(dst) == len(x) == len(y). The reference loop is
+//
+//	for i := range dst {
+//		if y[i] > 0 {
+//			dst[i] = x[i]
+//		} else {
+//			dst[i] = 0
+//		}
+//	}
+func ReluGradF32(dst, x, y []float32) {
+	check3("ReluGradF32", len(dst), len(x), len(y))
+	reluGradF32(dst, x, y)
+}
+
 // SumF32 returns the sum of the elements of x (0 for an empty slice). The
 // reference loop is
 //

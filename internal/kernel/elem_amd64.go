@@ -36,11 +36,95 @@ func reluF32AVX2(dst, x []float32)
 //go:noescape
 func sumF32AVX2(x []float32) float32
 
+// reluGradF32AVX2 is ReluGradF32 for len(x) == len(y) == len(dst):
+//
+//	for i := range dst {
+//		if y[i] > 0 {
+//			dst[i] = x[i]
+//		} else {
+//			dst[i] = 0
+//		}
+//	}
+//
+//go:noescape
+func reluGradF32AVX2(dst, x, y []float32)
+
 //go:noescape
 func maxF32AVX2(x []float32) float32
 
 //go:noescape
 func dotF32AVX2(x, y []float32) float32
+
+// adamF32AVX2 is AdamF32 for slices of equal length, rounding every
+// operation separately (no FMA) as adamF32Generic does:
+//
+//	for i := range p {
+//		d := g[i]
+//		mi := m[i]*c.B1 + c.C1*d
+//		vi := v[i]*c.B2 + c.C2*d*d
+//		m[i], v[i] = mi, vi
+//		p[i] += c.NegStep * (mi / (sqrt(vi)/c.BC2 + c.Eps))
+//	}
+//
+//go:noescape
+func adamF32AVX2(p, g, m, v []float32, c *AdamF32Coefs)
+
+// expF32AVX2 is ExpF32 for len(x) == len(dst), within one ulp of
+//
+//	for i, v := range x {
+//		dst[i] = float32(math.Exp(float64(v)))
+//	}
+//
+// It works in float64 (see genTrans in mkasm.go) and rounds once to
+// float32.
+//
+//go:noescape
+func expF32AVX2(dst, x []float32)
+
+// sigmoidF32AVX2 is SigmoidF32 for len(x) == len(dst), within one ulp of
+//
+//	for i, v := range x {
+//		dst[i] = float32(1 / (1 + math.Exp(-float64(v))))
+//	}
+//
+// computed in float64 as expF32AVX2 is.
+//
+//go:noescape
+func sigmoidF32AVX2(dst, x []float32)
+
+// tanhF32AVX2 is TanhF32 for len(x) == len(dst), within one ulp of
+//
+//	for i, v := range x {
+//		dst[i] = float32(math.Tanh(float64(v)))
+//	}
+//
+// computed in float64 as expF32AVX2 is.
+//
+//go:noescape
+func tanhF32AVX2(dst, x []float32)
+
+// logF32AVX2 is LogF32 for len(x) == len(dst), within one ulp of
+//
+//	for i, v := range x {
+//		dst[i] = float32(math.Log(float64(v)))
+//	}
+//
+// computed in float64 as expF32AVX2 is.
+//
+//go:noescape
+func logF32AVX2(dst, x []float32)
+
+// softplusF32AVX2 is SoftplusF32 for len(x) == len(dst), within one ulp of
+//
+//	for i, v := range x {
+//		x := float64(v)
+//		dst[i] = float32(math.Max(x, 0) + math.Log1p(math.Exp(-math.Abs(x))))
+//	}
+//
+// computed in float64 as expF32AVX2 is.
+//
+//go:noescape
+func softplusF32AVX2(dst, x []float32)
 
 func addF32(dst, a, b []float32) {
 	if hasAVX2 {
@@ -132,4 +216,60 @@ func sumF32F64(x []float32) float64 {
 		return sumF32F64AVX2(x)
 	}
 	return sumF32F64Generic(x)
+}
+
+func adamF32(p, g, m, v []float32, c *AdamF32Coefs) {
+	if hasAVX2 {
+		adamF32AVX2(p, g, m, v, c)
+	} else {
+		adamF32Generic(p, g, m, v, c)
+	}
+}
+
+func expF32(dst, x []float32) {
+	if hasAVX2 {
+		expF32AVX2(dst, x)
+	} else {
+		expF32Generic(dst, x)
+	}
+}
+
+func sigmoidF32(dst, x []float32) {
+	if hasAVX2 {
+		sigmoidF32AVX2(dst, x)
+	} else {
+		sigmoidF32Generic(dst, x)
+	}
+}
+
+func tanhF32(dst, x []float32) {
+	if hasAVX2 {
+		tanhF32AVX2(dst, x)
+	} else {
+		tanhF32Generic(dst, x)
+	}
+}
+
+func reluGradF32(dst, x, y []float32) {
+	if hasAVX2 {
+		reluGradF32AVX2(dst, x, y)
+	} else {
+		reluGradF32Generic(dst, x, y)
+	}
+}
+
+func logF32(dst, x []float32) {
+	if hasAVX2 {
+		logF32AVX2(dst, x)
+	} else {
+		logF32Generic(dst, x)
+	}
+}
+
+func softplusF32(dst, x []float32) {
+	if hasAVX2 {
+		softplusF32AVX2(dst, x)
+	} else {
+		softplusF32Generic(dst, x)
+	}
 }

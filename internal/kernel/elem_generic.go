@@ -125,3 +125,15 @@ func dotF32Generic(x, y []float32) float32 {
 	}
 	return (s0 + s1) + (s2 + s3)
 }
+
+func reluGradF32Generic(dst, x, y []float32) {
+	x = x[:len(dst)]
+	y = y[:len(dst)]
+	for i := range dst {
+		if y[i] > 0 {
+			dst[i] = x[i]
+		} else {
+			dst[i] = 0
+		}
+	}
+}

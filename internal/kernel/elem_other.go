@@ -17,3 +17,13 @@ func subF32(dst, a, b []float32)              { subF32Generic(dst, a, b) }
 func addConstF32(dst, x []float32, c float32) { addConstF32Generic(dst, x, c) }
 func mulConstF32(dst, x []float32, c float32) { mulConstF32Generic(dst, x, c) }
 func sumF32F64(x []float32) float64           { return sumF32F64Generic(x) }
+
+func adamF32(p, g, m, v []float32, c *AdamF32Coefs) { adamF32Generic(p, g, m, v, c) }
+
+func expF32(dst, x []float32)     { expF32Generic(dst, x) }
+func sigmoidF32(dst, x []float32) { sigmoidF32Generic(dst, x) }
+func tanhF32(dst, x []float32)    { tanhF32Generic(dst, x) }
+
+func reluGradF32(dst, x, y []float32) { reluGradF32Generic(dst, x, y) }
+func logF32(dst, x []float32)         { logF32Generic(dst, x) }
+func softplusF32(dst, x []float32)    { softplusF32Generic(dst, x) }

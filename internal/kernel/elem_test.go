@@ -54,6 +54,12 @@ func TestBinaryF32(t *testing.T) {
 		{"add", []binaryImpl{{"AddF32", AddF32}, {"generic", addF32Generic}}, func(a, b float32) float32 { return a + b }},
 		{"mul", []binaryImpl{{"MulF32", MulF32}, {"generic", mulF32Generic}}, func(a, b float32) float32 { return a * b }},
 		{"sub", []binaryImpl{{"SubF32", SubF32}, {"generic", subF32Generic}}, func(a, b float32) float32 { return a - b }},
+		{"relugrad", []binaryImpl{{"ReluGradF32", ReluGradF32}, {"generic", reluGradF32Generic}}, func(a, b float32) float32 {
+			if b > 0 {
+				return a
+			}
+			return 0
+		}},
 	} {
 		for _, impl := range tc.impls {
 			rnd := rand.New(rand.NewPCG(1, 1))
@@ -298,6 +304,7 @@ func TestElemPanics(t *testing.T) {
 		{"AddConstF32", func() { AddConstF32(a, a[:2], 1) }},
 		{"MulConstF32", func() { MulConstF32(a[:1], a, 1) }},
 		{"MulF32", func() { MulF32(a[:1], a, a) }},
+		{"ReluGradF32", func() { ReluGradF32(a, a, a[:1]) }},
 		{"AxpyF32", func() { AxpyF32(1, a, a[:2]) }},
 		{"ReluF32", func() { ReluF32(a, a[:2]) }},
 		{"DotF32", func() { DotF32(a, a[:1]) }},
@@ -326,6 +333,8 @@ func BenchmarkElemF32(b *testing.B) {
 		{"Axpy", func() { AxpyF32(0.5, x, z) }},
 		{"Scale", func() { ScaleF32(1, z) }},
 		{"Relu", func() { ReluF32(z, x) }},
+		{"ReluGrad", func() { ReluGradF32(z, x, y) }},
+		{"ReluGrad/generic", func() { reluGradF32Generic(z, x, y) }},
 		{"Sum", func() { SumF32(x) }},
 		{"SumF64", func() { SumF32F64(x) }},
 		{"Sub", func() { SubF32(z, x, y) }},

@@ -21,6 +21,41 @@ func kernF64AVX512(k int, a, b, c *float64, ldc int, alpha, beta float64)
 //go:noescape
 func kernF64AVX2(k int, a, b, c *float64, ldc int, alpha, beta float64)
 
+// transpose8x8F32 and transpose4x8F32 pack 8 (or 4) rows transposed, n
+// columns (a multiple of 8) at a time. The reference loop is
+//
+//	for p := 0; p < n; p++ {
+//		for r := 0; r < rows; r++ {
+//			dst[p*w+r] = src[r*ld+p]
+//		}
+//	}
+//
+//go:noescape
+func transpose8x8F32(dst *float32, w int, src *float32, ld int, n int)
+
+//go:noescape
+func transpose4x8F32(dst *float32, w int, src *float32, ld int, n int)
+
+// transposeF32 does the bulk of transposePanel for float32 with AVX2: the
+// first rows&^3 rows times kb&^7 columns. It returns the number of rows
+// and columns done (0, 0 without AVX2); the caller does the rest.
+func transposeF32(dst []float32, w int, src []float32, ld, rows, kb int) (rdone, pdone int) {
+	rdone, pdone = rows&^3, kb&^7
+	if !hasAVX2 || rdone == 0 || pdone == 0 {
+		return 0, 0
+	}
+	_ = src[(rdone-1)*ld+pdone-1]
+	_ = dst[(pdone-1)*w+rdone-1]
+	r := 0
+	for ; r+8 <= rdone; r += 8 {
+		transpose8x8F32(&dst[r], w, &src[r*ld], ld, pdone)
+	}
+	if r < rdone {
+		transpose4x8F32(&dst[r], w, &src[r*ld], ld, pdone)
+	}
+	return rdone, pdone
+}
+
 var (
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512BW

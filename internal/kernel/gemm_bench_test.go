@@ -34,6 +34,16 @@ func benchShapes() []benchShape {
 		benchShape{name: "32x784x256tB", m: 32, k: 784, n: 256, transB: true},
 		benchShape{name: "64x784x256tB", m: 64, k: 784, n: 256, transB: true},
 		benchShape{name: "32x128x10tB", m: 32, k: 128, n: 10, transB: true},
+		// The W3 MLP (784-256-128-10) at batch 128: forward x·Wᵀ, then
+		// dX = dY·W and dW = dYᵀ·x for each layer.
+		benchShape{name: "w3/fwd1", m: 128, k: 784, n: 256, transB: true},
+		benchShape{name: "w3/fwd2", m: 128, k: 256, n: 128, transB: true},
+		benchShape{name: "w3/fwd3", m: 128, k: 128, n: 10, transB: true},
+		benchShape{name: "w3/dx2", m: 128, k: 128, n: 256},
+		benchShape{name: "w3/dx3", m: 128, k: 10, n: 128},
+		benchShape{name: "w3/dw1", m: 256, k: 128, n: 784, transA: true},
+		benchShape{name: "w3/dw2", m: 128, k: 128, n: 256, transA: true},
+		benchShape{name: "w3/dw3", m: 10, k: 128, n: 128, transA: true},
 		// Its backward at batch 1: dX = dY·W.
 		benchShape{name: "1x256x784", m: 1, k: 256, n: 784},
 		benchShape{name: "4x256x784", m: 4, k: 256, n: 784},

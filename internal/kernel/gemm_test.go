@@ -208,7 +208,7 @@ func TestGemmParallel(t *testing.T) {
 // TestGemmExported checks the exported entry points on a few shapes.
 func TestGemmExported(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(3, 4))
-	for _, tc := range []gemmCase{{0, 0, 0}, {3, 0, 5}, {5, 7, 0}, {1, 7, 5}, {3, 9, 4}, {8, 33, 17}, {33, 17, 65}, {128, 256, 96}} {
+	for _, tc := range []gemmCase{{0, 0, 0}, {3, 0, 5}, {5, 7, 0}, {1, 7, 5}, {3, 9, 4}, {8, 33, 17}, {33, 17, 65}, {128, 256, 96}, {128, 10, 128}, {100, 16, 40}} {
 		for tr := 0; tr < 4; tr++ {
 			transA, transB := tr&1 != 0, tr&2 != 0
 			a := make([]float32, tc.m*tc.k)

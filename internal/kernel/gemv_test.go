@@ -81,6 +81,10 @@ func TestGemmPaths(t *testing.T) {
 		{kern.smallM, 256, 784, true, false, pathGemvN},
 		{kern.smallM + 1, 256, 784, false, false, pathPacked},
 		{kern.smallMT + 1, 256, 784, false, true, pathPacked},
+		{128, kern.nr / 4, 128, false, true, pathGemvT}, // few columns
+		{128, kern.nr / 2, 784, false, true, pathGemvT},
+		{128, kern.nr/2 + 1, 784, false, true, pathPacked},
+		{128, kern.nr / 2, kern.nr/2 - 1, false, true, pathPacked},
 		{1, 256, 784, true, true, pathPacked},
 	} {
 		g := gemmArgs[float32]{transA: tc.transA, transB: tc.transB, m: tc.m, n: tc.n, k: tc.k}

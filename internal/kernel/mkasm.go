@@ -3,7 +3,8 @@
 //go:build ignore
 
 // mkasm generates gemm_amd64.s, the register-blocked GEMM micro-kernels,
-// and elem_amd64.s, the AVX2 elementwise kernels.
+// gemv_amd64.s, the small-m kernels, and elem_amd64.s, the AVX2
+// elementwise kernels (Adam, exp, sigmoid and tanh among them).
 //
 // Run with: go run mkasm.go
 //
@@ -31,6 +32,7 @@ import (
 	"bytes"
 	"fmt"
 	"log"
+	"math"
 	"os"
 )
 
@@ -238,6 +240,8 @@ func main() {
 	} {
 		gen(k)
 	}
+	genTranspose(8)
+	genTranspose(4)
 	if err := os.WriteFile("gemm_amd64.s", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -801,6 +805,379 @@ func genElem() {
 	p("\tVZEROUPPER")
 	p("\tRET")
 	p("")
+
+	// dst = y > 0 ? x : 0 (0 for a NaN y): the mask of 0 < y ands x.
+	p("// func reluGradF32AVX2(dst, x, y []float32)")
+	p("TEXT ·reluGradF32AVX2(SB), NOSPLIT, $0-72")
+	p("\tMOVQ dst_base+0(FP), DI")
+	p("\tMOVQ dst_len+8(FP), CX")
+	p("\tMOVQ x_base+24(FP), SI")
+	p("\tMOVQ y_base+48(FP), DX")
+	p("\tVXORPS Y15, Y15, Y15")
+	mapLoops("reluGradF32AVX2", 4, func(r int, off string) {
+		p("\tVCMPPS $1, %s, Y15, Y%d", at(off, "DX"), r)
+		p("\tVANDPS %s, Y%d, Y%d", at(off, "SI"), r, r)
+		p("\tVMOVUPS Y%d, %s", r, at(off, "DI"))
+	}, func(off string) {
+		p("\tVCMPSS $1, %s, X15, X0", at(off, "DX"))
+		p("\tVMOVSS %s, X1", at(off, "SI"))
+		p("\tVANDPS X1, X0, X0")
+		p("\tVMOVSS X0, %s", at(off, "DI"))
+	})
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+
+	genAdam()
+	genTransConsts()
+	for _, kind := range []string{"exp", "sigmoid", "tanh", "log", "softplus"} {
+		genTrans(kind)
+	}
+}
+
+// Offsets in transConst<> of the constants of genTrans, each a float64
+// repeated four times (32 bytes).
+const (
+	tcLo      = 0                       // lower clamp of the exponent argument
+	tcHi      = 32                      // upper clamp
+	tcLog2e   = 64                      // log2(e)
+	tcShift   = 96                      // 0x1.8p52 + 1023: adding it rounds to an integer, biased
+	tcLn2     = 128                     // ln(2)
+	tcOne     = 160                     // 1
+	tcTwo     = 192                     // 2
+	tcAbs     = 224                     // 0x7fff... (and-mask of |x|)
+	tcSign    = 256                     // 0x8000... (sign bit)
+	tcMinus2  = 288                     // -2
+	tcPoly    = 320                     // polyDeg+1 coefficients, highest degree first
+	polyDeg   = 8                       // degree of P below
+	tcMant    = tcPoly + 32*(polyDeg+1) // 0x000f... (mantissa bits)
+	tcTwo52   = tcMant + 32             // 2^52
+	tcTwo52b  = tcTwo52 + 32            // 2^52 + 1023
+	tcSqrt2   = tcTwo52b + 32           // √2
+	tcSqrt2m1 = tcSqrt2 + 32            // √2 - 1
+	tcHalf    = tcSqrt2m1 + 32          // 0.5
+	tcZero    = tcHalf + 32             // 0
+	tcNegInf  = tcZero + 32             // -Inf
+	tcPosInf  = tcNegInf + 32           // +Inf
+	tcNaN     = tcPosInf + 32           // NaN
+	tcLogPoly = tcNaN + 32              // logDeg+1 coefficients of L, highest first
+	logDeg    = 6                       // degree of L below
+	transSize = tcLogPoly + 32*(logDeg+1)
+)
+
+// genTransConsts emits transConst<> (see the offsets above) and elemMask<>,
+// eight all-ones words then eight zero words: the eight words at index 8-r
+// are the VMASKMOVPS mask of the first r lanes.
+func genTransConsts() {
+	f := func(off int, v float64) {
+		for i := 0; i < 4; i++ {
+			p("DATA transConst<>+%d(SB)/8, $0x%016x", off+8*i, math.Float64bits(v))
+		}
+	}
+	bits := func(off int, v uint64) {
+		for i := 0; i < 4; i++ {
+			p("DATA transConst<>+%d(SB)/8, $0x%016x", off+8*i, v)
+		}
+	}
+	f(tcLo, -110)
+	f(tcHi, 110)
+	f(tcLog2e, math.Log2E)
+	f(tcShift, 0x1.8p52+1023)
+	f(tcLn2, math.Ln2)
+	f(tcOne, 1)
+	f(tcTwo, 2)
+	bits(tcAbs, 1<<63-1)
+	bits(tcSign, 1<<63)
+	f(tcMinus2, -2)
+	// P(r) = sum_{k=0}^{polyDeg} r^k/(k+1)!, so that r*P(r) is the Taylor
+	// polynomial of degree polyDeg+1 of e^r - 1.
+	fact := 1.0
+	coef := make([]float64, polyDeg+1)
+	for k := 0; k <= polyDeg; k++ {
+		fact *= float64(k + 1)
+		coef[k] = 1 / fact
+	}
+	for i := 0; i <= polyDeg; i++ {
+		f(tcPoly+32*i, coef[polyDeg-i])
+	}
+	bits(tcMant, 1<<52-1)
+	f(tcTwo52, 0x1p52)
+	f(tcTwo52b, 0x1p52+1023)
+	f(tcSqrt2, math.Sqrt2)
+	f(tcSqrt2m1, math.Sqrt2-1)
+	f(tcHalf, 0.5)
+	f(tcZero, 0)
+	f(tcNegInf, math.Inf(-1))
+	f(tcPosInf, math.Inf(1))
+	bits(tcNaN, 0x7ff8000000000000)
+	// L(z) = sum_{k=0}^{logDeg} 2/(2k+1) z^k, so that u*L(u²) is the
+	// series of 2·atanh(u) = log((1+u)/(1-u)).
+	for i := 0; i <= logDeg; i++ {
+		k := logDeg - i
+		f(tcLogPoly+32*i, 2/float64(2*k+1))
+	}
+	p("GLOBL transConst<>(SB), RODATA|NOPTR, $%d", transSize)
+	p("")
+	for i := 0; i < 16; i++ {
+		v := "0xffffffff"
+		if i >= 8 {
+			v = "0"
+		}
+		p("DATA elemMask<>+%d(SB)/4, $%s", 4*i, v)
+	}
+	p("GLOBL elemMask<>(SB), RODATA|NOPTR, $64")
+	p("")
+}
+
+// genTrans emits <kind>F32AVX2(dst, x []float32) for kind exp (e^x),
+// sigmoid (1/(1+e^-x)), tanh, log or softplus (log(1+e^x)). Each float32 is widened to float64, so the
+// only float32 rounding is the final one and neither denormal results nor
+// overflow need special paths:
+//
+//	y = clamp(±x or -2|x|, -110, 110)   (NaN passes through)
+//	n = round(y/ln2), r = y - n*ln2     (|r| <= ln2/2)
+//	q = r*P(r) ≈ e^r - 1                (relative error < 1e-11)
+//	e^y = 2^n*q + 2^n, e^y - 1 = 2^n*q + (2^n - 1)
+//
+// then exp = e^y, sigmoid = 1/(1+e^y) with y = -x, and
+// tanh = sign(x)*|em/(em+2)| with em = e^y - 1, y = -2|x| (no
+// cancellation for small x). 2^n is built from the bits of y/ln2 + shift.
+//
+// log splits x = 2^e·m with m in [√2/2, √2) and sums e·ln2 and
+// log(m) = 2·atanh(u) = u·L(u²), u = (m-1)/(m+1), |u| < 0.172; zeros,
+// negative numbers, +Inf and NaN are then patched in. softplus is
+// max(x, 0) + log1p(t) with t = e^-|x| in (0, 1]: log1p(t) is u·L(u²) with
+// u = t/(2+t) when t < √2-1, else ln2 + u·L(u²) with m = (1+t)/2, so that
+// tiny t keep their relative accuracy.
+// Eight elements are done per step as two halves of four float64 lanes;
+// the last len%8 use masked loads and stores.
+//
+// Registers: half h uses Y(5h)..Y(5h+4) and Y12, Y13 as scratch; Y14, Y15
+// hold the clamps, Y10 the tail mask; R8 points at transConst<>.
+func genTrans(kind string) {
+	name := kind + "F32AVX2"
+	c := func(off int) string { return fmt.Sprintf("%d(R8)", off) }
+	y := func(i int) string { return fmt.Sprintf("Y%d", i) }
+	// logSeries sets r = u*L(u*u), using z as scratch.
+	logSeries := func(u, r, z string) {
+		p("\tVMULPD %s, %s, %s", u, u, z)
+		p("\tVMOVUPD %s, %s", c(tcLogPoly), r)
+		for i := 1; i <= logDeg; i++ {
+			p("\tVFMADD213PD %s, %s, %s", c(tcLogPoly+32*i), z, r)
+		}
+		p("\tVMULPD %s, %s, %s", u, r, r)
+	}
+	body := func(h int) string {
+		x, a, s, q, t := y(5*h), y(5*h+1), y(5*h+2), y(5*h+3), y(5*h+4)
+		if kind == "log" {
+			// a = m in [1, 2), s = e (exact, from the exponent bits).
+			p("\tVANDPD %s, %s, %s", c(tcMant), x, a)
+			p("\tVORPD %s, %s, %s", c(tcOne), a, a)
+			p("\tVPSRLQ $52, %s, %s", x, s)
+			p("\tVPOR %s, %s, %s", c(tcTwo52), s, s)
+			p("\tVSUBPD %s, %s, %s", c(tcTwo52b), s, s)
+			// m > √2: m /= 2, e++.
+			p("\tVCMPPD $14, %s, %s, %s", c(tcSqrt2), a, t)
+			p("\tVMULPD %s, %s, Y12", c(tcHalf), a)
+			p("\tVBLENDVPD %s, Y12, %s, %s", t, a, a)
+			p("\tVANDPD %s, %s, %s", c(tcOne), t, t)
+			p("\tVADDPD %s, %s, %s", t, s, s)
+			p("\tVSUBPD %s, %s, %s", c(tcOne), a, q)
+			p("\tVADDPD %s, %s, %s", c(tcOne), a, t)
+			p("\tVDIVPD %s, %s, %s", t, q, q)
+			logSeries(q, a, t)
+			p("\tVFMADD231PD %s, %s, %s", c(tcLn2), s, a)
+			// log(±0) = -Inf, log(x<0) = NaN, log(+Inf) = +Inf, NaN stays.
+			p("\tVCMPPD $0, %s, %s, %s", c(tcZero), x, t)
+			p("\tVBLENDVPD %s, %s, %s, %s", t, c(tcNegInf), a, a)
+			p("\tVCMPPD $1, %s, %s, %s", c(tcZero), x, t)
+			p("\tVBLENDVPD %s, %s, %s, %s", t, c(tcNaN), a, a)
+			p("\tVCMPPD $0, %s, %s, %s", c(tcPosInf), x, t)
+			p("\tVBLENDVPD %s, %s, %s, %s", t, c(tcPosInf), a, a)
+			p("\tVCMPPD $3, %s, %s, %s", x, x, t)
+			p("\tVBLENDVPD %s, %s, %s, %s", t, x, a, a)
+			return a
+		}
+		switch kind {
+		case "exp":
+			p("\tVMOVAPD %s, %s", x, a)
+		case "sigmoid":
+			p("\tVXORPD %s, %s, %s", c(tcSign), x, a)
+		case "tanh":
+			p("\tVANDPD %s, %s, %s", c(tcAbs), x, a)
+			p("\tVMULPD %s, %s, %s", c(tcMinus2), a, a)
+		case "softplus":
+			p("\tVORPD %s, %s, %s", c(tcSign), x, a)
+		}
+		// The input is the second source of VMAXPD/VMINPD, which they
+		// return when either source is NaN.
+		p("\tVMAXPD %s, Y14, %s", a, a)
+		p("\tVMINPD %s, Y15, %s", a, a)
+		p("\tVMULPD %s, %s, %s", c(tcLog2e), a, s)
+		p("\tVADDPD %s, %s, %s", c(tcShift), s, s)
+		p("\tVSUBPD %s, %s, %s", c(tcShift), s, q)
+		p("\tVFNMADD231PD %s, %s, %s", c(tcLn2), q, a)
+		p("\tVPSLLQ $52, %s, %s", s, s)
+		p("\tVMOVUPD %s, %s", c(tcPoly), q)
+		for i := 1; i <= polyDeg; i++ {
+			p("\tVFMADD213PD %s, %s, %s", c(tcPoly+32*i), a, q)
+		}
+		p("\tVMULPD %s, %s, %s", a, q, q)
+		switch kind {
+		case "exp":
+			p("\tVFMADD231PD %s, %s, %s", q, s, s)
+			return s
+		case "sigmoid":
+			p("\tVFMADD231PD %s, %s, %s", q, s, s)
+			p("\tVADDPD %s, %s, %s", c(tcOne), s, s)
+			p("\tVMOVUPD %s, %s", c(tcOne), t)
+			p("\tVDIVPD %s, %s, %s", s, t, t)
+			return t
+		case "softplus":
+			// s = e^-|x|; t = (s > √2-1): the wide branch.
+			p("\tVFMADD231PD %s, %s, %s", q, s, s)
+			p("\tVCMPPD $14, %s, %s, %s", c(tcSqrt2m1), s, t)
+			p("\tVADDPD %s, %s, %s", c(tcOne), s, a)
+			p("\tVMULPD %s, %s, %s", c(tcHalf), a, a)
+			p("\tVSUBPD %s, %s, Y12", c(tcOne), a)
+			p("\tVADDPD %s, %s, Y13", c(tcOne), a)
+			p("\tVADDPD %s, %s, %s", c(tcTwo), s, q)
+			p("\tVBLENDVPD %s, Y12, %s, %s", t, s, s)
+			p("\tVBLENDVPD %s, Y13, %s, %s", t, q, q)
+			p("\tVDIVPD %s, %s, %s", q, s, s)
+			logSeries(s, a, q)
+			p("\tVANDPD %s, %s, %s", c(tcLn2), t, t)
+			p("\tVADDPD %s, %s, %s", t, a, a)
+			p("\tVMAXPD %s, %s, %s", c(tcZero), x, x)
+			p("\tVADDPD %s, %s, %s", x, a, a)
+			return a
+		default: // tanh
+			p("\tVSUBPD %s, %s, %s", c(tcOne), s, t)
+			p("\tVFMADD231PD %s, %s, %s", q, s, t)
+			p("\tVADDPD %s, %s, %s", c(tcTwo), t, s)
+			p("\tVDIVPD %s, %s, %s", s, t, t)
+			p("\tVANDPD %s, %s, %s", c(tcAbs), t, t)
+			p("\tVANDPD %s, %s, %s", c(tcSign), x, x)
+			p("\tVORPD %s, %s, %s", x, t, t)
+			return t
+		}
+	}
+	xr := func(r string) string { return "X" + r[1:] }
+	p("// func %s(dst, x []float32)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	p("\tMOVQ dst_base+0(FP), DI")
+	p("\tMOVQ dst_len+8(FP), CX")
+	p("\tMOVQ x_base+24(FP), SI")
+	p("\tLEAQ transConst<>(SB), R8")
+	p("\tVMOVUPD %s, Y14", c(tcLo))
+	p("\tVMOVUPD %s, Y15", c(tcHi))
+	p("\tXORQ AX, AX")
+	p("\tMOVQ CX, BX")
+	p("\tSHRQ $3, BX")
+	p("\tJZ %s_tail", name)
+	p("%s_loop8:", name)
+	for h := 0; h < 2; h++ {
+		p("\tVCVTPS2PD %d(SI)(AX*4), Y%d", 16*h, 5*h)
+		r := body(h)
+		p("\tVCVTPD2PSY %s, %s", r, xr(r))
+		p("\tVMOVUPS %s, %d(DI)(AX*4)", xr(r), 16*h)
+	}
+	p("\tADDQ $8, AX")
+	p("\tDECQ BX")
+	p("\tJNZ %s_loop8", name)
+	p("%s_tail:", name)
+	p("\tANDQ $7, CX")
+	p("\tJZ %s_done", name)
+	p("\tNEGQ CX")
+	p("\tADDQ $8, CX")
+	p("\tLEAQ elemMask<>(SB), BX")
+	p("\tVMOVUPS (BX)(CX*4), Y10")
+	p("\tVMASKMOVPS (SI)(AX*4), Y10, Y11")
+	p("\tVCVTPS2PD X11, Y0")
+	p("\tVEXTRACTF128 $1, Y11, X11")
+	p("\tVCVTPS2PD X11, Y5")
+	r0 := body(0)
+	r1 := body(1)
+	p("\tVCVTPD2PSY %s, X11", r0)
+	p("\tVCVTPD2PSY %s, X12", r1)
+	p("\tVINSERTF128 $1, X12, Y11, Y11")
+	p("\tVMASKMOVPS Y11, Y10, (DI)(AX*4)")
+	p("%s_done:", name)
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
+// genAdam emits adamF32AVX2, one Adam update over len(p) elements:
+//
+//	for i := range p {
+//		d := g[i]
+//		mi := m[i]*c.B1 + c.C1*d
+//		vi := v[i]*c.B2 + c.C2*d*d
+//		m[i], v[i] = mi, vi
+//		p[i] += c.NegStep * (mi / (sqrt(vi)/c.BC2 + c.Eps))
+//	}
+//
+// Every operation is a separately rounded IEEE one (no FMA), in the order
+// of the loop, so the result matches the scalar loop bit for bit. The
+// coefficients, read from *c, sit broadcast in Y9-Y15; each vector uses
+// Y0-Y3 (register renaming keeps the unrolled copies independent).
+func genAdam() {
+	const (
+		rB1, rB2, rC1, rC2, rBC2, rEps, rStep = 9, 10, 11, 12, 13, 14, 15
+	)
+	p("// func adamF32AVX2(p, g, m, v []float32, c *AdamF32Coefs)")
+	p("TEXT ·adamF32AVX2(SB), NOSPLIT, $0-104")
+	p("\tMOVQ p_base+0(FP), DI")
+	p("\tMOVQ p_len+8(FP), CX")
+	p("\tMOVQ g_base+24(FP), SI")
+	p("\tMOVQ m_base+48(FP), DX")
+	p("\tMOVQ v_base+72(FP), R8")
+	p("\tMOVQ c+96(FP), R9")
+	for i, r := range []int{rB1, rB2, rC1, rC2, rBC2, rEps, rStep} {
+		p("\tVBROADCASTSS %d(R9), Y%d", 4*i, r)
+	}
+	// body computes one vector (Y registers) or one element (X registers,
+	// SS instructions).
+	body := func(off string, y string, sfx string, mov string) {
+		r := func(i int) string { return fmt.Sprintf("%s%d", y, i) }
+		p("\t%s %s, %s", mov, at(off, "SI"), r(0))
+		p("\t%s %s, %s", mov, at(off, "DX"), r(1))
+		p("\t%s %s, %s", mov, at(off, "R8"), r(2))
+		p("\tVMUL%s %s, %s, %s", sfx, r(rB1), r(1), r(1))
+		p("\tVMUL%s %s, %s, %s", sfx, r(0), r(rC1), r(3))
+		p("\tVADD%s %s, %s, %s", sfx, r(3), r(1), r(1))
+		p("\t%s %s, %s", mov, r(1), at(off, "DX"))
+		p("\tVMUL%s %s, %s, %s", sfx, r(rB2), r(2), r(2))
+		p("\tVMUL%s %s, %s, %s", sfx, r(0), r(rC2), r(3))
+		p("\tVMUL%s %s, %s, %s", sfx, r(0), r(3), r(3))
+		p("\tVADD%s %s, %s, %s", sfx, r(3), r(2), r(2))
+		p("\t%s %s, %s", mov, r(2), at(off, "R8"))
+		if sfx == "PS" {
+			p("\tVSQRTPS %s, %s", r(2), r(3))
+		} else {
+			p("\tVSQRTSS %s, %s, %s", r(2), r(2), r(3))
+		}
+		p("\tVDIV%s %s, %s, %s", sfx, r(rBC2), r(3), r(3))
+		p("\tVADD%s %s, %s, %s", sfx, r(rEps), r(3), r(3))
+		p("\tVDIV%s %s, %s, %s", sfx, r(3), r(1), r(1))
+		p("\tVMUL%s %s, %s, %s", sfx, r(rStep), r(1), r(1))
+		if sfx == "PS" {
+			p("\tVADDPS %s, %s, %s", at(off, "DI"), r(1), r(1))
+		} else {
+			p("\tVMOVSS %s, X0", at(off, "DI"))
+			p("\tVADDSS X0, X1, X1")
+		}
+		p("\t%s %s, %s", mov, r(1), at(off, "DI"))
+	}
+	mapLoops("adamF32AVX2", 4, func(_ int, off string) {
+		body(off, "Y", "PS", "VMOVUPS")
+	}, func(off string) {
+		body(off, "X", "SS", "VMOVSS")
+	})
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
 }
 
 // reduceLoops is mapLoops for reductions: the 8-element loop uses
@@ -837,4 +1214,108 @@ func reduceLoops(name string, body func(r int, off string), reduce func(), scala
 	p("\tDECQ CX")
 	p("\tJNZ %s_loop1", name)
 	p("%s_done:", name)
+}
+
+// genTranspose emits transpose<rows>x8F32, which packs rows (8 or 4) rows
+// of a matrix transposed, eight columns at a time:
+//
+//	for p := 0; p < n; p++ { // n is a multiple of 8
+//		for r := 0; r < rows; r++ {
+//			dst[p*w+r] = src[r*ld+p]
+//		}
+//	}
+//
+// An 8×8 block is loaded as four registers holding rows r and r+4 of
+// columns p..p+3 in their two halves and four holding columns p+4..p+7;
+// a 4×4 transpose within each 128-bit lane then leaves column q of all
+// eight rows in one register. With four rows, each register holds rows
+// 0-3 of columns q and q+4 in its halves.
+//
+// Registers: SI and R10 walk rows 0-3 and 4-7 of src, R8/R9 are ld and
+// 3*ld in bytes; DI walks dst, R11/R12 are w and 3*w in bytes and DX is
+// DI + 4*w bytes; CX counts blocks.
+func genTranspose(rows int) {
+	name := fmt.Sprintf("transpose%dx8F32", rows)
+	p("// func %s(dst *float32, w int, src *float32, ld int, n int)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-40", name)
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ w+8(FP), R11")
+	p("\tSHLQ $2, R11")
+	p("\tLEAQ (R11)(R11*2), R12")
+	p("\tLEAQ (DI)(R11*4), DX")
+	p("\tMOVQ src+16(FP), SI")
+	p("\tMOVQ ld+24(FP), R8")
+	p("\tSHLQ $2, R8")
+	p("\tLEAQ (R8)(R8*2), R9")
+	p("\tLEAQ (SI)(R8*4), R10")
+	p("\tMOVQ n+32(FP), CX")
+	p("\tSHRQ $3, CX")
+	p("\tJZ %s_done", name)
+	// src(r) addresses row r of the block: rows 0-3 from SI, 4-7 from R10.
+	src := func(r int) string {
+		b := "SI"
+		if r >= 4 {
+			b, r = "R10", r-4
+		}
+		return fmt.Sprintf([...]string{"(%s)", "(%s)(R8*1)", "(%s)(R8*2)", "(%s)(R9*1)"}[r], b)
+	}
+	off := func(o int, m string) string {
+		if o == 0 {
+			return m
+		}
+		return fmt.Sprintf("%d%s", o, m)
+	}
+	dstRow := func(q int) string {
+		// Rows 0-3 of the block from DI, rows 4-7 from DX.
+		b := "DI"
+		if q >= 4 {
+			b, q = "DX", q-4
+		}
+		return fmt.Sprintf([...]string{"(%s)", "(%s)(R11*1)", "(%s)(R11*2)", "(%s)(R12*1)"}[q], b)
+	}
+	// lane4x4 transposes, within each 128-bit lane, the 4×4 blocks of
+	// Y(a)..Y(a+3) into Y(a+4)..Y(a+7) (Y(a+8)..Y(a+11) scratch).
+	lane4x4 := func(a int) {
+		y := func(i int) string { return fmt.Sprintf("Y%d", a+i) }
+		p("\tVUNPCKLPS %s, %s, %s", y(1), y(0), y(8))
+		p("\tVUNPCKHPS %s, %s, %s", y(1), y(0), y(9))
+		p("\tVUNPCKLPS %s, %s, %s", y(3), y(2), y(10))
+		p("\tVUNPCKHPS %s, %s, %s", y(3), y(2), y(11))
+		p("\tVUNPCKLPD %s, %s, %s", y(10), y(8), y(4))
+		p("\tVUNPCKHPD %s, %s, %s", y(10), y(8), y(5))
+		p("\tVUNPCKLPD %s, %s, %s", y(11), y(9), y(6))
+		p("\tVUNPCKHPD %s, %s, %s", y(11), y(9), y(7))
+	}
+	p("%s_loop:", name)
+	if rows == 8 {
+		for half := 0; half < 2; half++ {
+			for i := 0; i < 4; i++ {
+				p("\tVMOVUPS %s, X%d", off(16*half, src(i)), i)
+				p("\tVINSERTF128 $1, %s, Y%d, Y%d", off(16*half, src(i+4)), i, i)
+			}
+			lane4x4(0)
+			for q := 0; q < 4; q++ {
+				p("\tVMOVUPS Y%d, %s", 4+q, off(0, dstRow(4*half+q)))
+			}
+		}
+	} else {
+		for i := 0; i < 4; i++ {
+			p("\tVMOVUPS %s, Y%d", src(i), i)
+		}
+		lane4x4(0)
+		for q := 0; q < 4; q++ {
+			p("\tVMOVUPS X%d, %s", 4+q, dstRow(q))
+			p("\tVEXTRACTF128 $1, Y%d, %s", 4+q, dstRow(4+q))
+		}
+	}
+	p("\tADDQ $32, SI")
+	p("\tADDQ $32, R10")
+	p("\tLEAQ (DI)(R11*8), DI")
+	p("\tLEAQ (DX)(R11*8), DX")
+	p("\tDECQ CX")
+	p("\tJNZ %s_loop", name)
+	p("%s_done:", name)
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
 }

@@ -20,6 +20,8 @@ func binaryFlatF32[T Float](op BinaryOp, dst, a, b []T) bool {
 		kernel.SubF32(d, x, y)
 	case Mul:
 		kernel.MulF32(d, x, y)
+	case ReluGrad:
+		kernel.ReluGradF32(d, x, y)
 	default:
 		return false
 	}
@@ -47,7 +49,9 @@ func binaryScalarRightF32[T Float](op BinaryOp, dst, a []T, s T) bool {
 	return true
 }
 
-// unaryF32 is Unary for float32 on the ops with a kernel.
+// unaryF32 is Unary for float32 on the ops with a kernel. Exp, Sigmoid,
+// Tanh, Log and Softplus are within one ulp of the generic loops (which round math's float64
+// result), not always bit-identical to them.
 func unaryF32[T Float](op UnaryOp, dst, src []T, p float64) bool {
 	d, ok := any(dst).([]float32)
 	if !ok {
@@ -61,6 +65,16 @@ func unaryF32[T Float](op UnaryOp, dst, src []T, p float64) bool {
 		kernel.MulConstF32(d, x, float32(p))
 	case Shift:
 		kernel.AddConstF32(d, x, float32(p))
+	case Exp:
+		kernel.ExpF32(d, x)
+	case Sigmoid:
+		kernel.SigmoidF32(d, x)
+	case Tanh:
+		kernel.TanhF32(d, x)
+	case Log:
+		kernel.LogF32(d, x)
+	case Softplus:
+		kernel.SoftplusF32(d, x)
 	default:
 		return false
 	}

@@ -1,0 +1,216 @@
+// Copyright 2025 The nabla Authors. All rights reserved.
+
+package kernel
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+var exhaustive = flag.Bool("exhaustive", false, "check the transcendental kernels on every float32")
+
+// ulpDiff returns the distance in float32 ulps between a and b (0 when
+// both are NaN, a large number when only one is).
+func ulpDiff(a, b float32) int64 {
+	if a != a || b != b {
+		if a != a && b != b {
+			return 0
+		}
+		return math.MaxInt64
+	}
+	ord := func(v float32) int64 {
+		u := math.Float32bits(v)
+		if u&(1<<31) != 0 {
+			return -int64(u &^ (1 << 31))
+		}
+		return int64(u)
+	}
+	d := ord(a) - ord(b)
+	if d < 0 {
+		d = -d
+	}
+	return d
+}
+
+type transFunc struct {
+	name    string
+	f, twin func(dst, x []float32)
+	ref     func(x float64) float64
+}
+
+func transFuncs() []transFunc {
+	return []transFunc{
+		{"exp", ExpF32, expF32Generic, math.Exp},
+		{"sigmoid", SigmoidF32, sigmoidF32Generic, func(x float64) float64 {
+			if x >= 0 {
+				return 1 / (1 + math.Exp(-x))
+			}
+			e := math.Exp(x)
+			return e / (1 + e)
+		}},
+		{"tanh", TanhF32, tanhF32Generic, math.Tanh},
+		{"log", LogF32, logF32Generic, math.Log},
+		{"softplus", SoftplusF32, softplusF32Generic, func(x float64) float64 {
+			return math.Max(x, 0) + math.Log1p(math.Exp(-math.Abs(x)))
+		}},
+	}
+}
+
+// transSpecials are inputs at the edges of the kernels' ranges.
+func transSpecials() []float32 {
+	s := []float32{
+		0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
+		1, -1, 0.5, -0.5, 1e-30, -1e-30, 1e-45, -1e-45, 1e-40, math.SmallestNonzeroFloat32, math.MaxFloat32, -math.MaxFloat32,
+		88.72283, 88.72284, 88.7228394, 88.8, 89, 90, -87.33654, -87.33655, -87.34, -100, -103.27893, -103.972, -103.97208, -104, -110, -111, 110, 111,
+		9, 9.1, 10, 20, -9, -20, 0.625, -0.625, 0x1p-12, -0x1p-12, 0x1p-9,
+		float32(math.Ln2 / 2), -float32(math.Ln2 / 2),
+		float32(math.Sqrt2), float32(math.Sqrt2 / 2), 2, 0.5, 0.75, 1e38, 1e-38, 37, 40, -37, -40, -0.88137,
+	}
+	for _, v := range s[:len(s):len(s)] {
+		s = append(s, math.Nextafter32(v, float32(math.Inf(1))), math.Nextafter32(v, float32(math.Inf(-1))))
+	}
+	return s
+}
+
+// checkTrans runs f on x and returns the largest ulp error against ref
+// rounded to float32, with the input where it occurs.
+func checkTrans(f func(dst, x []float32), ref func(float64) float64, x []float32) (worst int64, at float32) {
+	dst := make([]float32, len(x))
+	f(dst, x)
+	for i, v := range x {
+		if d := ulpDiff(dst[i], float32(ref(float64(v)))); d > worst {
+			worst, at = d, v
+		}
+	}
+	return worst, at
+}
+
+// sweep returns every step-th float32 of [-lim, lim] by bit pattern (dense
+// near zero) and every point of a uniform grid of spacing lim/n.
+func sweep(lim float32, step uint32, n int) []float32 {
+	// Every float32 of [0.5, 2], where log's reduction switches.
+	var x []float32
+	for u := math.Float32bits(0.5); u <= math.Float32bits(2); u += step / 64 {
+		x = append(x, math.Float32frombits(u))
+	}
+	top := math.Float32bits(lim)
+	for u := uint32(0); u <= top; u += step {
+		v := math.Float32frombits(u)
+		x = append(x, v, -v)
+	}
+	for i := -n; i <= n; i++ {
+		x = append(x, lim*float32(i)/float32(n))
+	}
+	return x
+}
+
+const maxTransULP = 2
+
+func TestTransF32Accuracy(t *testing.T) {
+	step, n := uint32(401), 500_000
+	if testing.Short() || raceEnabled {
+		step, n = 4099, 50_000
+	}
+	x := append(sweep(100, step, n), transSpecials()...)
+	for _, tf := range transFuncs() {
+		for _, impl := range []struct {
+			name string
+			f    func(dst, x []float32)
+		}{{"exported", tf.f}, {"generic", tf.twin}} {
+			worst, at := checkTrans(impl.f, tf.ref, x)
+			t.Logf("%s/%s: max error %d ulp at %v (%d inputs)", tf.name, impl.name, worst, at, len(x))
+			if worst > maxTransULP {
+				t.Errorf("%s/%s: error %d ulp at x=%v; want <= %d", tf.name, impl.name, worst, at, maxTransULP)
+			}
+		}
+	}
+}
+
+// TestTransF32Exhaustive checks every float32 (run with -exhaustive).
+func TestTransF32Exhaustive(t *testing.T) {
+	if !*exhaustive {
+		t.Skip("run with -exhaustive")
+	}
+	const chunk = 1 << 24
+	x := make([]float32, chunk)
+	for _, tf := range transFuncs() {
+		var worst int64
+		var at float32
+		for base := uint64(0); base < 1<<32; base += chunk {
+			for i := range x {
+				x[i] = math.Float32frombits(uint32(base) + uint32(i))
+			}
+			if w, a := checkTrans(tf.f, tf.ref, x); w > worst {
+				worst, at = w, a
+			}
+		}
+		t.Logf("%s: max error %d ulp at %v over all float32", tf.name, worst, at)
+		if worst > maxTransULP {
+			t.Errorf("%s: error %d ulp at x=%v; want <= %d", tf.name, worst, at, maxTransULP)
+		}
+	}
+}
+
+// TestTransF32Guards checks lengths straddling the vector width, aliasing
+// and the NaN guards around the slices.
+func TestTransF32Guards(t *testing.T) {
+	for _, tf := range transFuncs() {
+		rnd := rand.New(rand.NewPCG(6, 6))
+		for _, n := range elemSizes {
+			for _, alias := range []bool{false, true} {
+				name := fmt.Sprintf("%s n=%d alias=%v", tf.name, n, alias)
+				x, xbuf := guardedVec(rnd, n)
+				for i := range x {
+					x[i] *= 4
+				}
+				want := make([]float32, n)
+				tf.twin(want, x)
+				dst, dbuf := guardedVec(rnd, n)
+				if alias {
+					dst, dbuf = x, xbuf
+				}
+				tf.f(dst, x)
+				for i := range want {
+					if ulpDiff(dst[i], want[i]) > 1 {
+						t.Errorf("%s: dst[%d]: got %v; want %v", name, i, dst[i], want[i])
+						break
+					}
+				}
+				checkVecGuards(t, name+" dst", dbuf)
+				checkVecGuards(t, name+" x", xbuf)
+			}
+		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s with different lengths: got no panic; want panic", tf.name)
+				}
+			}()
+			tf.f(make([]float32, 3), make([]float32, 2))
+		}()
+	}
+}
+
+func BenchmarkTransF32(b *testing.B) {
+	const n = 4096
+	x, dst := randSlice[float32](n), make([]float32, n)
+	for i := range x {
+		x[i] *= 10
+	}
+	for _, tf := range transFuncs() {
+		for _, impl := range []struct {
+			name string
+			f    func(dst, x []float32)
+		}{{"asm", tf.f}, {"generic", tf.twin}} {
+			b.Run(tf.name+"/"+impl.name, func(b *testing.B) {
+				b.SetBytes(4 * n)
+				for b.Loop() {
+					impl.f(dst, x)
+				}
+			})
+		}
+	}
+}
