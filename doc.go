@@ -18,6 +18,15 @@
 // gradients can be differentiated again: [Grad] composes to any order, and
 // [HVP] gives Hessian-vector products.
 //
+// # Memory
+//
+// Ops allocate their results on the Go heap by default. A training loop
+// that tags its batch with an [Arena] ([Tensor.InArena]) has every op on it,
+// and the backward pass behind them, take memory from the arena instead,
+// and hands it all back with [Arena.Reset] after the optimizer step: a warm
+// step of a 784-256-128-10 MLP then allocates about 22 KB rather than 2 MB.
+// Leaf gradients accumulate in place in memory of their own.
+//
 // # Errors
 //
 // Shape and axis mistakes are programming errors: ops panic with a
