@@ -66,6 +66,11 @@ type microKernel[T float] struct {
 	mr, nr int
 	fn     func(k int, a, b, c []T, ldc int, alpha, beta T)
 
+	// edges are kernels of fewer rows (and the same nr), fewest first, for
+	// the last panel of rows of a block when it has at most that many: it
+	// is packed mr' rows wide and wastes fewer multiply-adds.
+	edges []*microKernel[T]
+
 	kc int // depth of a packed block
 	mc int // rows of A packed at a time (multiple of mr)
 	nc int // columns of B packed at a time (multiple of nr); kc×nc should fit in L2
@@ -81,6 +86,17 @@ type microKernel[T float] struct {
 
 	bufs sync.Pool // *gemmBufs[T]
 	jobs sync.Pool // *gemmJob[T]
+}
+
+// edge returns the kernel for a panel of rows < mr rows: the first edge
+// kernel with at least rows rows, or kern itself.
+func (kern *microKernel[T]) edge(rows int) *microKernel[T] {
+	for _, e := range kern.edges {
+		if rows <= e.mr {
+			return e
+		}
+	}
+	return kern
 }
 
 // gemmBufs holds the packing buffers of one worker.
@@ -326,24 +342,33 @@ func (kern *microKernel[T]) run(g *gemmArgs[T], m0, m1, n0, n1 int) {
 		for ic := m0; ic < m1; ic += mc {
 			mb := min(mc, m1-ic)
 			ap := bufs.a[:(mb+mr-1)/mr*mr*kb]
-			packA(mr, g.transA, g.a, g.lda, ic, mb, pc, kb, ap)
+			full := mb / mr * mr
+			packA(mr, g.transA, g.a, g.lda, ic, full, pc, kb, ap)
+			if full < mb {
+				e := kern.edge(mb - full)
+				packA(e.mr, g.transA, g.a, g.lda, ic+full, mb-full, pc, kb, ap[full*kb:])
+			}
 			for jc := n0; jc < n1; jc += nc {
 				nb := min(nc, n1-jc)
 				bp := bufs.b[:(nb+nr-1)/nr*nr*kb]
 				packB(nr, g.transB, g.b, g.ldb, pc, kb, jc, nb, bp)
 				for ir := 0; ir < mb; ir += mr {
 					mrr := min(mr, mb-ir)
-					apan := ap[ir*kb : (ir+mr)*kb]
+					k := kern
+					if mrr < mr {
+						k = kern.edge(mrr)
+					}
+					apan := ap[ir*kb : (ir+k.mr)*kb]
 					crow := (ic+ir)*g.ldc + jc
 					for jr := 0; jr < nb; jr += nr {
 						nrr := min(nr, nb-jr)
 						bpan := bp[jr*kb : (jr+nr)*kb]
 						coff := crow + jr
-						if mrr == mr && nrr == nr {
-							kern.fn(kb, apan, bpan, g.c[coff:], g.ldc, g.alpha, beta)
+						if mrr == k.mr && nrr == nr {
+							k.fn(kb, apan, bpan, g.c[coff:], g.ldc, g.alpha, beta)
 							continue
 						}
-						kern.fn(kb, apan, bpan, tile, nr, g.alpha, 0)
+						k.fn(kb, apan, bpan, tile, nr, g.alpha, 0)
 						mergeTile(mrr, nrr, tile, nr, beta, g.c[coff:], g.ldc)
 					}
 				}
@@ -404,6 +429,16 @@ func packB[T float](nr int, trans bool, b []T, ldb, p0, kb, j0, nb int, dst []T)
 // copyPanel sets dst[p*w+j] = src[p*ld+j] for p < kb, j < cols, and zeroes
 // dst[p*w+j] for cols <= j < w.
 func copyPanel[T float](dst []T, w int, src []T, ld, kb, cols int) {
+	if w == 32 && cols == 32 && kb > 0 {
+		// The AVX-512 float32 panel: fixed-size copies are inlined moves,
+		// cheaper than a call to memmove per row.
+		_ = src[(kb-1)*ld+31]
+		_ = dst[kb*32-1]
+		for p := 0; p < kb; p++ {
+			*(*[32]T)(dst[p*32:]) = *(*[32]T)(src[p*ld:])
+		}
+		return
+	}
 	for p := 0; p < kb; p++ {
 		d := dst[p*w : p*w+w]
 		copy(d, src[p*ld:p*ld+cols])

@@ -12,6 +12,15 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func kernF32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
+// kernF32AVX512x8 and kernF32AVX512x4 are the 8×32 and 4×32 edge kernels
+// for the last panel of rows of a product (see microKernel.edges).
+//
+//go:noescape
+func kernF32AVX512x8(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func kernF32AVX512x4(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
 //go:noescape
 func kernF32AVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
@@ -62,9 +71,9 @@ var (
 )
 
 func asmKernelF32(name string, mr, nr, kc, mc, nc int, f func(k int, a, b, c *float32, ldc int, alpha, beta float32), gemvT []gemvTFunc, smallMT int) *microKernel[float32] {
-	return &microKernel[float32]{
+	kern := &microKernel[float32]{
 		name: name, mr: mr, nr: nr, kc: kc, mc: mc, nc: nc,
-		smallM: 8, smallMT: smallMT, gemvT: gemvTAsm(gemvT), axpy: axpyF32,
+		smallM: 8, smallMT: smallMT, axpy: axpyF32,
 		fn: func(k int, a, b, c []float32, ldc int, alpha, beta float32) {
 			_ = c[(mr-1)*ldc+nr-1]
 			var ap, bp *float32
@@ -76,6 +85,10 @@ func asmKernelF32(name string, mr, nr, kc, mc, nc int, f func(k int, a, b, c *fl
 			f(k, ap, bp, &c[0], ldc, alpha, beta)
 		},
 	}
+	if len(gemvT) > 0 {
+		kern.gemvT = gemvTAsm(gemvT)
+	}
+	return kern
 }
 
 func asmKernelF64(name string, mr, nr, kc, mc, nc int, f func(k int, a, b, c *float64, ldc int, alpha, beta float64)) *microKernel[float64] {
@@ -106,7 +119,14 @@ func kernelsF32() []*microKernel[float32] {
 		// The AVX-512 dot-product kernel (4 rows of A against 4 rows of B
 		// in registers) runs as fast as the packed micro-kernel up to 64
 		// rows while B stays in L2 (measured on Zen 4).
-		ks = append(ks, asmKernelF32("avx512", 12, 32, 256, 1536, 384, kernF32AVX512, gemvTAVX512, 64))
+		k := asmKernelF32("avx512", 12, 32, 256, 1536, 384, kernF32AVX512, gemvTAVX512, 64)
+		// The last panel of rows runs in a kernel of 4 or 8 rows when it
+		// has that few: m = 16 (12 + 4) or 128 (10·12 + 8) waste no rows.
+		k.edges = []*microKernel[float32]{
+			asmKernelF32("avx512x4", 4, 32, 256, 1536, 384, kernF32AVX512x4, nil, 0),
+			asmKernelF32("avx512x8", 8, 32, 256, 1536, 384, kernF32AVX512x8, nil, 0),
+		}
+		ks = append(ks, k)
 	}
 	return ks
 }

@@ -114,8 +114,13 @@ func BenchmarkGemm(b *testing.B) {
 		benchGemm(b, benchShape{m: 128, k: 128, n: 128}, naiveGemmF32)
 	})
 }
+
 func BenchmarkMicroKernel(b *testing.B) {
+	var ks []*microKernel[float32]
 	for _, kern := range kernelsF32() {
+		ks = append(append(ks, kern), kern.edges...)
+	}
+	for _, kern := range ks {
 		b.Run("f32/"+kern.name, func(b *testing.B) {
 			const k = 256
 			a, bb := randSlice[float32](kern.mr*k), randSlice[float32](kern.nr*k)

@@ -298,6 +298,9 @@ func testMicroKernel[T float](t *testing.T, kern *microKernel[T]) {
 func TestMicroKernelF32(t *testing.T) {
 	for _, kern := range kernelsF32() {
 		t.Run(kern.name, func(t *testing.T) { testMicroKernel(t, kern) })
+		for _, e := range kern.edges {
+			t.Run(e.name, func(t *testing.T) { testMicroKernel(t, e) })
+		}
 	}
 }
 

@@ -237,6 +237,9 @@ func main() {
 		{name: "kernF32AVX2", zmm: false, mr: 6, nv: 2},
 		{name: "kernF64AVX512", f64: true, zmm: true, mr: 12, nv: 2},
 		{name: "kernF64AVX2", f64: true, zmm: false, mr: 6, nv: 2},
+		// Edge kernels for the last panel of rows (m%12 in 1..8).
+		{name: "kernF32AVX512x8", zmm: true, mr: 8, nv: 2},
+		{name: "kernF32AVX512x4", zmm: true, mr: 4, nv: 2},
 	} {
 		gen(k)
 	}
