@@ -113,7 +113,7 @@ type gemmCase struct {
 }
 
 func gemmCases() []gemmCase {
-	sizes := []int{0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65}
+	sizes := []int{0, 1, 2, 3, 5, 6, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65}
 	var cs []gemmCase
 	for _, s := range sizes {
 		cs = append(cs, gemmCase{s, s, s}, gemmCase{s, 17, 33}, gemmCase{33, s, 17}, gemmCase{17, 33, s})
