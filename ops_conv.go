@@ -219,7 +219,7 @@ func conv2dBackward(gr *Tensor, in []*Tensor, cv loops.Conv) []*Tensor {
 	x, w, b := in[0], in[1], in[2]
 	var gx, gw, gb *Tensor
 	if wantsGrad(x) {
-		gx = newZeroed(gr.arena, x.dtype, x.shape, contiguousStrides(x.shape))
+		gx = newShared(gr.arena, x.dtype, x.shape, contiguousStrides(x.shape))
 		gx.noGraph = gr.noGraph
 	}
 	if wantsGrad(w) {
@@ -231,7 +231,7 @@ func conv2dBackward(gr *Tensor, in []*Tensor, cv loops.Conv) []*Tensor {
 		gb.noGraph = gr.noGraph
 	}
 	if gr.Len() == 0 {
-		for _, t := range []*Tensor{gw, gb} {
+		for _, t := range []*Tensor{gx, gw, gb} {
 			if t != nil {
 				clear(t.f32)
 				clear(t.f64)
@@ -400,8 +400,13 @@ func MaxPool2d(x *Tensor, kernel, stride, padding [2]int) *Tensor {
 // backward pass. It is linear in gr; its backward rule is poolGather.
 func poolScatter(gr *Tensor, idx []int32, g window) *Tensor {
 	shape := []int{g.n, g.c, g.h, g.w}
-	out := newZeroed(gr.arena, gr.dtype, shape, contiguousStrides(shape))
-	if gr.Len() > 0 {
+	var out *Tensor
+	if gr.Len() == 0 {
+		out = newZeroed(gr.arena, gr.dtype, shape, contiguousStrides(shape))
+	} else {
+		// PoolScatter clears each plane itself, on the goroutine that
+		// fills it.
+		out = newShared(gr.arena, gr.dtype, shape, contiguousStrides(shape))
 		src := gr.contiguous()
 		n := src.Len()
 		if gr.dtype == Float64 {

@@ -167,6 +167,10 @@ func TestPoolingMatchesDefinition(t *testing.T) {
 			// Special values in the first plane.
 			xs[0], xs[1], xs[tt.w] = math.NaN(), math.Inf(1), math.Inf(-1)
 			xs[3], xs[tt.w+2] = math.NaN(), math.NaN()
+			// Infinities alone in a later pair of rows, and a NaN in the
+			// last plane, away from the first rows.
+			xs[2*tt.w+1], xs[3*tt.w] = math.Inf(1), math.Inf(-1)
+			xs[len(xs)-hw+2*tt.w+1] = math.NaN()
 			for _, avg := range []bool{false, true} {
 				var want, wantGrad []float64
 				up := make([]float64, 0)
@@ -268,6 +272,53 @@ func TestConv2dGradientsMatchOps(t *testing.T) {
 						t.Fatalf("grad %s[%d]: direct %v; via ops %v", name, j, d[j], o[j])
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestConvPoolBackwardInDirtyArena checks that the backward passes of
+// Conv2d and MaxPool2d write every element of the input gradients they
+// take from an arena, whose recycled buffers hold old values (NaNs here).
+func TestConvPoolBackwardInDirtyArena(t *testing.T) {
+	for _, tt := range []struct {
+		name          string
+		n, c, h, w, o int
+		opt           nabla.ConvOptions
+	}{
+		{"wide", 5, 3, 8, 9, 4, nabla.ConvOptions{Padding: [2]int{1, 2}}},
+		{"strided", 5, 3, 9, 8, 4, nabla.ConvOptions{Stride: [2]int{2, 1}, Padding: [2]int{1, 0}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(11, 12))
+			x := nabla.RandN(rng, tt.n, tt.c, tt.h, tt.w).RequireGrad()
+			w := nabla.RandN(rng, tt.o, tt.c, 3, 3).RequireGrad()
+			b := nabla.RandN(rng, tt.o).RequireGrad()
+			loss := func(in *nabla.Tensor) *nabla.Tensor {
+				y := nabla.MaxPool2d(in, [2]int{2, 2}, [2]int{}, [2]int{})
+				y = nabla.Conv2d(y, w, b, tt.opt)
+				return y.Mul(y.Sin()).Sum()
+			}
+			loss(x).Backward()
+			want := x.Grad().Float64s()
+			x.ZeroGrad()
+			ar := nabla.NewArena()
+			for range 2 {
+				// Fill buffers of every size the backward pass takes
+				// with NaNs, then free them for it.
+				nan := nabla.Full(math.NaN(), tt.n, tt.c, tt.h, tt.w)
+				x.Detach().InArena(ar).Add(nan)
+				nabla.MaxPool2d(x.Detach().InArena(ar).Add(nan), [2]int{2, 2}, [2]int{}, [2]int{}).Add(nabla.Full(math.NaN(), tt.n, tt.c, tt.h/2, tt.w/2))
+				ar.Reset()
+				x.ZeroGrad()
+				loss(x.InArena(ar)).Backward()
+				got := x.Grad().Float64s()
+				for i := range want {
+					if math.Abs(got[i]-want[i]) > 1e-5*(1+math.Abs(want[i])) || math.IsNaN(got[i]) {
+						t.Fatalf("grad[%d] = %v; want %v", i, got[i], want[i])
+					}
+				}
+				ar.Reset()
 			}
 		})
 	}

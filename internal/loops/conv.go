@@ -236,34 +236,98 @@ func MaxPool[T Float](out []T, idx []int32, img []T, g Window) {
 	})
 }
 
+// maxPool2x2 is MaxPool for 2×2 windows at stride 2 without padding. It
+// works on two input rows at a time; see maxPool2x2Rows.
 func maxPool2x2[T Float](out []T, idx []int32, plane []T, g *Window) {
+	w, ow := g.W, g.OW
 	for oy := 0; oy < g.OH; oy++ {
-		base := 2 * oy * g.W
-		r0 := plane[base : base+g.W]
-		r1 := plane[base+g.W : base+2*g.W]
-		o := out[oy*g.OW : (oy+1)*g.OW]
-		ix := idx[oy*g.OW : (oy+1)*g.OW]
-		for ox := range o {
-			x := 2 * ox
-			a, b, c, d := r0[x], r0[x+1], r1[x], r1[x+1]
-			if s := a + b + c + d; s != s {
-				// A NaN (or +Inf with -Inf): the general loop.
-				k := maxIndex(plane, g.W, 2*oy, 2*oy+2, x, x+2)
-				o[ox], ix[ox] = plane[k], int32(k)
+		base := 2 * oy * w
+		o := out[oy*ow:][:ow]
+		ix := idx[oy*ow:][:ow]
+		rows := plane[base : base+w+2*ow]
+		if o32, ok := any(o).([]float32); ok {
+			if maxPool2x2RowsF32(o32, ix, any(rows).([]float32), w, base) {
 				continue
 			}
-			// On random data a branch on each comparison mispredicts half
-			// the time, so the first maximum is found with arithmetic on
-			// the comparisons' outcomes: the first of each row's pair,
-			// then the top row's unless the bottom row's is larger.
-			k0 := b2i(b > a)
-			k1 := b2i(d > c)
-			bot := b2i(r1[x+k1] > r0[x+k0])
-			k := base + bot*g.W + x + k0 + bot*(k1-k0)
-			o[ox] = plane[k]
-			ix[ox] = int32(k)
+		} else if maxPool2x2Rows(o, ix, rows, w, base) {
+			continue
+		}
+		// A NaN in these two rows (or an infinity that the fast loop
+		// cannot tell from one): by definition.
+		for ox := range o {
+			k := maxIndex(plane, w, 2*oy, 2*oy+2, 2*ox, 2*ox+2)
+			o[ox], ix[ox] = plane[k], int32(k)
 		}
 	}
+}
+
+// maxPool2x2Rows pools the two rows that start at rows[0] and rows[w]
+// into o and ix (offsets from base). It reports false when the rows hold
+// a NaN or both infinities, where its picks are not those of maxIndex.
+//
+// On random data a branch on each comparison mispredicts half the time,
+// so the first maximum is found with arithmetic and conditional moves on
+// the comparisons' outcomes: the first of each row's pair, then the top
+// row's unless the bottom row's is larger. A window without a NaN picks
+// the same element as maxIndex; a sum that is NaN flags the others.
+func maxPool2x2Rows[T Float](o []T, ix []int32, rows []T, w, base int) bool {
+	ix = ix[:len(o)]
+	var bad int
+	for q := range o {
+		x := 2 * q
+		top := rows[x : x+2]
+		bot := rows[x+w : x+w+2]
+		a, b, c, d := top[0], top[1], bot[0], bot[1]
+		s := (a + b) + (c + d)
+		bad |= b2i(s != s)
+		k0 := b2i(b > a)
+		k1 := b2i(d > c)
+		// k0, or w + k1 when the bottom row's pick is larger, by a mask:
+		// a branch here would be a coin toss.
+		m := -b2i(bot[k1&1] > top[k0&1])
+		k := k0 ^ ((k0 ^ (w + k1)) & m)
+		o[q] = rows[x+k]
+		ix[q] = int32(base + x + k)
+	}
+	return bad == 0
+}
+
+// maxPool2x2RowsF32 is maxPool2x2Rows for float32, with the picks made
+// on the values' bits in registers (a second load of the picked element
+// waits on the stores of earlier windows), no bounds checks in the loop
+// (the one up front covers every read) and a flag that costs two
+// instructions a window: it reports false for rows with any NaN or
+// infinity.
+func maxPool2x2RowsF32(o []float32, ix []int32, rows []float32, w, base int) bool {
+	n := len(o)
+	if n == 0 {
+		return true
+	}
+	ix = ix[:n]
+	_ = rows[w+2*n-1] // the last element of the bottom row's last window
+	p := unsafe.Pointer(unsafe.SliceData(rows))
+	wsz := uintptr(w) * 4
+	var acc float32
+	for q := range o {
+		top := (*[2]float32)(p)
+		bot := (*[2]float32)(unsafe.Add(p, wsz))
+		p = unsafe.Add(p, 8)
+		a, b, c, d := top[0], top[1], bot[0], bot[1]
+		// NaN from here on when the window holds a NaN or an infinity
+		acc += ((a + b) + (c + d)) * 0
+		k0 := b2i(b > a)
+		k1 := b2i(d > c)
+		ua, ub := math.Float32bits(a), math.Float32bits(b)
+		uc, ud := math.Float32bits(c), math.Float32bits(d)
+		u0 := ua ^ ((ua ^ ub) & -uint32(k0))
+		u1 := uc ^ ((uc ^ ud) & -uint32(k1))
+		m := -b2i(math.Float32frombits(u1) > math.Float32frombits(u0))
+		u := u0 ^ ((u0 ^ u1) & uint32(m))
+		k := k0 ^ ((k0 ^ (w + k1)) & m)
+		o[q] = math.Float32frombits(u)
+		ix[q] = int32(base + 2*q + k)
+	}
+	return acc == 0
 }
 
 func b2i(b bool) int {
@@ -317,13 +381,16 @@ func PoolGather[T Float](out, img []T, idx []int32, hw, L int) {
 	})
 }
 
-// PoolScatter adds src[p·L + q] into img[p·HW + idx[p·L + q]]: the adjoint
-// of PoolGather. img must hold its starting values (zeros).
+// PoolScatter sets img to zeros plus src[p·L + q] added into
+// img[p·HW + idx[p·L + q]]: the adjoint of PoolGather. img's old values
+// do not matter; each plane is cleared just before its scatter, while it
+// is in the cache.
 func PoolScatter[T Float](img, src []T, idx []int32, hw, L int) {
 	planes := len(src) / max(L, 1)
 	parallelFor(planes, len(src)+planes*hw, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			plane := img[p*hw : (p+1)*hw]
+			clear(plane)
 			s := src[p*L : (p+1)*L]
 			for q, k := range idx[p*L : (p+1)*L] {
 				plane[k] += s[q]
@@ -564,9 +631,9 @@ func ConvForward[T Float](out, img, w, bias []T, cv Conv) {
 }
 
 // ConvBackward computes the gradients of the convolution from the
-// gradient gout (N, O, OH·OW) of its output: it adds the input gradient
-// into gimg (which must hold zeros), and sets gw (O, C/Groups·KH·KW) and
-// gbias (O). A nil gradient is not computed.
+// gradient gout (N, O, OH·OW) of its output: it sets gimg (N, C, H, W), gw
+// (O, C/Groups·KH·KW) and gbias (O), whatever they held. A nil gradient is
+// not computed.
 func ConvBackward[T Float](gimg, gw, gbias, gout, img, w []T, cv Conv) {
 	var z T
 	elem := int(unsafeSizeof(z))
@@ -634,6 +701,7 @@ func ConvBackward[T Float](gimg, gw, gbias, gout, img, w []T, cv Conv) {
 				foldWide(s.pad, cols, &cv, &wd, n)
 				unpadImages(gimg[n0*hw:n1*hw], s.pad, &cv, &wd, n)
 			} else {
+				clear(gimg[n0*hw : n1*hw])
 				foldSerial(gimg[n0*hw:n1*hw], cols, sub)
 			}
 		}
@@ -693,14 +761,14 @@ func padImages[T Float](pad, img []T, cv *Conv, wd *wide, n int) {
 	}
 }
 
-// unpadImages adds the interior of the padded planes pad into the n images
-// img (n, C, H, W).
+// unpadImages copies the interior of the padded planes pad to the n
+// images img (n, C, H, W).
 func unpadImages[T Float](img, pad []T, cv *Conv, wd *wide, n int) {
 	for q := 0; q < n*cv.C; q++ {
 		plane := img[q*cv.H*cv.W:][:cv.H*cv.W]
 		pp := pad[q*wd.p:][:wd.p]
 		for y := 0; y < cv.H; y++ {
-			addTo(plane[y*cv.W:][:cv.W], pp[(y+cv.PH)*wd.wp+cv.PW:][:cv.W])
+			copyShort(plane[y*cv.W:][:cv.W], pp[(y+cv.PH)*wd.wp+cv.PW:][:cv.W])
 		}
 	}
 }
