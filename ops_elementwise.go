@@ -445,14 +445,6 @@ func (t *Tensor) GreaterEqual(u *Tensor) *Tensor {
 	return out
 }
 
-// scalarLike returns a 0-d tensor of t's dtype holding v.
-func scalarLike(t *Tensor, v float64) *Tensor {
-	if t.dtype == Float64 {
-		return &Tensor{dtype: Float64, f64: []float64{v}}
-	}
-	return &Tensor{dtype: Float32, f32: []float32{float32(v)}}
-}
-
 // AddScalar returns t+c in t's dtype.
 func (t *Tensor) AddScalar(c float64) *Tensor {
 	return t.unary("AddScalar", loops.Shift, c, func(g, _ *Tensor, _ []*Tensor) []*Tensor {

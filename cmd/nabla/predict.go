@@ -20,7 +20,6 @@ import (
 
 	xdraw "golang.org/x/image/draw"
 
-	"github.com/nabla-go/nabla"
 	"github.com/nabla-go/nabla/cmd/nabla/internal/model"
 	"github.com/nabla-go/nabla/nn"
 )
@@ -108,13 +107,9 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // forward runs the model on raw samples without recording a graph.
 func forward(m nn.Module, cfg *model.Config, raw []float32) []float32 {
-	var leaves []*nabla.Tensor
-	for _, p := range m.Params() {
-		leaves = append(leaves, p.Tensor)
-	}
 	nn.SetTraining(m, false)
 	var out []float32
-	nabla.NoGrad(func() { out = m.Forward(cfg.Inputs(raw)).Float32s() }, leaves...)
+	nn.NoGrad(m, func() { out = m.Forward(cfg.Inputs(raw)).Float32s() })
 	return out
 }
 

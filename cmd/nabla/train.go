@@ -454,17 +454,13 @@ func evaluate(m nn.Module, cfg *model.Config, d *datasets.Dataset) (ev evaluatio
 		return ev, err
 	}
 	const bs = 500
-	var leaves []*nabla.Tensor
-	for _, p := range m.Params() {
-		leaves = append(leaves, p.Tensor)
-	}
 	nn.SetTraining(m, false)
 	defer nn.SetTraining(m, true)
 	n := d.NumSamples
 	idx := make([]int, 0, bs)
 	var lossSum, correct float64
 	err = maybe(func() {
-		nabla.NoGrad(func() {
+		nn.NoGrad(m, func() {
 			for b := 0; b < n; b += bs {
 				idx = idx[:0]
 				for i := b; i < min(n, b+bs); i++ {
@@ -481,7 +477,7 @@ func evaluate(m nn.Module, cfg *model.Config, d *datasets.Dataset) (ev evaluatio
 				}
 				ev.out = append(ev.out, out.Float32s()...)
 			}
-		}, leaves...)
+		})
 	})
 	if err != nil {
 		return ev, err

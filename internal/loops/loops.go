@@ -50,8 +50,8 @@ func Each(shape []int, row func(di, n int, offs [3]int), base [3]int, strides [3
 		row(0, n, base)
 		return
 	}
-	var buf [8]int
-	idx := buf[:0]
+	var buf [8]int // no allocation for ranks up to 9
+	var idx []int
 	if r-1 <= len(buf) {
 		idx = buf[:r-1]
 	} else {
