@@ -6,9 +6,13 @@ package kernel
 
 // kernelsF32 and kernelsF64 list the micro-kernels usable on this CPU, best
 // last. Tests run all of them.
-func kernelsF32() []*microKernel[float32] { return []*microKernel[float32]{goKernel[float32]()} }
+func kernelsF32() []*microKernel[float32] {
+	return append([]*microKernel[float32]{goKernel[float32]()}, simdKernelsF32()...)
+}
 
-func kernelsF64() []*microKernel[float64] { return []*microKernel[float64]{goKernel[float64]()} }
+func kernelsF64() []*microKernel[float64] {
+	return append([]*microKernel[float64]{goKernel[float64]()}, simdKernelsF64()...)
+}
 
 // transposeF32 does nothing without assembly: transposePanel does it all.
 func transposeF32(dst []float32, w int, src []float32, ld, rows, kb int) (rdone, pdone int) {
