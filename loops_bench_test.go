@@ -101,3 +101,42 @@ func BenchmarkInferenceBatch1(b *testing.B) {
 		}
 	}, leaves...)
 }
+
+// BenchmarkSoftmax runs log-softmax and softmax along the last axis of
+// (256, 10000) float32 logits, a language model's output over its
+// vocabulary, forward and forward+backward.
+func BenchmarkSoftmax(b *testing.B) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const rows, cols = 256, 10000
+	x := nabla.RandN(rng, rows, cols).RequireGrad()
+	for _, bc := range []struct {
+		name string
+		f    func(x *nabla.Tensor) *nabla.Tensor
+	}{
+		{"LogSoftmax", func(x *nabla.Tensor) *nabla.Tensor { return x.LogSoftmax(1) }},
+		{"Softmax", func(x *nabla.Tensor) *nabla.Tensor { return x.Softmax(1) }},
+	} {
+		b.Run(bc.name+"/fwd", func(b *testing.B) {
+			ar := nabla.NewArena()
+			xa := x.InArena(ar)
+			nabla.NoGrad(func() {
+				for b.Loop() {
+					bc.f(xa)
+					ar.Reset()
+				}
+			}, x)
+			reportElem(b, rows*cols)
+		})
+		b.Run(bc.name+"/fwdbwd", func(b *testing.B) {
+			ar := nabla.NewArena()
+			g := nabla.RandN(rng, rows, cols)
+			for b.Loop() {
+				// InArena is recorded in the graph, which Backward releases.
+				bc.f(x.InArena(ar)).Backward(nabla.WithUpstream(g))
+				x.ZeroGrad()
+				ar.Reset()
+			}
+			reportElem(b, rows*cols)
+		})
+	}
+}

@@ -153,8 +153,13 @@ var gradCases = []gradCase{
 	{name: "Var", ops: []string{"Sum", "Sub"}, f: un(func(x *T) *T { return x.Var(1, -1) }), shapes: reduceShapes},
 	{name: "VarPop", ops: []string{"Sum", "Sub"}, f: un(func(x *T) *T { return x.VarKeep(0) }), shapes: reduceShapes},
 	{name: "LogSumExp", ops: []string{"Exp", "Log"}, f: un(func(x *T) *T { return x.LogSumExp(-1) }), shapes: reduceShapes},
-	{name: "Softmax", ops: []string{"Exp"}, f: un(func(x *T) *T { return x.Softmax(-1) }), shapes: reduceShapes},
-	{name: "LogSoftmax", ops: []string{"Sub"}, f: un(func(x *T) *T { return x.LogSoftmax(0) }), shapes: reduceShapes},
+	{name: "Softmax", ops: []string{"Softmax", "SoftmaxGrad"}, f: un(func(x *T) *T { return x.Softmax(-1) }), shapes: reduceShapes},
+	{name: "Softmax/axis0", ops: []string{"Softmax", "SoftmaxGrad"}, f: un(func(x *T) *T { return x.Softmax(0) }), shapes: reduceShapes},
+	{name: "LogSoftmax", ops: []string{"LogSoftmax", "LogSoftmaxGrad"}, f: un(func(x *T) *T { return x.LogSoftmax(0) }), shapes: reduceShapes},
+	{name: "LogSoftmax/last", ops: []string{"LogSoftmax", "LogSoftmaxGrad"}, f: un(func(x *T) *T { return x.LogSoftmax(-1) }), shapes: reduceShapes},
+	// A chain, so that at second order each backward op also gets an
+	// upstream gradient that depends on x (its d/dg rule is checked too).
+	{name: "Softmax/chain", ops: []string{"Softmax", "SoftmaxGrad", "LogSoftmax", "LogSoftmaxGrad"}, f: un(func(x *T) *T { return x.Softmax(-1).LogSoftmax(-1).Softmax(0) }), shapes: reduceShapes},
 
 	// shape and view ops
 	{name: "Reshape", ops: []string{"Reshape"}, f: un(func(x *T) *T { return x.Reshape(-1).Square() }), shapes: reduceShapes},

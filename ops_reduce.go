@@ -218,14 +218,98 @@ func (t *Tensor) LogSumExp(axes ...int) *Tensor {
 	return squeezeAxes(t.LogSumExpKeep(axes...), t.normAxes("LogSumExp", axes))
 }
 
-// Softmax returns exp(t) normalised to sum to 1 along axis, computed stably.
+// Softmax returns exp(t) normalised to sum to 1 along axis, computed stably
+// (the maximum along axis is subtracted first) in one fused op. A slice
+// along axis that holds NaN or +Inf, or only -Inf, gives NaN, as in PyTorch.
 func (t *Tensor) Softmax(axis int) *Tensor {
-	return t.LogSoftmax(axis).Exp()
+	ax := t.axis("Softmax", axis)
+	return record("Softmax", softmaxRaw(t, ax, false), func(g, out *Tensor, _ []*Tensor) []*Tensor {
+		return []*Tensor{softmaxGrad(g, out, ax)}
+	}, t)
 }
 
-// LogSoftmax returns t - logsumexp(t) along axis, computed stably.
+// LogSoftmax returns t - logsumexp(t) along axis, computed stably in one
+// fused op, with Softmax's treatment of NaN and infinities.
 func (t *Tensor) LogSoftmax(axis int) *Tensor {
-	return t.Sub(t.LogSumExpKeep(axis))
+	ax := t.axis("LogSoftmax", axis)
+	return record("LogSoftmax", softmaxRaw(t, ax, true), func(g, out *Tensor, _ []*Tensor) []*Tensor {
+		return []*Tensor{logSoftmaxGrad(g, out, ax)}
+	}, t)
+}
+
+// softmaxGrad returns y·(g - Σ g·y), the gradient through softmax along
+// axis ax given its output y.
+func softmaxGrad(g, y *Tensor, ax int) *Tensor {
+	return record("SoftmaxGrad", softmaxBackwardRaw(g, y, ax, false), func(gg, _ *Tensor, in []*Tensor) []*Tensor {
+		g, y := in[0], in[1]
+		// d/dg is the same map applied to gg; d/dy = gg·(g - Σ g·y) - g·Σ gg·y.
+		var dg, dy *Tensor
+		if wantsGrad(g) {
+			dg = softmaxGrad(gg, y, ax)
+		}
+		if wantsGrad(y) {
+			dy = gg.Mul(g.Sub(g.Mul(y).SumKeep(ax))).Sub(g.Mul(gg.Mul(y).SumKeep(ax)))
+		}
+		return []*Tensor{dg, dy}
+	}, g, y)
+}
+
+// logSoftmaxGrad returns g - exp(y)·Σ g, the gradient through log-softmax
+// along axis ax given its output y.
+func logSoftmaxGrad(g, y *Tensor, ax int) *Tensor {
+	return record("LogSoftmaxGrad", softmaxBackwardRaw(g, y, ax, true), func(gg, _ *Tensor, in []*Tensor) []*Tensor {
+		g, y := in[0], in[1]
+		e := y.Exp()
+		var dg, dy *Tensor
+		if wantsGrad(g) {
+			dg = gg.Sub(e.Mul(gg).SumKeep(ax))
+		}
+		if wantsGrad(y) {
+			dy = gg.Mul(e).Mul(g.SumKeep(ax)).Neg()
+		}
+		return []*Tensor{dg, dy}
+	}, g, y)
+}
+
+// softmaxDims returns t's shape seen as (outer, n, inner) around axis ax.
+func softmaxDims(shape []int, ax int) (outer, n, inner int) {
+	return numel(shape[:ax]), shape[ax], numel(shape[ax+1:])
+}
+
+// softmaxRaw computes softmax or log-softmax of t along ax into a new
+// contiguous tensor, recording nothing.
+func softmaxRaw(t *Tensor, ax int, log bool) *Tensor {
+	src := t.contiguous()
+	out := newShared(t.arena, t.dtype, append([]int(nil), t.shape...), contiguousStrides(t.shape))
+	outer, n, inner := softmaxDims(t.shape, ax)
+	size := outer * n * inner
+	if t.dtype == Float64 {
+		loops.SoftmaxFwd(out.f64, src.f64[src.offset:src.offset+size], outer, n, inner, log)
+	} else {
+		loops.SoftmaxFwd(out.f32, src.f32[src.offset:src.offset+size], outer, n, inner, log)
+	}
+	return out
+}
+
+// softmaxBackwardRaw computes softmaxGrad or logSoftmaxGrad's value,
+// recording nothing. g is converted to y's dtype if they differ.
+func softmaxBackwardRaw(g, y *Tensor, ax int, log bool) *Tensor {
+	if g.dtype != y.dtype {
+		g = g.To(y.dtype)
+	}
+	if !slices.Equal(g.shape, y.shape) {
+		panicShape("SoftmaxGrad", "gradient and output shapes differ", g.shape, y.shape)
+	}
+	gc, yc := g.contiguous(), y.contiguous()
+	out := newShared(arenaOf(g, y), y.dtype, append([]int(nil), y.shape...), contiguousStrides(y.shape))
+	outer, n, inner := softmaxDims(y.shape, ax)
+	size := outer * n * inner
+	if y.dtype == Float64 {
+		loops.SoftmaxBwd(out.f64, gc.f64[gc.offset:gc.offset+size], yc.f64[yc.offset:yc.offset+size], outer, n, inner, log)
+	} else {
+		loops.SoftmaxBwd(out.f32, gc.f32[gc.offset:gc.offset+size], yc.f32[yc.offset:yc.offset+size], outer, n, inner, log)
+	}
+	return out
 }
 
 var negInf = math.Inf(-1)
