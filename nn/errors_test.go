@@ -72,6 +72,63 @@ func TestBadInputs(t *testing.T) {
 			[]string{"MSELoss", "[4 1] and [4]", "differ"}},
 		{"BCE range", func() { nn.BCE(nabla.FromSlice([]float32{0.5, 1.5}), nabla.Zeros(2)) }, false,
 			[]string{"BCELoss", "input 1.5", "[0, 1]", "BCEWithLogitsLoss"}},
+		{"Embedding padding_idx too large", func() { nn.NewEmbeddingPadded(rng, 5, 3, 5) }, false,
+			[]string{"nn.NewEmbeddingPadded", "padding index 5", "5 rows", "[-5, 5)"}},
+		{"Embedding padding_idx too negative", func() { nn.NewEmbeddingPadded(rng, 5, 3, -6) }, false,
+			[]string{"nn.NewEmbeddingPadded", "padding index -6", "[-5, 5)"}},
+		{"Embedding padding_idx field out of range", func() {
+			e := nn.NewEmbedding(rng, 5, 3)
+			e.PaddingIdx = new(7)
+			e.Forward(nabla.FromSlice([]float32{1}))
+		}, false, []string{"Embedding(5, 3, padding_idx=7)", "padding index 7", "[-5, 5)"}},
+		{"Embedding index with padding", func() { nn.NewEmbeddingPadded(rng, 5, 3, 0).Forward(nabla.FromSlice([]float32{0, -1})) }, false,
+			[]string{"Embedding(5, 3, padding_idx=0)", "index -1", "position 1", "[0, 5)"}},
+		{"Embedding max_norm negative", func() {
+			e := nn.NewEmbedding(rng, 5, 3)
+			e.MaxNorm = -1
+			e.Forward(nabla.FromSlice([]float32{1}))
+		}, false, []string{"Embedding(5, 3, max_norm=-1)", "max_norm must be positive"}},
+		{"Embedding norm_type negative", func() {
+			e := nn.NewEmbedding(rng, 5, 3)
+			e.MaxNorm, e.NormType = 1, -2
+			e.Forward(nabla.FromSlice([]float32{1}))
+		}, false, []string{"Embedding(5, 3, max_norm=1, norm_type=-2)", "norm_type=-2"}},
+		{"Embedding max_norm weight not contiguous", func() {
+			e := nn.NewEmbedding(rng, 3, 3)
+			e.SetParam("weight", nabla.Zeros(3, 3).T())
+			e.MaxNorm = 1
+			e.Forward(nabla.FromSlice([]float32{1}))
+		}, false, []string{"Embedding(3, 3, max_norm=1)", "contiguous"}},
+		{"CrossEntropy ignore index with probabilities", func() {
+			nn.CrossEntropyLoss{IgnoreIndex: new(1)}.Forward(logits, nabla.Full(0.25, 3, 4))
+		}, false, []string{"CrossEntropyLoss", "ignore index 1", "probability"}},
+		{"CrossEntropy -100 with another ignore index", func() {
+			nn.CrossEntropyLoss{IgnoreIndex: new(-1)}.Forward(logits, nabla.FromSlice([]float32{0, -1, -100}))
+		}, false, []string{"CrossEntropyLoss", "label -100", "position 2", "4 classes"}},
+		{"NLL fractional label with ignore index", func() {
+			nn.NLLLoss{IgnoreIndex: new(2)}.Forward(logits, nabla.FromSlice([]float32{2, 2.5, 0}))
+		}, false, []string{"NLLLoss", "label 2.5", "position 1"}},
+		{"BatchNorm some buffers nil", func() {
+			m := nn.NewBatchNorm1d(3)
+			m.RunningVar = nil
+			m.Forward(nabla.Zeros(4, 3))
+		}, false, []string{"BatchNorm1d(3)", "running_mean, running_var and num_batches_tracked", "all set or all nil"}},
+		{"BatchNorm no stats, one value in eval", func() {
+			m := nn.NewBatchNorm2d(3)
+			m.RunningMean, m.RunningVar, m.NumBatchesTracked = nil, nil, nil
+			m.Training = false
+			m.Forward(nabla.Zeros(1, 3, 1, 1))
+		}, false, []string{"BatchNorm2d(3, track_running_stats=False)", "more than 1 value per channel"}},
+		{"BatchNorm no stats SetParam", func() {
+			m := nn.NewBatchNorm1d(3)
+			m.RunningMean, m.RunningVar, m.NumBatchesTracked = nil, nil, nil
+			m.SetParam("running_mean", nabla.Zeros(3))
+		}, false, []string{"BatchNorm1d(3, track_running_stats=False)", `"running_mean"`}},
+		{"BatchNorm no stats channels", func() {
+			m := nn.NewBatchNorm1d(3)
+			m.RunningMean, m.RunningVar, m.NumBatchesTracked, m.Weight, m.Bias = nil, nil, nil, nil, nil
+			m.Forward(nabla.Zeros(4, 2))
+		}, true, []string{"BatchNorm1d(3, track_running_stats=False)", "want 3 channels", "got 2"}},
 		{"SetParam unknown", func() { nn.SetParam(mlp, "2.gamma", nabla.Zeros(2)) }, false,
 			[]string{"Linear(5→2)", `"gamma"`}},
 		{"SetParam shape", func() { nn.SetParam(mlp, "0.weight", nabla.Zeros(4, 3)) }, true,

@@ -63,6 +63,29 @@ func ExampleCrossEntropy() {
 	// nabla: CrossEntropyLoss: label 3 at position 1 is out of range for 3 classes (labels must be whole numbers in [0, 3))
 }
 
+// Targets equal to the ignore index, -100 unless IgnoreIndex says
+// otherwise, count for nothing: padded positions of a sequence, say. Mean
+// divides by the targets left.
+func ExampleCrossEntropyLoss_ignoreIndex() {
+	logits := nabla.FromSlice([]float32{
+		2, 0, 0,
+		0, 0, 3,
+		1, 1, 1,
+	}, 3, 3)
+	fmt.Printf("%.4f\n", nn.CrossEntropy(logits, nabla.FromSlice([]float32{0, 2, -100})).Item())
+	fmt.Printf("%.4f\n", nn.CrossEntropy(logits.Slice(0, 0, 2, 1), nabla.FromSlice([]float32{0, 2})).Item())
+	fmt.Printf("%.4f\n", nn.CrossEntropyLoss{Reduction: nn.None}.Forward(logits, nabla.FromSlice([]float32{0, 2, -100})).Float32s())
+
+	pad := 1 // a class index as the ignore index
+	loss := nn.CrossEntropyLoss{IgnoreIndex: &pad, Reduction: nn.None}
+	fmt.Printf("%.4f\n", loss.Forward(logits, nabla.FromSlice([]float32{0, 1, 1})).Float32s())
+	// Output:
+	// 0.1672
+	// 0.1672
+	// [0.2395 0.0949 0.0000]
+	// [0.2395 0.0000 0.0000]
+}
+
 // Initialisers fill a tensor in place and return it.
 func ExampleKaimingNormal() {
 	rng := rand.New(rand.NewPCG(1, 2))

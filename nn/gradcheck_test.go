@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -137,6 +138,16 @@ func TestLayerGradcheck(t *testing.T) {
 		{name: "LogSoftmax", m: nn.LogSoftmax{Axis: -1}, x: randIn(rng, 2, 2, 3, 4), order: 2},
 		{name: "Identity", m: nn.Identity{}, x: randIn(rng, 1, 3, 4), order: 2},
 		{name: "Sequential", m: nn.NewSequential(nn.NewLinear(rng, 3, 4), nn.Tanh{}, nn.NewLayerNorm(4), nn.NewLinear(rng, 4, 2)), x: randIn(rng, 1, 2, 3), order: 2},
+		// The rows below come last so that the rows above keep their values.
+		{name: "BatchNorm1d/nostats-train", m: noStats1(affine(nn.NewBatchNorm1d(3))), x: randIn(rng, 2, 4, 3), order: 2},
+		{name: "BatchNorm1d/nostats-eval", m: eval1(noStats1(affine(nn.NewBatchNorm1d(3)))), x: randIn(rng, 2, 4, 3), order: 2},
+		{name: "BatchNorm1d/nostats-eval-3d-noaffine", m: eval1(noAffine1(noStats1(nn.NewBatchNorm1d(2)))), x: randIn(rng, 2, 2, 2, 3), order: 2},
+		{name: "BatchNorm2d/nostats-eval", m: noStats2(nn.NewBatchNorm2d(2), false), x: randIn(rng, 2, 2, 2, 2, 3), order: 2},
+		{name: "BatchNorm1d/cumulative-train", m: cumulative1(affine(nn.NewBatchNorm1d(3))), x: randIn(rng, 2, 4, 3), order: 2},
+		{name: "BatchNorm2d/cumulative-train", m: cumulative2(nn.NewBatchNorm2d(2)), x: randIn(rng, 2, 2, 2, 2, 3), order: 2},
+		{name: "Embedding/padding", m: newPaddedEmbedding(rng, 5, 3, 2), c: labels(2, 4, 0, 2, 1), order: 2},
+		{name: "Embedding/padding-negative", m: newPaddedEmbedding(rng, 4, 2, -1), c: nabla.FromSlice([]float64{3, 0, 3, 2}, 2, 2), order: 2},
+		{name: "Embedding/max-norm", m: maxNormEmbedding(rng), c: labels(0, 2, 4, 2), order: 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := checkModule(tt.m, tt.x, tt.c, tt.order, tt.before); err != nil {
@@ -144,6 +155,108 @@ func TestLayerGradcheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Helpers for the batch norm rows: each changes the layer and returns it.
+
+func affine(m *nn.BatchNorm1d) *nn.BatchNorm1d {
+	rng := rand.New(rand.NewPCG(8, 8))
+	nn.Uniform(rng, m.Weight, 0.5, 1.5)
+	nn.Uniform(rng, m.Bias, -1, 1)
+	return m
+}
+
+func noStats1(m *nn.BatchNorm1d) *nn.BatchNorm1d {
+	m.RunningMean, m.RunningVar, m.NumBatchesTracked = nil, nil, nil
+	return m
+}
+
+func noAffine1(m *nn.BatchNorm1d) *nn.BatchNorm1d {
+	m.Weight, m.Bias = nil, nil
+	return m
+}
+
+func eval1(m *nn.BatchNorm1d) *nn.BatchNorm1d {
+	m.Training = false
+	return m
+}
+
+func cumulative1(m *nn.BatchNorm1d) *nn.BatchNorm1d {
+	m.CumulativeAverage = true
+	return m
+}
+
+func noStats2(m *nn.BatchNorm2d, training bool) *nn.BatchNorm2d {
+	m.RunningMean, m.RunningVar, m.NumBatchesTracked = nil, nil, nil
+	m.Training = training
+	return m
+}
+
+func cumulative2(m *nn.BatchNorm2d) *nn.BatchNorm2d {
+	m.CumulativeAverage = true
+	return m
+}
+
+// paddedEmbedding is an Embedding with a padding row, differentiated with
+// respect to its other rows only: the padding row gets a zero gradient by
+// design, which is not the derivative of the output (lookups return the
+// row), so here it is a constant, and TestEmbeddingPaddingGradient checks
+// the zero. Its one parameter, "rest", holds the other rows.
+type paddedEmbedding struct {
+	e    *nn.Embedding
+	rest *T // (num-1, dim)
+	pad  *T // (1, dim), constant
+	row  int
+}
+
+func newPaddedEmbedding(rng *rand.Rand, num, dim, paddingIdx int) *paddedEmbedding {
+	e := nn.NewEmbeddingPadded(rng, num, dim, paddingIdx)
+	row := *e.PaddingIdx
+	w := e.Weight.To(nabla.Float64)
+	return &paddedEmbedding{e: e, row: row,
+		rest: nabla.Concat([]*T{w.Slice(0, 0, row, 1), w.Slice(0, row+1, num, 1)}, 0).Detach().RequireGrad(),
+		// not zero, so that a lookup that ignored the row would show
+		pad: randIn(rng, 1, 1, dim)}
+}
+
+func (m *paddedEmbedding) Forward(idx *T) *T {
+	parts := []*T{m.pad}
+	if m.row > 0 {
+		parts = []*T{m.rest.Slice(0, 0, m.row, 1), m.pad}
+	}
+	if m.row < m.rest.Size(0) {
+		parts = append(parts, m.rest.Slice(0, m.row, m.rest.Size(0), 1))
+	}
+	m.e.SetParam("weight", nabla.Concat(parts, 0))
+	return m.e.Forward(idx)
+}
+
+func (m *paddedEmbedding) Params() []nn.Param { return []nn.Param{{Name: "rest", Tensor: m.rest}} }
+
+func (m *paddedEmbedding) SetParam(_ string, t *T) { m.rest = t }
+
+// maxNormEmbedding returns an Embedding with MaxNorm whose rows 0, 2 and 4
+// (the ones the gradient check looks up) are inside the bound, with room to
+// spare for the check's perturbations, and rows 1 and 3 far outside it. A
+// row rescaled in place has by design the gradient of a plain lookup, not
+// the derivative of the rescale (as in PyTorch), so only rows inside the
+// bound can be checked numerically; the reference tests check the rescale.
+func maxNormEmbedding(rng *rand.Rand) *nn.Embedding {
+	e := nn.NewEmbedding(rng, 5, 3)
+	e.MaxNorm = 2
+	w := e.Weight.Data32()
+	for r := range 5 {
+		want := 1.0 // inside the bound
+		if r%2 == 1 {
+			want = 6 // outside it
+		}
+		row := w[r*3 : r*3+3]
+		norm := math.Sqrt(float64(row[0]*row[0] + row[1]*row[1] + row[2]*row[2]))
+		for j := range row {
+			row[j] *= float32(want / norm)
+		}
+	}
+	return e
 }
 
 func TestLossGradcheck(t *testing.T) {
@@ -191,6 +304,30 @@ func TestLossGradcheck(t *testing.T) {
 			lossCase{"BCEWithLogits/weights/" + rs, func(in []*T) *T {
 				return nn.BCEWithLogitsLoss{Weight: in[2], PosWeight: in[3], Reduction: r}.Forward(in[0], in[1])
 			}, []*T{randIn(rng, 3, 2, 3), randRange(rng, 0, 1, 2, 3), randRange(rng, 0.5, 1.5, 2, 3), randRange(rng, 0.5, 3, 3)}},
+		)
+	}
+	// ignore_index: targets equal to it (-100 by default) pass no gradient.
+	ign := labels(0, -100, 1, 3, -100)
+	ign3 := nabla.FromSlice([]float64{0, -100, 1, 2, 2, -100}, 2, 3)
+	for _, r := range []nn.Reduction{nn.Mean, nn.Sum, nn.None} {
+		rs := r.String()
+		cases = append(cases,
+			lossCase{"CrossEntropy/ignore/" + rs, func(in []*T) *T { return nn.CrossEntropyLoss{Reduction: r}.Forward(in[0], ign) },
+				[]*T{randIn(rng, 2, 5, 4)}},
+			lossCase{"CrossEntropy/ignore-weight-smooth/" + rs, func(in []*T) *T {
+				return nn.CrossEntropyLoss{Weight: in[1], LabelSmoothing: 0.2, Reduction: r}.Forward(in[0], ign)
+			}, []*T{randIn(rng, 2, 5, 4), randRange(rng, 0.5, 1.5, 4)}},
+			lossCase{"CrossEntropy/ignore-kdim/" + rs, func(in []*T) *T {
+				return nn.CrossEntropyLoss{Weight: in[1], LabelSmoothing: 0.1, Reduction: r}.Forward(in[0], ign3)
+			}, []*T{randIn(rng, 2, 2, 4, 3), randRange(rng, 0.5, 1.5, 4)}},
+			lossCase{"CrossEntropy/ignore-index3/" + rs, func(in []*T) *T {
+				return nn.CrossEntropyLoss{Weight: in[1], IgnoreIndex: new(3), LabelSmoothing: 0.1, Reduction: r}.Forward(in[0], cls)
+			}, []*T{randIn(rng, 2, 5, 4), randRange(rng, 0.5, 1.5, 4)}},
+			lossCase{"NLL/ignore/" + rs, func(in []*T) *T { return nn.NLLLoss{Weight: in[1], Reduction: r}.Forward(in[0], ign) },
+				[]*T{randIn(rng, 2, 5, 4), randRange(rng, 0.5, 1.5, 4)}},
+			lossCase{"NLL/ignore-index0/" + rs, func(in []*T) *T {
+				return nn.NLLLoss{IgnoreIndex: new(0), Reduction: r}.Forward(in[0], cls)
+			}, []*T{randIn(rng, 2, 5, 4)}},
 		)
 	}
 	for _, c := range cases {

@@ -79,8 +79,33 @@ func (l *Linear) SetParam(name string, t *nabla.Tensor) {
 // Embedding maps whole-number indices to learned vectors, as
 // torch.nn.Embedding: an index tensor of any shape S gives an output of
 // shape S + (dim), row i of the weight for index i.
+//
+// PaddingIdx and MaxNorm are torch.nn.Embedding's padding_idx and
+// max_norm; their zero values (nil and 0) are PyTorch's defaults (None).
+// scale_grad_by_freq and sparse gradients are not supported.
 type Embedding struct {
 	Weight *nabla.Tensor // (num, dim): one row per index
+
+	// PaddingIdx, if not nil, names the padding row, in [0, num) or,
+	// counting from the end as in PyTorch, in [-num, 0). Lookups of it
+	// return the row as it is (zeros, as [NewEmbeddingPadded] makes it,
+	// unless changed since), but pass no gradient to it, so an optimizer
+	// driven by this layer's gradients never moves it. A pointer because 0
+	// is a valid row; NewEmbeddingPadded sets it.
+	PaddingIdx *int
+
+	// MaxNorm, if positive, bounds the NormType-norm of every row that
+	// Forward looks up: before the lookup, each such row whose norm
+	// exceeds MaxNorm is rescaled in place, by MaxNorm / (norm + 1e-7), as
+	// torch.embedding_renorm_ does. The rescale is not recorded in the
+	// graph, so the gradient is that of a plain lookup of the rescaled
+	// weight, as in PyTorch. Zero means no bound (PyTorch's None); PyTorch's
+	// max_norm=0, which zeroes every row looked up, has no equivalent.
+	MaxNorm float64
+
+	// NormType is p of the p-norm that MaxNorm bounds: any p > 0, or
+	// +Inf for the largest absolute value. Zero means 2, PyTorch's default.
+	NormType float64
 }
 
 // NewEmbedding returns an Embedding of num vectors of length dim, drawn
@@ -92,24 +117,138 @@ func NewEmbedding(rng *rand.Rand, num, dim int) *Embedding {
 	return &Embedding{Weight: Normal(rng, nabla.Zeros(num, dim), 0, 1).RequireGrad()}
 }
 
-// String describes the layer as "Embedding(num, dim)".
+// NewEmbeddingPadded returns [NewEmbedding] with padding_idx: it draws the
+// same values from rng, then zeroes row paddingIdx, as PyTorch does, and
+// sets PaddingIdx to it. A negative paddingIdx counts from the end (-1 is
+// the last row) and is stored as the row it names, as PyTorch stores it.
+// It panics with a *nabla.ValueError if paddingIdx is outside [-num, num).
+func NewEmbeddingPadded(rng *rand.Rand, num, dim, paddingIdx int) *Embedding {
+	if num <= 0 || dim <= 0 {
+		panic(&nabla.ValueError{Op: "nn.NewEmbeddingPadded", Reason: fmt.Sprintf("sizes must be positive, got num=%d dim=%d", num, dim)})
+	}
+	p := paddingRow("nn.NewEmbeddingPadded", paddingIdx, num)
+	e := NewEmbedding(rng, num, dim)
+	clear(e.Weight.Data32()[p*dim : (p+1)*dim])
+	e.PaddingIdx = &p
+	return e
+}
+
+// paddingRow returns the row that padding index p names among num rows,
+// panicking with a *nabla.ValueError naming op if it names none.
+func paddingRow(op string, p, num int) int {
+	if p < -num || p >= num {
+		panic(&nabla.ValueError{Op: op, Reason: fmt.Sprintf("padding index %d is out of range for %d rows (want [%d, %d))", p, num, -num, num)})
+	}
+	if p < 0 {
+		p += num
+	}
+	return p
+}
+
+// String describes the layer as PyTorch does: "Embedding(num, dim)", with
+// ", padding_idx=p", ", max_norm=m" and ", norm_type=t" when they are set.
 func (e *Embedding) String() string {
-	return fmt.Sprintf("Embedding(%d, %d)", e.Weight.Size(0), e.Weight.Size(1))
+	s := fmt.Sprintf("Embedding(%d, %d", e.Weight.Size(0), e.Weight.Size(1))
+	if e.PaddingIdx != nil {
+		s += fmt.Sprintf(", padding_idx=%d", *e.PaddingIdx)
+	}
+	if e.MaxNorm != 0 {
+		s += fmt.Sprintf(", max_norm=%v", e.MaxNorm)
+	}
+	if e.NormType != 0 && e.NormType != 2 {
+		s += fmt.Sprintf(", norm_type=%v", e.NormType)
+	}
+	return s + ")"
 }
 
 // Forward looks up the rows named by idx, a tensor of whole numbers held
-// in a float dtype. It panics with a *nabla.ValueError naming the layer and
-// the bad index if one is not a whole number in [0, num).
+// in a float dtype. With MaxNorm set it first rescales, in place, the rows
+// it is about to look up whose norm exceeds MaxNorm; with PaddingIdx set no
+// gradient reaches the padding row. It panics with a *nabla.ValueError
+// naming the layer if an index is not a whole number in [0, num) (the bad
+// index and its position) or PaddingIdx is out of range, and, when MaxNorm
+// is not zero, if MaxNorm is negative or NaN, NormType negative or NaN, or
+// the weight not contiguous (it is rescaled in place).
 func (e *Embedding) Forward(idx *nabla.Tensor) *nabla.Tensor {
 	num := e.Weight.Size(0)
+	pad := -1
+	if e.PaddingIdx != nil {
+		pad = paddingRow(e.String(), *e.PaddingIdx, num)
+	}
+	padded := false
 	for i, v := range idx.Float64s() {
 		if v != math.Trunc(v) || v < 0 || v >= float64(num) {
 			panic(&nabla.ValueError{Op: e.String(), Reason: fmt.Sprintf("index %v at position %d is out of range [0, %d)", v, i, num)})
 		}
+		padded = padded || int(v) == pad
 	}
 	flat := idx.Reshape(-1)
+	if e.MaxNorm != 0 {
+		e.renorm(flat)
+	}
 	out := e.Weight.IndexSelect(0, flat)
+	if padded {
+		// The same values either way: the detached copy only stops the
+		// gradient at the padding positions, so the padding row gets none.
+		keep := flat.Detach().NotEqual(nabla.FullOf(flat.DType(), float64(pad))).Unsqueeze(1)
+		out = nabla.Where(keep, out, out.Detach())
+	}
 	return out.Reshape(append(idx.Shape(), e.Weight.Size(1))...)
+}
+
+// renorm rescales in place each distinct row named by flat whose norm
+// exceeds MaxNorm, as torch.embedding_renorm_: outside the graph, because
+// PyTorch runs it under no_grad and differentiates only the lookup.
+func (e *Embedding) renorm(flat *nabla.Tensor) {
+	maxNorm, p := e.MaxNorm, e.NormType
+	if p == 0 {
+		p = 2
+	}
+	if !(maxNorm > 0) || !(p > 0) {
+		panic(&nabla.ValueError{Op: e.String(), Reason: fmt.Sprintf("max_norm must be positive and norm_type positive, got max_norm=%v norm_type=%v", e.MaxNorm, e.NormType)})
+	}
+	if !e.Weight.IsContiguous() {
+		panic(&nabla.ValueError{Op: e.String(), Reason: "max_norm rescales the weight in place, which must be contiguous"})
+	}
+	dim := e.Weight.Size(1)
+	seen := map[int]bool{}
+	for _, r := range flat.Ints() {
+		if seen[r] {
+			continue
+		}
+		seen[r] = true
+		if e.Weight.DType() == nabla.Float64 {
+			renormRow(e.Weight.Data64()[r*dim:(r+1)*dim], maxNorm, p)
+		} else {
+			renormRow(e.Weight.Data32()[r*dim:(r+1)*dim], maxNorm, p)
+		}
+	}
+}
+
+func renormRow[T float32 | float64](row []T, maxNorm, p float64) {
+	norm := 0.0
+	switch {
+	case math.IsInf(p, 1):
+		for _, v := range row {
+			norm = max(norm, math.Abs(float64(v)))
+		}
+	case p == 2:
+		for _, v := range row {
+			norm += float64(v) * float64(v)
+		}
+		norm = math.Sqrt(norm)
+	default:
+		for _, v := range row {
+			norm += math.Pow(math.Abs(float64(v)), p)
+		}
+		norm = math.Pow(norm, 1/p)
+	}
+	if norm > maxNorm {
+		scale := maxNorm / (norm + 1e-7)
+		for i := range row {
+			row[i] = T(float64(row[i]) * scale)
+		}
+	}
 }
 
 // Params returns "weight".

@@ -140,6 +140,12 @@ func (l HuberLoss) Forward(input, target *nabla.Tensor) *nabla.Tensor {
 	return reduce(nabla.Where(a.Less(nabla.FullOf(a.DType(), delta)), quad, lin), l.Reduction)
 }
 
+// DefaultIgnoreIndex is PyTorch's default ignore_index, -100: a target
+// equal to it is skipped by [CrossEntropyLoss] and [NLLLoss] when their
+// IgnoreIndex is nil. No class can have a negative index, so the default
+// never hides a real label.
+const DefaultIgnoreIndex = -100
+
 // CrossEntropyLoss is the cross-entropy between the softmax of logits and
 // a target, as torch.nn.CrossEntropyLoss, computed stably through
 // LogSoftmax. The logits have shape (C), (N, C) or (N, C, d1, d2, ...),
@@ -156,16 +162,32 @@ func (l HuberLoss) Forward(input, target *nabla.Tensor) *nabla.Tensor {
 // divides the sum by Σ w[y_i], exactly as PyTorch. With probability targets
 // the target is first smoothed to (1-ε)·t + ε/C, the loss is
 // -Σ_c w[c]·t[c]·log p[c], and Mean divides by the number of elements.
+//
+// Class-index targets equal to the ignore index (IgnoreIndex, or -100 when
+// it is nil, as in PyTorch) are skipped: they contribute 0 to the loss,
+// label-smoothing term included, and get a zero gradient; None gives 0 at
+// their positions, and Mean divides by the weights (or the count) of the
+// other targets only, so that a batch whose targets are all ignored has a
+// NaN mean, as in PyTorch. An ignored target is not checked against the
+// number of classes. Probability targets have no ignore index: as in
+// PyTorch, a non-negative IgnoreIndex with them panics and a negative one
+// is unused.
 type CrossEntropyLoss struct {
-	Weight         *nabla.Tensor // (C) rescaling weight per class, or nil
-	LabelSmoothing float64       // ε in [0, 1]
+	Weight *nabla.Tensor // (C) rescaling weight per class, or nil
+	// IgnoreIndex is the class index whose targets are skipped, or nil for
+	// PyTorch's default, [DefaultIgnoreIndex] (-100). It is a pointer
+	// because 0 is a valid class: the zero value of the struct must not
+	// silently drop every label 0. Set it with IgnoreIndex: new(0), say.
+	IgnoreIndex    *int
+	LabelSmoothing float64 // ε in [0, 1]
 	Reduction      Reduction
 }
 
 // Forward returns the reduced cross-entropy. It panics with a
 // *nabla.ValueError naming the loss, the label and the number of classes
-// if a class index is out of range, and with a *nabla.ShapeError if the
-// target's shape fits neither form.
+// if a class index (other than the ignore index) is out of range, or if a
+// non-negative IgnoreIndex is given with probability targets, and with a
+// *nabla.ShapeError if the target's shape fits neither form.
 func (l CrossEntropyLoss) Forward(logits, target *nabla.Tensor) *nabla.Tensor {
 	const name = "CrossEntropyLoss"
 	if !(l.LabelSmoothing >= 0 && l.LabelSmoothing <= 1) {
@@ -173,27 +195,47 @@ func (l CrossEntropyLoss) Forward(logits, target *nabla.Tensor) *nabla.Tensor {
 	}
 	ax := classAxis(name, logits)
 	logp := logits.LogSoftmax(ax)
+	ignore := ignoreIndex(l.IgnoreIndex)
 	if slices.Equal(logits.Shape(), target.Shape()) {
+		// PyTorch refuses a non-negative ignore_index with probabilities
+		// (it could be meant as a class) and lets a negative one, such as
+		// the default, pass unused.
+		if ignore >= 0 {
+			panic(&nabla.ValueError{Op: name, Reason: fmt.Sprintf("ignore index %d is not supported with class-probability targets", ignore)})
+		}
 		return probLoss(name, logp, target, ax, l.Weight, l.LabelSmoothing, l.Reduction)
 	}
-	return indexLoss(name, logp, target, ax, l.Weight, l.LabelSmoothing, l.Reduction)
+	return indexLoss(name, logp, target, ax, l.Weight, l.LabelSmoothing, ignore, l.Reduction)
+}
+
+// ignoreIndex returns *p, or DefaultIgnoreIndex when p is nil.
+func ignoreIndex(p *int) int {
+	if p == nil {
+		return DefaultIgnoreIndex
+	}
+	return *p
 }
 
 // NLLLoss is the negative log-likelihood -w[y]·log p[y] of class-index
 // targets given log-probabilities (the output of LogSoftmax), as
-// torch.nn.NLLLoss. Shapes, Weight and Reduction follow
-// [CrossEntropyLoss] with class-index targets; CrossEntropyLoss is NLLLoss
-// after LogSoftmax.
+// torch.nn.NLLLoss. Shapes, Weight, IgnoreIndex and Reduction follow
+// [CrossEntropyLoss] with class-index targets: targets equal to the ignore
+// index (-100 by default) contribute nothing and Mean divides by the
+// weights of the others. CrossEntropyLoss is NLLLoss after LogSoftmax.
 type NLLLoss struct {
-	Weight    *nabla.Tensor // (C) rescaling weight per class, or nil
-	Reduction Reduction
+	Weight *nabla.Tensor // (C) rescaling weight per class, or nil
+	// IgnoreIndex is the class index whose targets are skipped, or nil for
+	// PyTorch's default, [DefaultIgnoreIndex] (-100); a pointer because 0
+	// is a valid class. See [CrossEntropyLoss].
+	IgnoreIndex *int
+	Reduction   Reduction
 }
 
 // Forward returns the reduced negative log-likelihood. It panics as
 // [CrossEntropyLoss.Forward] does.
 func (l NLLLoss) Forward(logp, target *nabla.Tensor) *nabla.Tensor {
 	const name = "NLLLoss"
-	return indexLoss(name, logp, target, classAxis(name, logp), l.Weight, 0, l.Reduction)
+	return indexLoss(name, logp, target, classAxis(name, logp), l.Weight, 0, ignoreIndex(l.IgnoreIndex), l.Reduction)
 }
 
 func classAxis(loss string, logits *nabla.Tensor) int {
@@ -222,16 +264,33 @@ func classWeight(loss string, w *nabla.Tensor, c, ax, r int, dt nabla.DType) *na
 
 // checkLabels panics with a *nabla.ValueError naming loss, the first bad
 // label and the number of classes unless every value of labels is a whole
-// number in [0, classes).
-func checkLabels(loss string, labels *nabla.Tensor, classes int) {
-	for i, v := range labels.Float64s() {
+// number in [0, classes) or equal to ignore. It returns, when some label
+// is ignored, a mask of labels' length with 1 where the label counts and 0
+// where it is ignored, and nil when none is.
+func checkLabels(loss string, labels *nabla.Tensor, classes, ignore int) []float64 {
+	var keep []float64
+	vs := labels.Float64s()
+	for i, v := range vs {
+		if v == float64(ignore) {
+			if keep == nil {
+				keep = make([]float64, len(vs))
+				for j := range i {
+					keep[j] = 1
+				}
+			}
+			continue
+		}
 		if v != math.Trunc(v) || v < 0 || v >= float64(classes) {
 			panic(&nabla.ValueError{Op: loss, Reason: fmt.Sprintf("label %v at position %d is out of range for %d classes (labels must be whole numbers in [0, %d))", v, i, classes, classes)})
 		}
+		if keep != nil {
+			keep[i] = 1
+		}
 	}
+	return keep
 }
 
-func indexLoss(name string, logp, target *nabla.Tensor, ax int, weight *nabla.Tensor, eps float64, r Reduction) *nabla.Tensor {
+func indexLoss(name string, logp, target *nabla.Tensor, ax int, weight *nabla.Tensor, eps float64, ignore int, r Reduction) *nabla.Tensor {
 	want := logp.Shape()
 	c := want[ax]
 	want = slices.Delete(want, ax, ax+1)
@@ -239,14 +298,30 @@ func indexLoss(name string, logp, target *nabla.Tensor, ax int, weight *nabla.Te
 		panic(&nabla.ShapeError{Op: name, Shapes: [][]int{logp.Shape(), target.Shape()},
 			Reason: fmt.Sprintf("target must hold class indices of shape %v or probabilities of the input's shape", want)})
 	}
-	checkLabels(name, target, c)
+	keep := checkLabels(name, target, c, ignore)
 	dt := logp.DType()
-	idx := target.Detach().Unsqueeze(ax)
+	labels := target.Detach()
+	var mask *nabla.Tensor
+	if keep != nil {
+		// Ignored targets may name no class at all (-100): look up class 0
+		// in their place, then cut those positions out with Where, which
+		// (unlike a product with 0) passes no gradient, not even the NaN
+		// of an all-ignored mean.
+		safe := make([]float64, len(keep))
+		for i, v := range labels.Float64s() {
+			if keep[i] != 0 {
+				safe[i] = v
+			}
+		}
+		labels = nabla.FromSlice(safe).Reshape(want...)
+		mask = nabla.FromSlice(keep).Reshape(want...).To(dt)
+	}
+	idx := labels.Unsqueeze(ax)
 	loss := logp.Gather(ax, idx).Squeeze(ax).Neg()
 	var wy *nabla.Tensor
 	if weight != nil {
 		w := classWeight(name, weight, c, ax, logp.Dim(), dt)
-		wy = w.Reshape(c).IndexSelect(0, target.Detach().Reshape(-1)).Reshape(target.Shape()...)
+		wy = w.Reshape(c).IndexSelect(0, labels.Reshape(-1)).Reshape(want...)
 		loss = loss.Mul(wy)
 	}
 	if eps > 0 {
@@ -256,6 +331,22 @@ func indexLoss(name string, logp, target *nabla.Tensor, ax int, weight *nabla.Te
 		}
 		smooth := all.Sum(ax).Neg()
 		loss = loss.MulScalar(1 - eps).Add(smooth.MulScalar(eps / float64(c)))
+	}
+	if mask != nil {
+		zero := nabla.FullOf(dt, 0)
+		loss = nabla.Where(mask, loss, zero)
+		if r != Mean {
+			return reduce(loss, r)
+		}
+		if wy != nil {
+			return loss.Sum().Div(nabla.Where(mask, wy, zero).Sum())
+		}
+		// count is 0 when every target is ignored: 0/0 is PyTorch's NaN.
+		count := 0.0
+		for _, k := range keep {
+			count += k
+		}
+		return loss.Sum().Div(nabla.FullOf(dt, count))
 	}
 	if r == Mean && wy != nil {
 		return loss.Sum().Div(wy.Sum())

@@ -18,15 +18,32 @@ import (
 // variance for RunningVar; NumBatchesTracked counts the updates. In
 // evaluation mode the running statistics are used instead. The output has
 // the input's shape.
+//
+// PyTorch's momentum=None is CumulativeAverage: the factor is then
+// 1/NumBatchesTracked (counting the batch at hand) instead of Momentum, so
+// the running statistics are the plain average over every batch seen
+// since NumBatchesTracked was 0.
+//
+// PyTorch's track_running_stats=False is a layer whose RunningMean,
+// RunningVar and NumBatchesTracked are all nil (set them to nil after
+// [NewBatchNorm1d]): it has no buffers, so checkpoints hold none, and it
+// normalises with the batch's statistics in evaluation mode too.
+// Likewise, nil Weight and Bias are affine=False.
 type BatchNorm1d struct {
 	Weight            *nabla.Tensor // (C), initialised to 1; nil for no affine transform
 	Bias              *nabla.Tensor // (C), initialised to 0; nil for no affine transform
-	RunningMean       *nabla.Tensor // (C) buffer "running_mean", initialised to 0
-	RunningVar        *nabla.Tensor // (C) buffer "running_var", initialised to 1
-	NumBatchesTracked *nabla.Tensor // 0-d buffer "num_batches_tracked" (a count held as a float)
+	RunningMean       *nabla.Tensor // (C) buffer "running_mean", initialised to 0; nil for no running statistics
+	RunningVar        *nabla.Tensor // (C) buffer "running_var", initialised to 1; nil for no running statistics
+	NumBatchesTracked *nabla.Tensor // 0-d buffer "num_batches_tracked" (a count held as a float); nil for no running statistics
 	Eps               float64       // added to the variance; 1e-5 by default
-	Momentum          float64       // weight of the new batch in the running statistics; 0.1 by default
-	Training          bool          // training mode (the default) or evaluation mode
+	Momentum          float64       // weight of the new batch in the running statistics; 0.1 by default; unused with CumulativeAverage
+	// CumulativeAverage is PyTorch's momentum=None: a bool beside Momentum,
+	// rather than a sentinel value of it, because every float (0
+	// included) is a valid momentum.
+	CumulativeAverage bool
+	Training          bool // training mode (the default) or evaluation mode
+
+	c int // the channel count, for a layer left with no tensor to tell it
 }
 
 // NewBatchNorm1d returns a BatchNorm1d over c features with PyTorch's
@@ -35,18 +52,21 @@ type BatchNorm1d struct {
 func NewBatchNorm1d(c int) *BatchNorm1d {
 	s := newBNState(c)
 	return &BatchNorm1d{Weight: s.w, Bias: s.b, RunningMean: s.rm, RunningVar: s.rv, NumBatchesTracked: s.nbt,
-		Eps: 1e-5, Momentum: 0.1, Training: true}
+		Eps: 1e-5, Momentum: 0.1, Training: true, c: c}
 }
 
-// String describes the layer as "BatchNorm1d(C)".
-func (m *BatchNorm1d) String() string { return fmt.Sprintf("BatchNorm1d(%d)", m.RunningMean.Len()) }
+// String describes the layer as "BatchNorm1d(C)", followed by
+// ", momentum=None" and ", track_running_stats=False" when they apply.
+func (m *BatchNorm1d) String() string { return m.state().describe("BatchNorm1d") }
 
 // Forward normalises x of shape (N, C) or (N, C, L). It panics with a
 // *nabla.ShapeError naming the layer if x has another rank or C differs,
-// and with a *nabla.ValueError if, in training mode, a channel has only
-// one value (the variance is undefined), as PyTorch does.
+// and with a *nabla.ValueError if, in training mode or without running
+// statistics, a channel has only one value (the variance is undefined), as
+// PyTorch does, or if only some of the three buffers are nil.
 func (m *BatchNorm1d) Forward(x *nabla.Tensor) *nabla.Tensor {
-	c := m.RunningMean.Len()
+	s := m.state()
+	c := s.channels()
 	if x.Dim() != 2 && x.Dim() != 3 {
 		panic(shapeErr(m.String(), x, "want a 2-d [N %d] or 3-d [N %d L] input, got %d-d", c, c, x.Dim()))
 	}
@@ -57,17 +77,18 @@ func (m *BatchNorm1d) Forward(x *nabla.Tensor) *nabla.Tensor {
 	if x.Dim() == 3 {
 		axes, bshape = []int{0, 2}, []int{1, c, 1}
 	}
-	return batchNorm(m.String(), x, axes, bshape, m.state(), m.Eps, m.Momentum, m.Training)
+	return batchNorm(m.String(), x, axes, bshape, s, m.Eps, m.Momentum, m.Training)
 }
 
 func (m *BatchNorm1d) state() bnState {
-	return bnState{m.Weight, m.Bias, m.RunningMean, m.RunningVar, m.NumBatchesTracked}
+	return bnState{m.Weight, m.Bias, m.RunningMean, m.RunningVar, m.NumBatchesTracked, m.c, m.CumulativeAverage}
 }
 
 // Params returns "weight" and "bias" (none without an affine transform).
 func (m *BatchNorm1d) Params() []Param { return m.state().params() }
 
-// Buffers returns "running_mean", "running_var" and "num_batches_tracked".
+// Buffers returns "running_mean", "running_var" and "num_batches_tracked",
+// leaving out those that are nil (none without running statistics).
 func (m *BatchNorm1d) Buffers() []Param { return m.state().buffers() }
 
 // SetTraining switches between training (true) and evaluation mode.
@@ -80,16 +101,21 @@ func (m *BatchNorm1d) SetParam(name string, t *nabla.Tensor) {
 
 // BatchNorm2d normalises each channel of an NCHW batch over the batch and
 // spatial axes, as torch.nn.BatchNorm2d. It is [BatchNorm1d] for inputs of
-// shape (N, C, H, W); the output has the input's shape.
+// shape (N, C, H, W), with the same CumulativeAverage (momentum=None) and
+// nil buffers (track_running_stats=False); the output has the input's
+// shape.
 type BatchNorm2d struct {
 	Weight            *nabla.Tensor // (C), initialised to 1; nil for no affine transform
 	Bias              *nabla.Tensor // (C), initialised to 0; nil for no affine transform
-	RunningMean       *nabla.Tensor // (C) buffer "running_mean", initialised to 0
-	RunningVar        *nabla.Tensor // (C) buffer "running_var", initialised to 1
-	NumBatchesTracked *nabla.Tensor // 0-d buffer "num_batches_tracked" (a count held as a float)
+	RunningMean       *nabla.Tensor // (C) buffer "running_mean", initialised to 0; nil for no running statistics
+	RunningVar        *nabla.Tensor // (C) buffer "running_var", initialised to 1; nil for no running statistics
+	NumBatchesTracked *nabla.Tensor // 0-d buffer "num_batches_tracked" (a count held as a float); nil for no running statistics
 	Eps               float64       // added to the variance; 1e-5 by default
-	Momentum          float64       // weight of the new batch in the running statistics; 0.1 by default
+	Momentum          float64       // weight of the new batch in the running statistics; 0.1 by default; unused with CumulativeAverage
+	CumulativeAverage bool          // PyTorch's momentum=None; see [BatchNorm1d]
 	Training          bool          // training mode (the default) or evaluation mode
+
+	c int // the channel count, for a layer left with no tensor to tell it
 }
 
 // NewBatchNorm2d returns a BatchNorm2d over c channels with PyTorch's
@@ -97,33 +123,36 @@ type BatchNorm2d struct {
 func NewBatchNorm2d(c int) *BatchNorm2d {
 	s := newBNState(c)
 	return &BatchNorm2d{Weight: s.w, Bias: s.b, RunningMean: s.rm, RunningVar: s.rv, NumBatchesTracked: s.nbt,
-		Eps: 1e-5, Momentum: 0.1, Training: true}
+		Eps: 1e-5, Momentum: 0.1, Training: true, c: c}
 }
 
-// String describes the layer as "BatchNorm2d(C)".
-func (m *BatchNorm2d) String() string { return fmt.Sprintf("BatchNorm2d(%d)", m.RunningMean.Len()) }
+// String describes the layer as "BatchNorm2d(C)", followed by
+// ", momentum=None" and ", track_running_stats=False" when they apply.
+func (m *BatchNorm2d) String() string { return m.state().describe("BatchNorm2d") }
 
 // Forward normalises x of shape (N, C, H, W). It panics as
 // [BatchNorm1d.Forward] does.
 func (m *BatchNorm2d) Forward(x *nabla.Tensor) *nabla.Tensor {
-	c := m.RunningMean.Len()
+	s := m.state()
+	c := s.channels()
 	if x.Dim() != 4 {
 		panic(shapeErr(m.String(), x, "want a 4-d input [N %d H W], got %d-d", c, x.Dim()))
 	}
 	if x.Size(1) != c {
 		panic(shapeErr(m.String(), x, "want %d channels in dimension 1, got %d", c, x.Size(1)))
 	}
-	return batchNorm(m.String(), x, []int{0, 2, 3}, []int{1, c, 1, 1}, m.state(), m.Eps, m.Momentum, m.Training)
+	return batchNorm(m.String(), x, []int{0, 2, 3}, []int{1, c, 1, 1}, s, m.Eps, m.Momentum, m.Training)
 }
 
 func (m *BatchNorm2d) state() bnState {
-	return bnState{m.Weight, m.Bias, m.RunningMean, m.RunningVar, m.NumBatchesTracked}
+	return bnState{m.Weight, m.Bias, m.RunningMean, m.RunningVar, m.NumBatchesTracked, m.c, m.CumulativeAverage}
 }
 
 // Params returns "weight" and "bias" (none without an affine transform).
 func (m *BatchNorm2d) Params() []Param { return m.state().params() }
 
-// Buffers returns "running_mean", "running_var" and "num_batches_tracked".
+// Buffers returns "running_mean", "running_var" and "num_batches_tracked",
+// leaving out those that are nil (none without running statistics).
 func (m *BatchNorm2d) Buffers() []Param { return m.state().buffers() }
 
 // SetTraining switches between training (true) and evaluation mode.
@@ -134,16 +163,59 @@ func (m *BatchNorm2d) SetParam(name string, t *nabla.Tensor) {
 	setBN(m.String(), name, t, &m.Weight, &m.Bias, &m.RunningMean, &m.RunningVar, &m.NumBatchesTracked)
 }
 
-// bnState is the tensors a batch norm layer owns.
+// bnState is the tensors a batch norm layer owns, its channel count as the
+// constructor recorded it, and whether it averages cumulatively.
 type bnState struct {
 	w, b, rm, rv, nbt *nabla.Tensor
+	c                 int
+	cumulative        bool
 }
 
 func newBNState(c int) bnState {
 	if c <= 0 {
 		panic(&nabla.ValueError{Op: "nn.NewBatchNorm", Reason: fmt.Sprintf("channel count must be positive, got %d", c)})
 	}
-	return bnState{nabla.Ones(c).RequireGrad(), nabla.Zeros(c).RequireGrad(), nabla.Zeros(c), nabla.Ones(c), nabla.Zeros()}
+	return bnState{w: nabla.Ones(c).RequireGrad(), b: nabla.Zeros(c).RequireGrad(), rm: nabla.Zeros(c), rv: nabla.Ones(c), nbt: nabla.Zeros(), c: c}
+}
+
+// channels returns the channel count: the length of any per-channel tensor
+// the layer still has (a layer may be written as a struct literal), and
+// otherwise the count the constructor recorded, for a layer with neither
+// affine transform nor running statistics.
+func (s bnState) channels() int {
+	for _, t := range []*nabla.Tensor{s.rm, s.rv, s.w, s.b} {
+		if t != nil {
+			return t.Len()
+		}
+	}
+	return s.c
+}
+
+// tracking reports whether the layer keeps running statistics, panicking
+// with a *nabla.ValueError naming layer if only some buffers are nil: half
+// a set of statistics is a mistake, not a mode.
+func (s bnState) tracking(layer string) bool {
+	n := 0
+	for _, t := range []*nabla.Tensor{s.rm, s.rv, s.nbt} {
+		if t == nil {
+			n++
+		}
+	}
+	if n != 0 && n != 3 {
+		panic(&nabla.ValueError{Op: layer, Reason: "running_mean, running_var and num_batches_tracked must be all set or all nil (track_running_stats=False)"})
+	}
+	return n == 0
+}
+
+func (s bnState) describe(kind string) string {
+	str := fmt.Sprintf("%s(%d", kind, s.channels())
+	if s.cumulative {
+		str += ", momentum=None"
+	}
+	if s.rm == nil && s.rv == nil && s.nbt == nil {
+		str += ", track_running_stats=False"
+	}
+	return str + ")"
 }
 
 func (s bnState) params() []Param {
@@ -151,7 +223,7 @@ func (s bnState) params() []Param {
 }
 
 func (s bnState) buffers() []Param {
-	return []Param{{"running_mean", s.rm}, {"running_var", s.rv}, {"num_batches_tracked", s.nbt}}
+	return params(Param{"running_mean", s.rm}, Param{"running_var", s.rv}, Param{"num_batches_tracked", s.nbt})
 }
 
 func setBN(layer, name string, t *nabla.Tensor, w, b, rm, rv, nbt **nabla.Tensor) {
@@ -166,8 +238,11 @@ func setBN(layer, name string, t *nabla.Tensor, w, b, rm, rv, nbt **nabla.Tensor
 // batchNorm normalises x over axes; bshape is the shape (1, C, 1...) that
 // per-channel tensors take to broadcast against x.
 func batchNorm(layer string, x *nabla.Tensor, axes, bshape []int, s bnState, eps, momentum float64, training bool) *nabla.Tensor {
+	tracking := s.tracking(layer)
 	var y *nabla.Tensor
-	if training {
+	if training || !tracking {
+		// Without running statistics there is nothing else to normalise
+		// with, so evaluation uses the batch's too, as in PyTorch.
 		n := x.Len() / x.Size(1)
 		if n <= 1 {
 			panic(&nabla.ValueError{Op: layer, Reason: fmt.Sprintf("expected more than 1 value per channel when training, got input shape %v", x.Shape())})
@@ -175,11 +250,16 @@ func batchNorm(layer string, x *nabla.Tensor, axes, bshape []int, s bnState, eps
 		mean := x.MeanKeep(axes...)
 		v := x.VarKeep(0, axes...)
 		y = x.Sub(mean).Mul(v.AddScalar(eps).PowScalar(-0.5))
-		// Running statistics: PyTorch stores the unbiased variance.
-		unbias := float64(n) / float64(n-1)
-		update(s.rm, mean.Detach().Float64s(), momentum, 1)
-		update(s.rv, v.Detach().Float64s(), momentum, unbias)
-		addOne(s.nbt)
+		if training && tracking {
+			addOne(s.nbt)
+			if s.cumulative {
+				momentum = 1 / s.nbt.Item()
+			}
+			// Running statistics: PyTorch stores the unbiased variance.
+			unbias := float64(n) / float64(n-1)
+			update(s.rm, mean.Detach().Float64s(), momentum, 1)
+			update(s.rv, v.Detach().Float64s(), momentum, unbias)
+		}
 	} else {
 		y = x.Sub(s.rm.Reshape(bshape...)).Mul(s.rv.Reshape(bshape...).AddScalar(eps).PowScalar(-0.5))
 	}

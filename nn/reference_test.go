@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"testing"
 
 	"github.com/nabla-go/nabla"
@@ -21,12 +22,40 @@ import (
 // 1e-5 relative, and in float32 (the default dtype) to within 1e-4.
 
 type refTensor struct {
-	Shape []int     `json:"shape"`
-	Data  []float64 `json:"data"`
+	Shape []int   `json:"shape"`
+	Data  refData `json:"data"`
+}
+
+// refData is a tensor's values; JSON has no NaN or infinity, so the
+// generator writes those as the strings "nan", "inf" and "-inf".
+type refData []float64
+
+func (d *refData) UnmarshalJSON(b []byte) error {
+	var vs []any
+	if err := json.Unmarshal(b, &vs); err != nil {
+		return err
+	}
+	out := make([]float64, len(vs))
+	for i, v := range vs {
+		switch v := v.(type) {
+		case float64:
+			out[i] = v
+		case string:
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || !(math.IsNaN(f) || math.IsInf(f, 0)) {
+				return fmt.Errorf("value %d: %q is neither a number nor nan, inf or -inf", i, v)
+			}
+			out[i] = f
+		default:
+			return fmt.Errorf("value %d: %v is not a number", i, v)
+		}
+	}
+	*d = out
+	return nil
 }
 
 func (r refTensor) tensor(dt nabla.DType) *nabla.Tensor {
-	return nabla.FromSlice(r.Data, r.Shape...).To(dt).Contiguous()
+	return nabla.FromSlice([]float64(r.Data), r.Shape...).To(dt).Contiguous()
 }
 
 type refConfig struct {
@@ -40,9 +69,15 @@ type refConfig struct {
 	Output         []int
 	Channels       int
 	Shape          []int
-	Affine         bool
+	Affine         *bool // LayerNorm, BatchNorm (absent: true)
 	P              float64
 	Num, Dim       int
+	PaddingIdx     *int    `json:"padding_idx"`
+	MaxNorm        float64 `json:"max_norm"`
+	NormType       float64 `json:"norm_type"`
+	TrackStats     *bool   `json:"track_running_stats"` // absent: true
+	Cumulative     bool    // BatchNorm with momentum=None
+	IgnoreIndex    *int    `json:"ignore_index"` // absent: PyTorch's default, -100
 	Start, End     int
 	Slope          float64
 	Tanh           bool
@@ -63,6 +98,7 @@ type refCase struct {
 	Upstream      refTensor            `json:"upstream"`
 	Output        refTensor            `json:"output"`
 	Params        map[string]refTensor `json:"params"`
+	ParamsAfter   map[string]refTensor `json:"params_after"`
 	BuffersBefore map[string]refTensor `json:"buffers_before"`
 	BuffersAfter  map[string]refTensor `json:"buffers_after"`
 	Grads         map[string]refTensor `json:"grads"`
@@ -123,19 +159,40 @@ func buildLayer(c refCase) nn.Module {
 	case "AdaptiveAvgPool2d":
 		return nn.NewAdaptiveAvgPool2d(cfg.Output[0], cfg.Output[1])
 	case "BatchNorm1d":
-		return nn.NewBatchNorm1d(cfg.Channels)
+		l := nn.NewBatchNorm1d(cfg.Channels)
+		l.CumulativeAverage = cfg.Cumulative
+		if cfg.TrackStats != nil && !*cfg.TrackStats {
+			l.RunningMean, l.RunningVar, l.NumBatchesTracked = nil, nil, nil
+		}
+		if cfg.Affine != nil && !*cfg.Affine {
+			l.Weight, l.Bias = nil, nil
+		}
+		return l
 	case "BatchNorm2d":
-		return nn.NewBatchNorm2d(cfg.Channels)
+		l := nn.NewBatchNorm2d(cfg.Channels)
+		l.CumulativeAverage = cfg.Cumulative
+		if cfg.TrackStats != nil && !*cfg.TrackStats {
+			l.RunningMean, l.RunningVar, l.NumBatchesTracked = nil, nil, nil
+		}
+		if cfg.Affine != nil && !*cfg.Affine {
+			l.Weight, l.Bias = nil, nil
+		}
+		return l
 	case "LayerNorm":
 		l := nn.NewLayerNorm(cfg.Shape...)
-		if !cfg.Affine {
+		if !*cfg.Affine {
 			l.Weight, l.Bias = nil, nil
 		}
 		return l
 	case "Dropout":
 		return nn.NewDropout(rng, cfg.P)
 	case "Embedding":
-		return nn.NewEmbedding(rng, cfg.Num, cfg.Dim)
+		e := nn.NewEmbedding(rng, cfg.Num, cfg.Dim)
+		if cfg.PaddingIdx != nil {
+			e = nn.NewEmbeddingPadded(rng, cfg.Num, cfg.Dim, *cfg.PaddingIdx)
+		}
+		e.MaxNorm, e.NormType = cfg.MaxNorm, cfg.NormType
+		return e
 	case "Flatten":
 		return &nn.Flatten{StartDim: cfg.Start, EndDim: cfg.End}
 	case "ReLU":
@@ -180,9 +237,9 @@ func buildLoss(c refCase, dt nabla.DType) func(x, y *nabla.Tensor) *nabla.Tensor
 	case "HuberLoss":
 		return nn.HuberLoss{Delta: c.Config.Delta, Reduction: r}.Forward
 	case "CrossEntropyLoss":
-		return nn.CrossEntropyLoss{Weight: w, LabelSmoothing: c.Config.LabelSmoothing, Reduction: r}.Forward
+		return nn.CrossEntropyLoss{Weight: w, IgnoreIndex: c.Config.IgnoreIndex, LabelSmoothing: c.Config.LabelSmoothing, Reduction: r}.Forward
 	case "NLLLoss":
-		return nn.NLLLoss{Weight: w, Reduction: r}.Forward
+		return nn.NLLLoss{Weight: w, IgnoreIndex: c.Config.IgnoreIndex, Reduction: r}.Forward
 	case "BCELoss":
 		return nn.BCELoss{Weight: w, Reduction: r}.Forward
 	case "BCEWithLogitsLoss":
@@ -199,7 +256,9 @@ var tolerances = map[nabla.DType]tolerance{
 }
 
 // compare reports the worst element of got that differs from want by more
-// than the tolerance, and any difference in shape or dtype.
+// than the tolerance, and any difference in shape or dtype. A NaN in want
+// (the mean of a loss whose targets are all ignored) must be NaN in got,
+// and only there.
 func compare(t *testing.T, what string, got *nabla.Tensor, want refTensor, dt nabla.DType) {
 	t.Helper()
 	if got == nil {
@@ -217,12 +276,16 @@ func compare(t *testing.T, what string, got *nabla.Tensor, want refTensor, dt na
 	g := got.Float64s()
 	worst, at := 0.0, -1
 	for i, w := range want.Data {
-		excess := math.Abs(g[i]-w) - (tol.abs + tol.rel*math.Abs(w))
-		if math.IsNaN(g[i]) || excess > worst {
-			worst, at = excess, i
-			if math.IsNaN(g[i]) {
+		if math.IsNaN(w) || math.IsNaN(g[i]) {
+			if math.IsNaN(w) != math.IsNaN(g[i]) {
+				at = i
 				break
 			}
+			continue
+		}
+		excess := math.Abs(g[i]-w) - (tol.abs + tol.rel*math.Abs(w))
+		if excess > worst {
+			worst, at = excess, i
 		}
 	}
 	if at >= 0 {
@@ -248,8 +311,27 @@ func paramNames(ps []nn.Param) []string {
 	return names
 }
 
+// requireCases fails unless every name in want is a case: the options
+// that only some cases exercise must not drop out of the files unnoticed.
+func requireCases(t *testing.T, file string, cases []refCase, want ...string) {
+	t.Helper()
+	names := map[string]bool{}
+	for _, c := range cases {
+		names[c.Name] = true
+	}
+	for _, w := range want {
+		if !names[w] {
+			t.Errorf("%s has no case %q", file, w)
+		}
+	}
+}
+
 func TestLayersMatchPyTorch(t *testing.T) {
 	cases := loadCases(t, "testdata/layers.json")
+	requireCases(t, "testdata/layers.json", cases,
+		"batchnorm1d/nostats-train-2d", "batchnorm1d/nostats-eval-3d", "batchnorm1d/nostats-noaffine-eval", "batchnorm2d/nostats-eval",
+		"batchnorm1d/cumulative-train-2d", "batchnorm1d/cumulative-first-batch", "batchnorm2d/cumulative-train",
+		"embedding/padding", "embedding/padding-negative", "embedding/max-norm", "embedding/max-norm-p1", "embedding/padding-max-norm")
 	kinds := map[string]bool{}
 	for _, c := range cases {
 		kinds[c.Kind] = true
@@ -289,6 +371,13 @@ func TestLayersMatchPyTorch(t *testing.T) {
 				for _, b := range nn.Buffers(m) {
 					compare(t, b.Name+" after forward", b.Tensor, c.BuffersAfter[b.Name], dt)
 				}
+				// Layers that change their parameters in place (Embedding
+				// with max_norm) must change them as PyTorch does.
+				if c.ParamsAfter != nil {
+					for _, p := range m.Params() {
+						compare(t, p.Name+" after forward", p.Tensor, c.ParamsAfter[p.Name], dt)
+					}
+				}
 			})
 		}
 	}
@@ -303,6 +392,12 @@ func TestLayersMatchPyTorch(t *testing.T) {
 
 func TestLossesMatchPyTorch(t *testing.T) {
 	cases := loadCases(t, "testdata/losses.json")
+	requireCases(t, "testdata/losses.json", cases,
+		"crossentropy/ignore/weighted/smooth0.1/mean", "crossentropy/ignore/kdim/weighted/smooth0.1/none",
+		"crossentropy/ignore-index1/weighted/smooth0.1/mean", "crossentropy/ignore-index7/sum",
+		"nll/ignore/weighted/mean", "nll/ignore-index0/weighted/mean", "nll/ignore-index-5/kdim/none",
+		"crossentropy/ignore-all/weighted/smooth0.1/mean", "nll/ignore-all/weighted/mean", "crossentropy/vector/ignored",
+		"crossentropy/prob/ignore-index-3")
 	seen := map[string]bool{}
 	for _, c := range cases {
 		seen[c.Kind+"/"+c.Config.Reduction] = true

@@ -13,10 +13,20 @@ Run from the repository root with Debian's torch (1.13):
 
     /usr/bin/python3 bench/reference/make_nn_reference.py
 
-Each tensor is stored as {"shape": [...], "data": [...]} in row-major order.
+Each tensor is stored as {"shape": [...], "data": [...]} in row-major order;
+a value that is not finite (the NaN of a mean over no target) is stored as
+the string "nan", "inf" or "-inf", since JSON has no such numbers.
+
+The cases draw their values from one seeded generator, GEN, in order, and
+losses() runs after layers(): a case added anywhere would shift the values
+of every case drawn after it. New cases therefore draw from a generator of
+their own, in a `with own_generator(seed):` block, which leaves GEN's
+sequence, and so the existing cases, exactly as they were.
 """
 
+import contextlib
 import json
+import math
 import os
 import sys
 
@@ -29,6 +39,18 @@ GEN = torch.Generator().manual_seed(20240601)
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "nn", "testdata")
 
 
+@contextlib.contextmanager
+def own_generator(seed):
+    """Make randn and rand (and so the cases) draw from a new generator
+    seeded with seed inside the block, and from GEN again after it."""
+    global GEN
+    saved, GEN = GEN, torch.Generator().manual_seed(seed)
+    try:
+        yield
+    finally:
+        GEN = saved
+
+
 def randn(*shape, scale=1.0):
     return torch.randn(*shape, generator=GEN) * scale
 
@@ -37,14 +59,23 @@ def rand(*shape):
     return torch.rand(*shape, generator=GEN)
 
 
+def num(v):
+    v = float(v)
+    return v if math.isfinite(v) else str(v)
+
+
 def enc(t):
     t = t.detach().to(torch.float64).contiguous()
-    return {"shape": list(t.shape), "data": [float(v) for v in t.reshape(-1).tolist()]}
+    return {"shape": list(t.shape), "data": [num(v) for v in t.reshape(-1).tolist()]}
 
 
 def layer_case(name, kind, config, module, x, training=True, set_params=None, set_buffers=None,
-               differentiable_input=True):
-    """Run module on x with a random upstream gradient and record everything."""
+               differentiable_input=True, params_after=False):
+    """Run module on x with a random upstream gradient and record everything.
+
+    With params_after, the parameters are recorded again after the forward
+    pass, for layers that change them in place (Embedding with max_norm).
+    """
     module = module.to(torch.float64)
     with torch.no_grad():
         for pname, value in (set_params or {}).items():
@@ -69,6 +100,8 @@ def layer_case(name, kind, config, module, x, training=True, set_params=None, se
         "upstream": enc(up), "output": enc(y), "grads": grads,
         "buffers_after": {n: enc(b) for n, b in module.named_buffers()},
     }
+    if params_after:
+        case["params_after"] = {n: enc(p) for n, p in module.named_parameters()}
     return case
 
 
@@ -179,6 +212,59 @@ def layers():
         ("identity", "Identity", {}, nn.Identity(), (3, 4)),
     ]:
         cases.append(layer_case("activation/" + name, kind, cfg, m, randn(*shape, scale=2.0)))
+
+    with own_generator(20250101):
+        # Batch norm without running statistics (batch statistics in evaluation
+        # mode too) and with momentum=None (the cumulative average, factor
+        # 1/num_batches_tracked after counting the batch).
+        for name, kind, c, shape, training, track, momentum, affine, tracked in [
+            ("batchnorm1d/nostats-train-2d", "BatchNorm1d", 3, (6, 3), True, False, 0.1, True, 0),
+            ("batchnorm1d/nostats-eval-2d", "BatchNorm1d", 3, (6, 3), False, False, 0.1, True, 0),
+            ("batchnorm1d/nostats-eval-3d", "BatchNorm1d", 3, (4, 3, 5), False, False, 0.1, True, 0),
+            ("batchnorm1d/nostats-noaffine-eval", "BatchNorm1d", 3, (5, 3), False, False, 0.1, False, 0),
+            ("batchnorm2d/nostats-train", "BatchNorm2d", 2, (3, 2, 4, 5), True, False, 0.1, True, 0),
+            ("batchnorm2d/nostats-eval", "BatchNorm2d", 2, (3, 2, 4, 5), False, False, 0.1, True, 0),
+            ("batchnorm1d/cumulative-train-2d", "BatchNorm1d", 3, (6, 3), True, True, None, True, 3),
+            ("batchnorm1d/cumulative-train-3d", "BatchNorm1d", 3, (4, 3, 5), True, True, None, True, 3),
+            ("batchnorm1d/cumulative-first-batch", "BatchNorm1d", 3, (6, 3), True, True, None, True, 0),
+            ("batchnorm1d/cumulative-eval", "BatchNorm1d", 3, (6, 3), False, True, None, True, 3),
+            ("batchnorm2d/cumulative-train", "BatchNorm2d", 2, (3, 2, 4, 5), True, True, None, True, 3),
+            ("batchnorm2d/cumulative-noaffine-train", "BatchNorm2d", 2, (2, 2, 3, 3), True, True, None, False, 7),
+        ]:
+            m = (nn.BatchNorm1d if kind == "BatchNorm1d" else nn.BatchNorm2d)(
+                c, momentum=momentum, affine=affine, track_running_stats=track)
+            p = {"weight": randn(c), "bias": randn(c)} if affine else {}
+            b = {"running_mean": randn(c), "running_var": rand(c) + 0.5,
+                 "num_batches_tracked": torch.tensor(tracked)} if track else {}
+            cfg = {"channels": c, "track_running_stats": track, "cumulative": momentum is None, "affine": affine}
+            cases.append(layer_case(name, kind, cfg, m, randn(*shape, scale=2.0) + 0.5, training=training,
+                                    set_params=p, set_buffers=b))
+
+        # Embedding with padding_idx (the row keeps its values but gets no
+        # gradient) and max_norm (rows looked up are rescaled in place first).
+        for name, cfg, idx in [
+            ("embedding/padding", {"num": 7, "dim": 4, "padding_idx": 3}, [[0, 3, 6], [3, 3, 1]]),
+            ("embedding/padding-negative", {"num": 7, "dim": 4, "padding_idx": -2}, [[5, 0], [2, 5], [5, 6]]),
+            ("embedding/padding-unused", {"num": 7, "dim": 4, "padding_idx": 0}, [4, 1, 4]),
+            ("embedding/max-norm", {"num": 7, "dim": 4, "max_norm": 1.5}, [[0, 3, 6], [3, 3, 1]]),
+            ("embedding/max-norm-p1", {"num": 7, "dim": 4, "max_norm": 3.1, "norm_type": 1.0}, [[2, 5, 2], [0, 4, 6]]),
+            ("embedding/max-norm-p3", {"num": 7, "dim": 4, "max_norm": 1.2, "norm_type": 3.0}, [1, 2, 3, 4, 1]),
+            ("embedding/padding-max-norm", {"num": 7, "dim": 4, "padding_idx": 2, "max_norm": 1.0}, [[2, 0, 5], [3, 2, 0]]),
+        ]:
+            m = nn.Embedding(cfg["num"], cfg["dim"], padding_idx=cfg.get("padding_idx"),
+                             max_norm=cfg.get("max_norm"), norm_type=cfg.get("norm_type", 2.0))
+            w = randn(cfg["num"], cfg["dim"])
+            if "max_norm" in cfg:
+                # Make the case telling: some rows looked up exceed max_norm and
+                # some do not, and some rows not looked up exceed it too (they
+                # must stay as they are).
+                norms = w.norm(p=cfg.get("norm_type", 2.0), dim=1)
+                used = set(torch.tensor(idx).reshape(-1).tolist())
+                over = {i for i in range(cfg["num"]) if norms[i] > cfg["max_norm"]}
+                assert over & used and used - over and over - used, (name, norms, used)
+            cases.append(layer_case(name, "Embedding", cfg, m, torch.tensor(idx), differentiable_input=False,
+                                    set_params={"weight": w}, params_after=True))
+            cases[-1]["input"] = enc(torch.tensor(idx, dtype=torch.float64))
     return cases
 
 
@@ -267,6 +353,69 @@ def losses():
     cases.append(loss_case("bce/clamped", "BCELoss", {"reduction": "sum"},
                            lambda a, b: F.binary_cross_entropy(a, b, reduction="sum"), pc, torch.tensor([1.0, 0.0, 1.0, 1.0])))
     cases[-1]["forward_only"] = True
+
+    with own_generator(20250102):
+        # ignore_index: the default -100, an index inside [0, C) and ones outside
+        # it; ignored targets count for nothing, label smoothing included, and
+        # Mean divides by the weights of the others (NaN when none is left).
+        logits = randn(6, 4, scale=2.0)
+        lab = torch.tensor([0, -100, 3, 1, -100, 3])
+        w = rand(4) + 0.5
+        logits3 = randn(2, 4, 3, scale=2.0)
+        lab3 = torch.tensor([[0, -100, 1], [2, -100, 3]])
+        none_left = torch.full((6,), -100)
+
+        def ce(weight=None, smoothing=0.0, r="mean", ignore=-100):
+            return lambda a, b: F.cross_entropy(a, b.long(), weight=weight, reduction=r, label_smoothing=smoothing,
+                                                ignore_index=ignore)
+
+        def nll(weight=None, r="mean", ignore=-100):
+            return lambda a, b: F.nll_loss(a, b.long(), weight=weight, reduction=r, ignore_index=ignore)
+
+        for r in reds:
+            for sm in (0.0, 0.1):
+                for weighted in (False, True):
+                    tag = f"{'weighted' if weighted else 'plain'}/smooth{sm}/{r}"
+                    cases.append(loss_case("crossentropy/ignore/" + tag, "CrossEntropyLoss",
+                                           {"reduction": r, "label_smoothing": sm},
+                                           ce(w if weighted else None, sm, r), logits, lab.double(),
+                                           {"weight": w} if weighted else {}))
+            cases.append(loss_case("crossentropy/ignore/kdim/weighted/smooth0.1/" + r, "CrossEntropyLoss",
+                                   {"reduction": r, "label_smoothing": 0.1},
+                                   ce(w, 0.1, r), logits3, lab3.double(), {"weight": w}))
+            cases.append(loss_case("crossentropy/ignore-index1/weighted/smooth0.1/" + r, "CrossEntropyLoss",
+                                   {"reduction": r, "label_smoothing": 0.1, "ignore_index": 1},
+                                   ce(w, 0.1, r, 1), logits, torch.tensor([0.0, 1, 3, 1, 2, 1]), {"weight": w}))
+            cases.append(loss_case("crossentropy/ignore-index7/" + r, "CrossEntropyLoss",
+                                   {"reduction": r, "label_smoothing": 0.0, "ignore_index": 7},
+                                   ce(None, 0.0, r, 7), logits, torch.tensor([7.0, 2, 3, 7, 0, 1])))
+            cases.append(loss_case("nll/ignore/plain/" + r, "NLLLoss", {"reduction": r},
+                                   nll(None, r), torch.log_softmax(logits, 1), lab.double()))
+            cases.append(loss_case("nll/ignore/weighted/" + r, "NLLLoss", {"reduction": r},
+                                   nll(w, r), torch.log_softmax(logits, 1), lab.double(), {"weight": w}))
+            cases.append(loss_case("nll/ignore-index0/weighted/" + r, "NLLLoss", {"reduction": r, "ignore_index": 0},
+                                   nll(w, r, 0), torch.log_softmax(logits, 1), torch.tensor([0.0, 2, 0, 1, 3, 0]),
+                                   {"weight": w}))
+            cases.append(loss_case("nll/ignore-index-5/kdim/" + r, "NLLLoss", {"reduction": r, "ignore_index": -5},
+                                   nll(w, r, -5), torch.log_softmax(logits3, 1),
+                                   torch.tensor([[-5.0, 3, 1], [2, 0, -5]]), {"weight": w}))
+            # Every target ignored: mean is 0/0, NaN, with a zero gradient.
+            for sm in (0.0, 0.1):
+                for weighted in (False, True):
+                    tag = f"{'weighted' if weighted else 'plain'}/smooth{sm}/{r}"
+                    cases.append(loss_case("crossentropy/ignore-all/" + tag, "CrossEntropyLoss",
+                                           {"reduction": r, "label_smoothing": sm},
+                                           ce(w if weighted else None, sm, r), logits, none_left.double(),
+                                           {"weight": w} if weighted else {}))
+            cases.append(loss_case("nll/ignore-all/weighted/" + r, "NLLLoss", {"reduction": r},
+                                   nll(w, r), torch.log_softmax(logits, 1), none_left.double(), {"weight": w}))
+        cases.append(loss_case("crossentropy/vector/ignored", "CrossEntropyLoss", {"reduction": "mean", "label_smoothing": 0.0},
+                               ce(), randn(4), torch.tensor(-100.0)))
+        # Probability targets have no ignore index: a negative one is unused.
+        cases.append(loss_case("crossentropy/prob/ignore-index-3", "CrossEntropyLoss",
+                               {"reduction": "mean", "label_smoothing": 0.1, "ignore_index": -3},
+                               lambda a, b: F.cross_entropy(a, b, label_smoothing=0.1, ignore_index=-3),
+                               logits, torch.softmax(randn(6, 4), dim=1)))
     return cases
 
 
@@ -275,7 +424,7 @@ def main():
     for fname, cases in (("layers.json", layers()), ("losses.json", losses())):
         path = os.path.join(OUT, fname)
         with open(path, "w") as f:
-            json.dump({"torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
+            json.dump({"torch": torch.__version__, "cases": cases}, f, separators=(",", ":"), allow_nan=False)
             f.write("\n")
         print(f"wrote {len(cases)} cases to {os.path.normpath(path)}", file=sys.stderr)
 
