@@ -116,7 +116,10 @@ var gradCases = []gradCase{
 	{name: "Sqrt", ops: []string{"Sqrt"}, f: un((*T).Sqrt), shapes: unaryShapes, dom: positive},
 	{name: "Abs", ops: []string{"Abs"}, f: un((*T).Abs), shapes: unaryShapes},
 	{name: "Erf", ops: []string{"Erf"}, f: un((*T).Erf), shapes: unaryShapes},
-	{name: "Gelu", ops: []string{"Erf", "Mul", "Add"}, f: un((*T).Gelu), shapes: unaryShapes},
+	{name: "Gelu", ops: []string{"Gelu", "GeluGrad"}, f: un((*T).Gelu), shapes: unaryShapes},
+	// At second order GeluGrad's upstream then depends on x, which checks
+	// its d/dg rule too.
+	{name: "Gelu/chain", ops: []string{"Gelu", "GeluGrad"}, f: un(func(x *T) *T { return x.Gelu().MulScalar(2).Gelu() }), shapes: unaryShapes},
 	{name: "Softplus", ops: []string{"Softplus"}, f: un((*T).Softplus), shapes: unaryShapes},
 	{name: "PowScalar", ops: []string{"PowScalar"}, f: un(func(x *T) *T { return x.PowScalar(3) }), shapes: unaryShapes},
 	{name: "PowScalarFrac", ops: []string{"PowScalar"}, f: un(func(x *T) *T { return x.PowScalar(-1.5) }), shapes: unaryShapes, dom: positive},

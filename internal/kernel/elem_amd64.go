@@ -126,6 +126,34 @@ func logF32AVX2(dst, x []float32)
 //go:noescape
 func softplusF32AVX2(dst, x []float32)
 
+// geluF32AVX2 is GeluF32 for len(x) == len(dst), computed in float64 as
+// geluF32Generic is (see gelu.go), with the vector exp of expF32AVX2.
+//
+//go:noescape
+func geluF32AVX2(dst, x []float32)
+
+// geluDerivF32AVX2 is GeluDerivF32 for len(x) == len(dst), computed as
+// geluDerivF32Generic is.
+//
+//go:noescape
+func geluDerivF32AVX2(dst, x []float32)
+
+func geluF32(dst, x []float32) {
+	if hasAVX2 {
+		geluF32AVX2(dst, x)
+	} else {
+		geluF32Generic(dst, x)
+	}
+}
+
+func geluDerivF32(dst, x []float32) {
+	if hasAVX2 {
+		geluDerivF32AVX2(dst, x)
+	} else {
+		geluDerivF32Generic(dst, x)
+	}
+}
+
 func addF32(dst, a, b []float32) {
 	if hasAVX2 {
 		addF32AVX2(dst, a, b)

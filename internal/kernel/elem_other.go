@@ -27,3 +27,6 @@ func tanhF32(dst, x []float32)    { tanhF32Generic(dst, x) }
 func reluGradF32(dst, x, y []float32) { reluGradF32Generic(dst, x, y) }
 func logF32(dst, x []float32)         { logF32Generic(dst, x) }
 func softplusF32(dst, x []float32)    { softplusF32Generic(dst, x) }
+
+func geluF32(dst, x []float32)      { geluF32Generic(dst, x) }
+func geluDerivF32(dst, x []float32) { geluDerivF32Generic(dst, x) }

@@ -833,7 +833,7 @@ func genElem() {
 
 	genAdam()
 	genTransConsts()
-	for _, kind := range []string{"exp", "sigmoid", "tanh", "log", "softplus"} {
+	for _, kind := range []string{"exp", "sigmoid", "tanh", "log", "softplus", "gelu", "geluDeriv"} {
 		genTrans(kind)
 	}
 }
@@ -841,32 +841,58 @@ func genElem() {
 // Offsets in transConst<> of the constants of genTrans, each a float64
 // repeated four times (32 bytes).
 const (
-	tcLo      = 0                       // lower clamp of the exponent argument
-	tcHi      = 32                      // upper clamp
-	tcLog2e   = 64                      // log2(e)
-	tcShift   = 96                      // 0x1.8p52 + 1023: adding it rounds to an integer, biased
-	tcLn2     = 128                     // ln(2)
-	tcOne     = 160                     // 1
-	tcTwo     = 192                     // 2
-	tcAbs     = 224                     // 0x7fff... (and-mask of |x|)
-	tcSign    = 256                     // 0x8000... (sign bit)
-	tcMinus2  = 288                     // -2
-	tcPoly    = 320                     // polyDeg+1 coefficients, highest degree first
-	polyDeg   = 8                       // degree of P below
-	tcMant    = tcPoly + 32*(polyDeg+1) // 0x000f... (mantissa bits)
-	tcTwo52   = tcMant + 32             // 2^52
-	tcTwo52b  = tcTwo52 + 32            // 2^52 + 1023
-	tcSqrt2   = tcTwo52b + 32           // √2
-	tcSqrt2m1 = tcSqrt2 + 32            // √2 - 1
-	tcHalf    = tcSqrt2m1 + 32          // 0.5
-	tcZero    = tcHalf + 32             // 0
-	tcNegInf  = tcZero + 32             // -Inf
-	tcPosInf  = tcNegInf + 32           // +Inf
-	tcNaN     = tcPosInf + 32           // NaN
-	tcLogPoly = tcNaN + 32              // logDeg+1 coefficients of L, highest first
-	logDeg    = 6                       // degree of L below
-	transSize = tcLogPoly + 32*(logDeg+1)
+	tcLo         = 0                         // lower clamp of the exponent argument
+	tcHi         = 32                        // upper clamp
+	tcLog2e      = 64                        // log2(e)
+	tcShift      = 96                        // 0x1.8p52 + 1023: adding it rounds to an integer, biased
+	tcLn2        = 128                       // ln(2)
+	tcOne        = 160                       // 1
+	tcTwo        = 192                       // 2
+	tcAbs        = 224                       // 0x7fff... (and-mask of |x|)
+	tcSign       = 256                       // 0x8000... (sign bit)
+	tcMinus2     = 288                       // -2
+	tcPoly       = 320                       // polyDeg+1 coefficients, highest degree first
+	polyDeg      = 8                         // degree of P below
+	tcMant       = tcPoly + 32*(polyDeg+1)   // 0x000f... (mantissa bits)
+	tcTwo52      = tcMant + 32               // 2^52
+	tcTwo52b     = tcTwo52 + 32              // 2^52 + 1023
+	tcSqrt2      = tcTwo52b + 32             // √2
+	tcSqrt2m1    = tcSqrt2 + 32              // √2 - 1
+	tcHalf       = tcSqrt2m1 + 32            // 0.5
+	tcZero       = tcHalf + 32               // 0
+	tcNegInf     = tcZero + 32               // -Inf
+	tcPosInf     = tcNegInf + 32             // +Inf
+	tcNaN        = tcPosInf + 32             // NaN
+	tcLogPoly    = tcNaN + 32                // logDeg+1 coefficients of L, highest first
+	logDeg       = 6                         // degree of L below
+	tcInvSqrt2   = tcLogPoly + 32*(logDeg+1) // 1/√2
+	tcInvSqrt2Pi = tcInvSqrt2 + 32           // 1/√(2π)
+	tcGeluLo     = tcInvSqrt2Pi + 32         // -geluClamp
+	tcGeluHi     = tcGeluLo + 32             // geluClamp
+	tcGeluPoly   = tcGeluHi + 32             // len(geluPoly) coefficients, highest first
+	transSize    = tcGeluPoly + 32*len(geluPoly)
 )
+
+// geluPoly and geluClamp are those of gelu.go (see there).
+var geluPoly = [...]float64{
+	0x1.928faf7b9f523p-6,
+	-0x1.33a8e560bc5ccp-3,
+	0x1.71d2de3263bdap-2,
+	-0x1.80f008f8514d6p-2,
+	0x1.2ee597695344cp-6,
+	0x1.3ca9eada2429ep-2,
+	-0x1.ba19ace23bffep-3,
+	0x1.4c596e88721cap-5,
+	-0x1.535ab8d500dc6p-4,
+	0x1.f90182db2c600p-13,
+	0x1.54e7abf6e3b18p-4,
+	0x1.69268853f2be3p-3,
+	0x1.f982f5546f1eep-3,
+	0x1.20dd75ff3633ap-2,
+	0x1.20dd7503a1bf2p-2,
+}
+
+const geluClamp = 20
 
 // genTransConsts emits transConst<> (see the offsets above) and elemMask<>,
 // eight all-ones words then eight zero words: the eight words at index 8-r
@@ -918,6 +944,13 @@ func genTransConsts() {
 	for i := 0; i <= logDeg; i++ {
 		k := logDeg - i
 		f(tcLogPoly+32*i, 2/float64(2*k+1))
+	}
+	f(tcInvSqrt2, 1/math.Sqrt2)
+	f(tcInvSqrt2Pi, 1/math.Sqrt(2*math.Pi))
+	f(tcGeluLo, -geluClamp)
+	f(tcGeluHi, geluClamp)
+	for i, v := range geluPoly {
+		f(tcGeluPoly+32*i, v)
 	}
 	p("GLOBL transConst<>(SB), RODATA|NOPTR, $%d", transSize)
 	p("")
@@ -1001,6 +1034,29 @@ func genTrans(kind string) {
 			p("\tVBLENDVPD %s, %s, %s, %s", t, x, a, a)
 			return a
 		}
+		// gelu and geluDeriv (see gelu.go): u is x, or x clamped to
+		// ±geluClamp for geluDeriv (which then turns x into x - x, 0 or
+		// NaN, to add at the end); Y13 = t = 1/(1 + a/2) with
+		// a = |u|/√2, and the exponent below is -a².
+		u := x
+		if kind == "gelu" || kind == "geluDeriv" {
+			if kind == "geluDeriv" {
+				u = t
+				p("\tVMOVUPD %s, Y12", c(tcGeluLo))
+				p("\tVMAXPD %s, Y12, %s", x, u)
+				p("\tVMOVUPD %s, Y12", c(tcGeluHi))
+				p("\tVMINPD %s, Y12, %s", u, u)
+				p("\tVSUBPD %s, %s, %s", x, x, x)
+			}
+			p("\tVANDPD %s, %s, %s", c(tcAbs), u, a)
+			p("\tVMULPD %s, %s, %s", c(tcInvSqrt2), a, a)
+			p("\tVMULPD %s, %s, Y13", c(tcHalf), a)
+			p("\tVADDPD %s, Y13, Y13", c(tcOne))
+			p("\tVMOVUPD %s, Y12", c(tcOne))
+			p("\tVDIVPD Y13, Y12, Y13")
+			p("\tVMULPD %s, %s, %s", a, a, a)
+			p("\tVXORPD %s, %s, %s", c(tcSign), a, a)
+		}
 		switch kind {
 		case "exp":
 			p("\tVMOVAPD %s, %s", x, a)
@@ -1030,6 +1086,39 @@ func genTrans(kind string) {
 		case "exp":
 			p("\tVFMADD231PD %s, %s, %s", q, s, s)
 			return s
+		case "gelu", "geluDeriv":
+			// s = e^(-a²); q = h = e^(-a²)·t·P(t)/2 = erfc(a)/2;
+			// a = Φ(u) = u < 0 ? h : 1 - h.
+			// P(t) = E(t²) + t·O(t²), two Horner chains of half the
+			// length (the latency of one chain was the limit).
+			p("\tVFMADD231PD %s, %s, %s", q, s, s)
+			p("\tVMULPD Y13, Y13, %s", a)
+			p("\tVMOVUPD %s, %s", c(tcGeluPoly), q)
+			p("\tVMOVUPD %s, Y12", c(tcGeluPoly+32))
+			for i := 2; i < len(geluPoly); i++ {
+				r := q
+				if i%2 == 1 {
+					r = "Y12"
+				}
+				p("\tVFMADD213PD %s, %s, %s", c(tcGeluPoly+32*i), a, r)
+			}
+			p("\tVFMADD231PD Y12, Y13, %s", q)
+			p("\tVMULPD Y13, %s, %s", q, q)
+			p("\tVMULPD %s, %s, %s", s, q, q)
+			p("\tVMULPD %s, %s, %s", c(tcHalf), q, q)
+			p("\tVMOVUPD %s, %s", c(tcOne), a)
+			p("\tVSUBPD %s, %s, %s", q, a, a)
+			p("\tVCMPPD $1, %s, %s, Y12", c(tcZero), u)
+			p("\tVBLENDVPD Y12, %s, %s, %s", q, a, a)
+			if kind == "gelu" {
+				p("\tVMULPD %s, %s, %s", x, a, a)
+				return a
+			}
+			// Φ(u) + u·φ(u) + (x - x).
+			p("\tVMULPD %s, %s, %s", c(tcInvSqrt2Pi), s, s)
+			p("\tVFMADD231PD %s, %s, %s", u, s, a)
+			p("\tVADDPD %s, %s, %s", x, a, a)
+			return a
 		case "sigmoid":
 			p("\tVFMADD231PD %s, %s, %s", q, s, s)
 			p("\tVADDPD %s, %s, %s", c(tcOne), s, s)

@@ -22,10 +22,25 @@ func binaryFlatF32[T Float](op BinaryOp, dst, a, b []T) bool {
 		kernel.MulF32(d, x, y)
 	case ReluGrad:
 		kernel.ReluGradF32(d, x, y)
+	case GeluGrad:
+		geluGradF32(d, x, y)
 	default:
 		return false
 	}
 	return true
+}
+
+// geluGradF32 sets d[i] = x[i]·GELU'(y[i]) a block at a time, so that d may
+// alias x or y.
+func geluGradF32(d, x, y []float32) {
+	var buf [256]float32
+	for len(d) > 0 {
+		n := min(len(d), len(buf))
+		t := buf[:n]
+		kernel.GeluDerivF32(t, y[:n])
+		kernel.MulF32(d[:n], x[:n], t)
+		d, x, y = d[n:], x[n:], y[n:]
+	}
 }
 
 // binaryScalarRightF32 is binaryScalarRight for float32 on the ops with a
@@ -75,6 +90,10 @@ func unaryF32[T Float](op UnaryOp, dst, src []T, p float64) bool {
 		kernel.LogF32(d, x)
 	case Softplus:
 		kernel.SoftplusF32(d, x)
+	case Gelu:
+		kernel.GeluF32(d, x)
+	case GeluDeriv:
+		kernel.GeluDerivF32(d, x)
 	default:
 		return false
 	}

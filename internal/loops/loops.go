@@ -106,6 +106,8 @@ const (
 	Square            // x*x
 	Scale             // x*P
 	Shift             // x+P
+	Gelu              // x·Φ(x), Φ the standard normal CDF
+	GeluDeriv         // Φ(x) + x·φ(x), the derivative of Gelu
 )
 
 // Unary sets dst[i] = op(src[i]) with parameter p. dst may alias src.
@@ -182,6 +184,14 @@ func Unary[T Float](op UnaryOp, dst, src []T, p float64) {
 	case Erf:
 		for i, v := range src {
 			dst[i] = T(math.Erf(float64(v)))
+		}
+	case Gelu:
+		for i, v := range src {
+			dst[i] = T(gelu(float64(v)))
+		}
+	case GeluDeriv:
+		for i, v := range src {
+			dst[i] = T(geluDeriv(float64(v)))
 		}
 	case Softplus:
 		for i, v := range src {
@@ -262,6 +272,7 @@ const (
 	LessEqual
 	Greater
 	GreaterEqual
+	GeluGrad    // x·GeluDeriv(y): the gradient x of gelu's input y
 	TanhGrad    // x*(1-y²): the gradient x of tanh's output y
 	SigmoidGrad // x*y*(1-y): the gradient x of sigmoid's output y
 	ReluGrad    // x where y > 0, else 0: the gradient x of relu's input y
@@ -322,6 +333,8 @@ func binaryOne[T Float](op BinaryOp, x, y T) T {
 		return b2f[T](x >= y)
 	case TanhGrad:
 		return x * (1 - y*y)
+	case GeluGrad:
+		return x * T(geluDeriv(float64(y)))
 	case SigmoidGrad:
 		return x * y * (1 - y)
 	case ReluGrad:
@@ -602,4 +615,13 @@ func Store[T Float](dst []T, off int, shape, strides []int, src []T, add bool) {
 			di += s
 		}
 	}, [3]int{off}, [3][]int{strides})
+}
+
+// gelu and geluDeriv are the float64 definitions, through math.Erfc (the
+// float32 kernels use a faster form; see kernel.GeluF32). At -Inf, gelu is
+// -Inf·0 = NaN and the derivative NaN, as in PyTorch.
+func gelu(x float64) float64 { return x * math.Erfc(-x/math.Sqrt2) / 2 }
+
+func geluDeriv(x float64) float64 {
+	return math.Erfc(-x/math.Sqrt2)/2 + x*math.Exp(-x*x/2)*(1/math.Sqrt(2*math.Pi))
 }
