@@ -124,6 +124,7 @@ func addInto(dst, src *Tensor) {
 	if dst.Len() == 0 {
 		return
 	}
+	src = unstrided(src)
 	if dst.dtype == Float64 {
 		loops.Binary(loops.Add, dst.f64[dst.offset:], dst.shape, dst.f64, dst.offset, dst.strides, src.f64, src.offset, src.strides)
 	} else {

@@ -319,6 +319,8 @@ func binaryOp(name string, op loops.BinaryOp, a, b *Tensor) (out, pa, pb *Tensor
 		a, b = a.To(dt), b.To(dt)
 	}
 	shape := broadcastShapes(name, a.shape, b.shape)
+	pa, pb = a, b
+	a, b = unstrided(a), unstrided(b)
 	var strides []int
 	switch {
 	case sameShape(shape, a.shape) && a.IsContiguous():
@@ -347,7 +349,24 @@ func binaryOp(name string, op loops.BinaryOp, a, b *Tensor) (out, pa, pb *Tensor
 			loops.Binary(op, out.f32, shape, a.f32, a.offset, as, b.f32, b.offset, bs)
 		}
 	}
-	return out, a, b
+	return out, pa, pb
+}
+
+// unstrided returns t, or a contiguous copy of it when t is a large
+// transposed view (its last axis strided, another axis contiguous): the
+// element-wise loops would read it one cache line per element, while the
+// copy goes by cache-sized tiles (loops.Copy).
+func unstrided(t *Tensor) *Tensor {
+	r := len(t.shape)
+	if r < 2 || t.strides[r-1] <= 1 || t.Len() < 1<<12 {
+		return t
+	}
+	for ax := 0; ax < r-1; ax++ {
+		if t.strides[ax] == 1 && t.shape[ax] > 1 {
+			return t.copyContiguous()
+		}
+	}
+	return t
 }
 
 var oneStride = []int{1}

@@ -16,6 +16,9 @@ func Copy[T Float](dst, src []T, off int, shape, strides []int) {
 		dst[0] = src[off]
 		return
 	}
+	if copyTransposed(dst, src, off, shape, strides) {
+		return
+	}
 	Each(shape, func(di, n int, offs [3]int) {
 		s := strides[len(strides)-1]
 		si := offs[0]
