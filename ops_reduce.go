@@ -154,10 +154,38 @@ func (t *Tensor) extremum(name string, rop loops.ReduceOp, axes []int) *Tensor {
 	out := reduceRaw(name, t, rop, ax)
 	return record(name, out, func(g, out *Tensor, in []*Tensor) []*Tensor {
 		x := in[0]
-		mask := x.Equal(out.Detach())
-		share := mask.Div(reduceRaw(name, mask, loops.Sum, ax)) // constant
-		return []*Tensor{g.BroadcastTo(x.shape...).Mul(share)}
+		return []*Tensor{g.BroadcastTo(x.shape...).Mul(extremumShare(name, x, out, ax))}
 	}, t)
+}
+
+// extremumShare returns the constant share of an extremum's gradient that
+// each element of x gets: 1/k for the k elements equal to the extremum out
+// of their slice along axes, 0 for the others.
+func extremumShare(name string, x, out *Tensor, axes []int) *Tensor {
+	if len(axes) > 0 && axes[len(axes)-1]-axes[0] == len(axes)-1 {
+		// One pass when the reduced axes are a block: (outer, n, inner).
+		xc, oc := x.contiguous(), out.contiguous()
+		outer, n, inner := 1, 1, 1
+		for i, d := range x.shape {
+			switch {
+			case i < axes[0]:
+				outer *= d
+			case i > axes[len(axes)-1]:
+				inner *= d
+			default:
+				n *= d
+			}
+		}
+		share := newShared(x.arena, x.dtype, append([]int(nil), x.shape...), contiguousStrides(x.shape))
+		if x.dtype == Float64 {
+			loops.ExtremumShare(share.f64, xc.f64[xc.offset:], oc.f64[oc.offset:], outer, n, inner)
+		} else {
+			loops.ExtremumShare(share.f32, xc.f32[xc.offset:], oc.f32[oc.offset:], outer, n, inner)
+		}
+		return share
+	}
+	mask := x.Detach().Equal(out.Detach())
+	return mask.Div(reduceRaw(name, mask, loops.Sum, axes))
 }
 
 // ArgMax returns the index of the first maximum along axis, with that axis

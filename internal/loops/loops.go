@@ -293,6 +293,12 @@ func binaryRow[T Float](op BinaryOp, dst []T, a []T, ai, sa int, b []T, bi, sb i
 		binaryScalarRight(op, dst, a[ai:ai+n], b[bi])
 		return
 	}
+	if sa == 0 && sb == 1 && (op == Add || op == Mul) {
+		// Commutative: s op b = b op s (a broadcast row or scalar times a
+		// contiguous row, as in the gradient of a reduction).
+		binaryScalarRight(op, dst, b[bi:bi+n], a[ai])
+		return
+	}
 	for i := range dst {
 		dst[i] = binaryOne(op, a[ai], b[bi])
 		ai += sa

@@ -84,6 +84,40 @@ func TestBinaryBroadcastF32(t *testing.T) {
 	}
 }
 
+// TestBinaryColumnBroadcastF32 covers a column (stride 0 along the last
+// axis) on either side of every arithmetic op, the scalar fast paths.
+func TestBinaryColumnBroadcastF32(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	ops := []struct {
+		op BinaryOp
+		f  func(x, y float32) float32
+	}{
+		{Add, func(x, y float32) float32 { return x + y }},
+		{Sub, func(x, y float32) float32 { return x - y }},
+		{Mul, func(x, y float32) float32 { return x * y }},
+		{Div, func(x, y float32) float32 { return x / y }},
+	}
+	for _, n := range sizes[1:] {
+		const rows = 3
+		col, full := randF32(rnd, rows), randF32(rnd, rows*n)
+		dst := make([]float32, rows*n)
+		for _, o := range ops {
+			Binary(o.op, dst, []int{rows, n}, col, 0, []int{1, 0}, full, 0, []int{n, 1})
+			for i := range dst {
+				if want := o.f(col[i/n], full[i]); !same(dst[i], want) {
+					t.Fatalf("op %d, column left, n=%d: dst[%d]: got %v; want %v", o.op, n, i, dst[i], want)
+				}
+			}
+			Binary(o.op, dst, []int{rows, n}, full, 0, []int{n, 1}, col, 0, []int{1, 0})
+			for i := range dst {
+				if want := o.f(full[i], col[i/n]); !same(dst[i], want) {
+					t.Fatalf("op %d, column right, n=%d: dst[%d]: got %v; want %v", o.op, n, i, dst[i], want)
+				}
+			}
+		}
+	}
+}
+
 func TestUnaryF32(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range []struct {
