@@ -1,6 +1,7 @@
 package nabla
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/nabla-go/nabla/internal/loops"
@@ -343,19 +344,94 @@ func imagesToCols(x *Tensor, g window) *Tensor {
 	}, x)
 }
 
-// poolWindow checks the arguments of a pooling op and returns its geometry
-// over the planes of x. A zero stride means stride = kernel.
-func poolWindow(op string, x *Tensor, kernel, stride, padding [2]int) window {
-	if stride == [2]int{} {
-		stride = kernel
+// PoolOptions sets the geometry and rules of 2-d max and average pooling,
+// as the arguments of torch.nn.functional.max_pool2d and avg_pool2d. Zero
+// values mean PyTorch's defaults: stride = kernel, no padding, dilation
+// 1, floor mode, padded cells counted in averages, no divisor override.
+type PoolOptions struct {
+	Stride   [2]int // step between windows, (height, width); [0 0] means the kernel size
+	Padding  [2]int // added on each side, at most half the kernel; -Inf for max pooling, zeros for average
+	Dilation [2]int // spacing between kernel taps, max pooling only; [0 0] means 1
+
+	// CeilMode rounds the output size up instead of down, as
+	// ceil_mode=True: a last window that runs past the padded input is
+	// kept, pooling the cells it covers, if it starts inside the input or
+	// its left padding; otherwise it is dropped.
+	CeilMode bool
+
+	// ExcludePad (average pooling) divides each window's sum by the number
+	// of its cells inside the input, not counting padding: PyTorch's
+	// count_include_pad=False. Without it the divisor counts the padded
+	// cells too, kh·kw except for ceil-mode windows that run past the
+	// padded input, which count only the cells inside it (as PyTorch).
+	ExcludePad bool
+
+	// DivisorOverride (average pooling), when not 0, is what every
+	// window's sum is divided by, as divisor_override.
+	DivisorOverride int
+}
+
+// poolOutSize is the number of window positions along one axis, as
+// PyTorch's pooling_output_shape: in ceil mode the size is rounded up, but
+// a last window that would start past the input and its left padding is
+// dropped. It may be < 1, which the caller rejects.
+func poolOutSize(in, k, s, p, d int, ceil bool) int {
+	num := in + 2*p - d*(k-1) - 1
+	if ceil {
+		num += s - 1
 	}
+	q := num / s
+	if num < 0 && num%s != 0 {
+		q-- // round toward -∞, as PyTorch's div_rtn
+	}
+	out := q + 1
+	if ceil && (out-1)*s >= in+p {
+		out--
+	}
+	return out
+}
+
+// poolWindow checks the arguments of a pooling op and returns its geometry
+// over the planes of x. It panics with a *ShapeError naming op and the
+// values at fault, as PyTorch's pool2d_shape_check rejects them.
+func poolWindow(op string, x *Tensor, kernel [2]int, o PoolOptions) window {
 	if len(x.shape) != 4 {
 		panicShape(op, "input must be 4-d (N, C, H, W)", x.shape)
 	}
-	if padding[0]*2 > kernel[0] || padding[1]*2 > kernel[1] {
-		panicShape(op, "padding must be at most half the kernel", x.shape, kernel[:], padding[:])
+	bad := func(format string, args ...any) {
+		panicShape(op, fmt.Sprintf(format, args...), x.shape)
 	}
-	return newWindow(op, x.shape, kernel[0], kernel[1], ConvOptions{Stride: stride, Padding: padding, Dilation: [2]int{1, 1}})
+	if kernel[0] <= 0 || kernel[1] <= 0 {
+		bad("kernel %v must be positive", kernel)
+	}
+	// A zero stride or dilation means the default only as a whole: a
+	// single zero is an error, as PyTorch reports it.
+	if o.Stride == [2]int{} {
+		o.Stride = kernel
+	} else if o.Stride[0] <= 0 || o.Stride[1] <= 0 {
+		bad("stride %v must be positive, or [0 0] for the kernel size", o.Stride)
+	}
+	if o.Dilation == [2]int{} {
+		o.Dilation = [2]int{1, 1}
+	} else if o.Dilation[0] <= 0 || o.Dilation[1] <= 0 {
+		bad("dilation %v must be positive, or [0 0] for 1", o.Dilation)
+	}
+	if o.Padding[0] < 0 || o.Padding[1] < 0 {
+		bad("padding %v must not be negative", o.Padding)
+	}
+	// On the kernel's size, not its dilated span, as PyTorch checks it.
+	if o.Padding[0] > kernel[0]/2 || o.Padding[1] > kernel[1]/2 {
+		bad("padding %v must be at most half the kernel %v", o.Padding, kernel)
+	}
+	g := window{n: x.shape[0], c: x.shape[1], h: x.shape[2], w: x.shape[3], kh: kernel[0], kw: kernel[1],
+		sh: o.Stride[0], sw: o.Stride[1], ph: o.Padding[0], pw: o.Padding[1], dh: o.Dilation[0], dw: o.Dilation[1]}
+	g.oh = poolOutSize(g.h, g.kh, g.sh, g.ph, g.dh, o.CeilMode)
+	g.ow = poolOutSize(g.w, g.kw, g.sw, g.pw, g.dw, o.CeilMode)
+	if g.oh < 1 || g.ow < 1 {
+		bad("kernel %v with stride %v, padding %v, dilation %v and ceil mode %v gives an output of %dx%d: too small",
+			kernel, o.Stride, o.Padding, o.Dilation, o.CeilMode, g.oh, g.ow)
+	}
+	return g
 }
 
 // poolIndex returns a buffer for n int32 indices, from ar when it is not
@@ -367,9 +443,12 @@ func poolIndex(ar *Arena, n int) []int32 {
 	return ar.getInt32(n)
 }
 
-// MaxPool2d returns the maximum over kh×kw windows of the NCHW input x.
-// A zero stride means stride = kernel, as in PyTorch. Padding counts as
-// -Inf.
+// MaxPool2d returns the maximum over kernel-sized windows of the NCHW
+// input x, as torch.nn.functional.max_pool2d with the options of opt (see
+// [PoolOptions]; zero values are PyTorch's defaults). Padding counts as
+// -Inf. A dilated window that has no tap inside the input gives -Inf, as
+// in PyTorch, and no gradient. It panics with a *ShapeError for a bad
+// geometry and a *ValueError for the options of average pooling.
 //
 // The forward pass records which element of each window is its maximum,
 // and the gradient flows to that element only. When a window holds tied
@@ -377,28 +456,35 @@ func poolIndex(ar *Arena, n int) []int32 {
 // the maximum, as in PyTorch's max_pool2d. The backward pass (a scatter
 // by the recorded indices) and its own backward (a gather by them) are
 // linear ops, so gradients of any order work.
-func MaxPool2d(x *Tensor, kernel, stride, padding [2]int) *Tensor {
-	g := poolWindow("MaxPool2d", x, kernel, stride, padding)
+func MaxPool2d(x *Tensor, kernel [2]int, opt PoolOptions) *Tensor {
+	if opt.ExcludePad || opt.DivisorOverride != 0 {
+		panicValue("MaxPool2d", "ExcludePad (%v) and DivisorOverride (%d) are options of average pooling", opt.ExcludePad, opt.DivisorOverride)
+	}
+	g := poolWindow("MaxPool2d", x, kernel, opt)
+	lg := g.loops()
+	holes := lg.Holes()
 	shape := []int{g.n, g.c, g.oh, g.ow}
 	out := newShared(x.arena, x.dtype, shape, contiguousStrides(shape))
 	idx := poolIndex(x.arena, out.Len())
 	if out.Len() > 0 {
 		src := x.contiguous()
 		if x.dtype == Float64 {
-			loops.MaxPool(out.f64, idx, src.f64[src.offset:], g.loops())
+			loops.MaxPool(out.f64, idx, src.f64[src.offset:], lg)
 		} else {
-			loops.MaxPool(out.f32, idx, src.f32[src.offset:], g.loops())
+			loops.MaxPool(out.f32, idx, src.f32[src.offset:], lg)
 		}
 	}
 	return record("MaxPool2d", out, func(gr, _ *Tensor, _ []*Tensor) []*Tensor {
-		return []*Tensor{poolScatter(gr, idx, g)}
+		return []*Tensor{poolScatter(gr, idx, g, holes)}
 	}, x)
 }
 
 // poolScatter adds each element of gr, of shape (N, C, OH, OW), into a zero
 // (N, C, H, W) tensor at the plane position idx gives: max pooling's
 // backward pass. It is linear in gr; its backward rule is poolGather.
-func poolScatter(gr *Tensor, idx []int32, g window) *Tensor {
+// With holes, idx marks windows without an input element by -1, and
+// their gradients go nowhere.
+func poolScatter(gr *Tensor, idx []int32, g window, holes bool) *Tensor {
 	shape := []int{g.n, g.c, g.h, g.w}
 	var out *Tensor
 	if gr.Len() == 0 {
@@ -410,79 +496,87 @@ func poolScatter(gr *Tensor, idx []int32, g window) *Tensor {
 		src := gr.contiguous()
 		n := src.Len()
 		if gr.dtype == Float64 {
-			loops.PoolScatter(out.f64, src.f64[src.offset:src.offset+n], idx, g.h*g.w, g.oh*g.ow)
+			loops.PoolScatter(out.f64, src.f64[src.offset:src.offset+n], idx, g.h*g.w, g.oh*g.ow, holes)
 		} else {
-			loops.PoolScatter(out.f32, src.f32[src.offset:src.offset+n], idx, g.h*g.w, g.oh*g.ow)
+			loops.PoolScatter(out.f32, src.f32[src.offset:src.offset+n], idx, g.h*g.w, g.oh*g.ow, holes)
 		}
 	}
 	return record("MaxPool2dScatter", out, func(gg, _ *Tensor, _ []*Tensor) []*Tensor {
-		return []*Tensor{poolGather(gg, idx, g)}
+		return []*Tensor{poolGather(gg, idx, g, holes)}
 	}, gr)
 }
 
 // poolGather picks from x, of shape (N, C, H, W), the element of each plane
-// that idx names for each window: max pooling with known indices, the
-// adjoint of poolScatter and its backward rule.
-func poolGather(x *Tensor, idx []int32, g window) *Tensor {
+// that idx names for each window (0 for a hole): max pooling with known
+// indices, the adjoint of poolScatter and its backward rule.
+func poolGather(x *Tensor, idx []int32, g window, holes bool) *Tensor {
 	shape := []int{g.n, g.c, g.oh, g.ow}
 	out := newShared(x.arena, x.dtype, shape, contiguousStrides(shape))
 	if out.Len() > 0 {
 		src := x.contiguous()
 		if x.dtype == Float64 {
-			loops.PoolGather(out.f64, src.f64[src.offset:], idx, g.h*g.w, g.oh*g.ow)
+			loops.PoolGather(out.f64, src.f64[src.offset:], idx, g.h*g.w, g.oh*g.ow, holes)
 		} else {
-			loops.PoolGather(out.f32, src.f32[src.offset:], idx, g.h*g.w, g.oh*g.ow)
+			loops.PoolGather(out.f32, src.f32[src.offset:], idx, g.h*g.w, g.oh*g.ow, holes)
 		}
 	}
 	return record("MaxPool2dGather", out, func(gg, _ *Tensor, _ []*Tensor) []*Tensor {
-		return []*Tensor{poolScatter(gg, idx, g)}
+		return []*Tensor{poolScatter(gg, idx, g, holes)}
 	}, x)
 }
 
-// AvgPool2d returns the mean over kh×kw windows of the NCHW input x. A zero
-// stride means stride = kernel. Padded zeros count in the mean, as
-// PyTorch's default count_include_pad. It is linear in x; its backward
-// pass spreads each gradient evenly over its window, and that op's backward
-// is AvgPool2d again.
-func AvgPool2d(x *Tensor, kernel, stride, padding [2]int) *Tensor {
-	return avgPool(x, poolWindow("AvgPool2d", x, kernel, stride, padding))
+// AvgPool2d returns the mean over kernel-sized windows of the NCHW input
+// x, as torch.nn.functional.avg_pool2d with the options of opt (see
+// [PoolOptions]; zero values are PyTorch's defaults). By default padded
+// zeros count in the mean (count_include_pad); ExcludePad leaves them out
+// and DivisorOverride replaces the count. Dilation must be zero or [1 1]:
+// PyTorch's average pooling has none. It panics with a *ShapeError for a
+// bad geometry and a *ValueError for a dilation.
+//
+// It is linear in x; its backward pass spreads each gradient, divided as
+// the mean was, over its window, and that op's backward is AvgPool2d
+// again.
+func AvgPool2d(x *Tensor, kernel [2]int, opt PoolOptions) *Tensor {
+	if opt.Dilation != [2]int{} && opt.Dilation != [2]int{1, 1} {
+		panicValue("AvgPool2d", "dilation %v: average pooling has no dilation", opt.Dilation)
+	}
+	g := poolWindow("AvgPool2d", x, kernel, opt)
+	return avgPool(x, g, loops.AvgDivisor{Override: opt.DivisorOverride, ExcludePad: opt.ExcludePad})
 }
 
-func avgPool(x *Tensor, g window) *Tensor {
+func avgPool(x *Tensor, g window, dv loops.AvgDivisor) *Tensor {
 	shape := []int{g.n, g.c, g.oh, g.ow}
 	out := newShared(x.arena, x.dtype, shape, contiguousStrides(shape))
-	scale := 1 / float64(g.kh*g.kw)
 	if out.Len() > 0 {
 		src := x.contiguous()
 		if x.dtype == Float64 {
-			loops.AvgPool(out.f64, src.f64[src.offset:], g.loops(), scale)
+			loops.AvgPool(out.f64, src.f64[src.offset:], g.loops(), dv)
 		} else {
-			loops.AvgPool(out.f32, src.f32[src.offset:], g.loops(), float32(scale))
+			loops.AvgPool(out.f32, src.f32[src.offset:], g.loops(), dv)
 		}
 	}
 	return record("AvgPool2d", out, func(gr, _ *Tensor, _ []*Tensor) []*Tensor {
-		return []*Tensor{avgPoolAdjoint(gr, g)}
+		return []*Tensor{avgPoolAdjoint(gr, g, dv)}
 	}, x)
 }
 
 // avgPoolAdjoint spreads each element of gr, of shape (N, C, OH, OW),
-// divided by kh·kw, over its window of a zero (N, C, H, W) tensor: the
-// adjoint of avgPool.
-func avgPoolAdjoint(gr *Tensor, g window) *Tensor {
+// divided by its window's divisor, over its window of a zero (N, C, H, W)
+// tensor: the adjoint of avgPool.
+func avgPoolAdjoint(gr *Tensor, g window, dv loops.AvgDivisor) *Tensor {
 	shape := []int{g.n, g.c, g.h, g.w}
 	out := newZeroed(gr.arena, gr.dtype, shape, contiguousStrides(shape))
-	scale := 1 / float64(g.kh*g.kw)
 	if gr.Len() > 0 {
 		src := gr.contiguous()
 		n := src.Len()
 		if gr.dtype == Float64 {
-			loops.AvgPoolAdjoint(out.f64, src.f64[src.offset:src.offset+n], g.loops(), scale)
+			loops.AvgPoolAdjoint(out.f64, src.f64[src.offset:src.offset+n], g.loops(), dv)
 		} else {
-			loops.AvgPoolAdjoint(out.f32, src.f32[src.offset:src.offset+n], g.loops(), float32(scale))
+			loops.AvgPoolAdjoint(out.f32, src.f32[src.offset:src.offset+n], g.loops(), dv)
 		}
 	}
 	return record("AvgPool2dBackward", out, func(gg, _ *Tensor, _ []*Tensor) []*Tensor {
-		return []*Tensor{avgPool(gg, g)}
+		return []*Tensor{avgPool(gg, g, dv)}
 	}, gr)
 }
 

@@ -91,7 +91,7 @@ func BenchmarkMaxPool2d(b *testing.B) {
 				x := nabla.RandN(rand.New(rand.NewPCG(3, 4)), pb.n, pb.c, pb.h, pb.w).RequireGrad()
 				ar := nabla.NewArena()
 				for b.Loop() {
-					y := nabla.MaxPool2d(x.InArena(ar), [2]int{2, 2}, [2]int{}, [2]int{})
+					y := nabla.MaxPool2d(x.InArena(ar), [2]int{2, 2}, nabla.PoolOptions{})
 					if bwd {
 						y.Sum().Backward()
 					}

@@ -99,11 +99,11 @@ func TestConv2dMatchesDefinition(t *testing.T) {
 
 func TestPoolingValues(t *testing.T) {
 	x := nabla.Arange(0, 16, 1).Reshape(1, 1, 4, 4)
-	wantValues(t, "maxpool", nabla.MaxPool2d(x, [2]int{2, 2}, [2]int{}, [2]int{}), 5, 7, 13, 15)
-	wantValues(t, "avgpool", nabla.AvgPool2d(x, [2]int{2, 2}, [2]int{}, [2]int{}), 2.5, 4.5, 10.5, 12.5)
+	wantValues(t, "maxpool", nabla.MaxPool2d(x, [2]int{2, 2}, nabla.PoolOptions{}), 5, 7, 13, 15)
+	wantValues(t, "avgpool", nabla.AvgPool2d(x, [2]int{2, 2}, nabla.PoolOptions{}), 2.5, 4.5, 10.5, 12.5)
 	neg := x.Neg()
 	// Padding must not win a max over negative values.
-	wantValues(t, "maxpool padded", nabla.MaxPool2d(neg, [2]int{2, 2}, [2]int{2, 2}, [2]int{1, 1}), 0, -1, -3, -4, -5, -7, -12, -13, -15)
+	wantValues(t, "maxpool padded", nabla.MaxPool2d(neg, [2]int{2, 2}, nabla.PoolOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}}), 0, -1, -3, -4, -5, -7, -12, -13, -15)
 	wantValues(t, "adaptive", nabla.AdaptiveAvgPool2d(x, 1, 2), 6.5, 8.5)
 	wantPanic[*nabla.ShapeError](t, func() { nabla.Conv2d(nabla.Ones(1, 3, 5, 5), nabla.Ones(2, 2, 3, 3), nil, nabla.ConvOptions{}) }, "Conv2d", "3 channels")
 }
@@ -208,9 +208,9 @@ func TestPoolingMatchesDefinition(t *testing.T) {
 					}
 					var y *nabla.Tensor
 					if avg {
-						y = nabla.AvgPool2d(in, tt.k, tt.st, tt.pd)
+						y = nabla.AvgPool2d(in, tt.k, nabla.PoolOptions{Stride: tt.st, Padding: tt.pd})
 					} else {
-						y = nabla.MaxPool2d(in, tt.k, tt.st, tt.pd)
+						y = nabla.MaxPool2d(in, tt.k, nabla.PoolOptions{Stride: tt.st, Padding: tt.pd})
 					}
 					got := y.Float64s()
 					for i := range want {
@@ -295,7 +295,7 @@ func TestConvPoolBackwardInDirtyArena(t *testing.T) {
 			w := nabla.RandN(rng, tt.o, tt.c, 3, 3).RequireGrad()
 			b := nabla.RandN(rng, tt.o).RequireGrad()
 			loss := func(in *nabla.Tensor) *nabla.Tensor {
-				y := nabla.MaxPool2d(in, [2]int{2, 2}, [2]int{}, [2]int{})
+				y := nabla.MaxPool2d(in, [2]int{2, 2}, nabla.PoolOptions{})
 				y = nabla.Conv2d(y, w, b, tt.opt)
 				return y.Mul(y.Sin()).Sum()
 			}
@@ -308,7 +308,7 @@ func TestConvPoolBackwardInDirtyArena(t *testing.T) {
 				// with NaNs, then free them for it.
 				nan := nabla.Full(math.NaN(), tt.n, tt.c, tt.h, tt.w)
 				x.Detach().InArena(ar).Add(nan)
-				nabla.MaxPool2d(x.Detach().InArena(ar).Add(nan), [2]int{2, 2}, [2]int{}, [2]int{}).Add(nabla.Full(math.NaN(), tt.n, tt.c, tt.h/2, tt.w/2))
+				nabla.MaxPool2d(x.Detach().InArena(ar).Add(nan), [2]int{2, 2}, nabla.PoolOptions{}).Add(nabla.Full(math.NaN(), tt.n, tt.c, tt.h/2, tt.w/2))
 				ar.Reset()
 				x.ZeroGrad()
 				loss(x.InArena(ar)).Backward()

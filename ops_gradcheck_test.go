@@ -217,36 +217,69 @@ var gradCases = []gradCase{
 		return nabla.Gradients(y, []*T{w}, nabla.CreateGraph())[0]
 	}), shapes: [][]input{ins(sh(2, 2, 4, 5), sh(2, 2, 2, 3))}},
 	{name: "MaxPool2d", ops: []string{"MaxPool2d", "MaxPool2dScatter"}, f: un(func(x *T) *T {
-		return nabla.MaxPool2d(x, [2]int{2, 2}, [2]int{}, [2]int{1, 0})
+		return nabla.MaxPool2d(x, [2]int{2, 2}, nabla.PoolOptions{Padding: [2]int{1, 0}})
 	}), shapes: [][]input{ins(sh(2, 2, 4, 4))}},
 	// Squared, so that second order runs the scatter's backward (the
 	// gather) on tensors that require gradients.
 	{name: "MaxPool2dSquare", ops: []string{"MaxPool2d", "MaxPool2dScatter", "MaxPool2dGather"}, f: un(func(x *T) *T {
-		return nabla.MaxPool2d(x, [2]int{2, 2}, [2]int{}, [2]int{1, 0}).Square()
+		return nabla.MaxPool2d(x, [2]int{2, 2}, nabla.PoolOptions{Padding: [2]int{1, 0}}).Square()
 	}), shapes: [][]input{ins(sh(2, 2, 4, 4)), ins(tr(2, 2, 4, 4))}},
 	{name: "MaxPool2dFast", ops: []string{"MaxPool2d", "MaxPool2dScatter"}, f: un(func(x *T) *T {
-		return nabla.MaxPool2d(x, [2]int{2, 2}, [2]int{}, [2]int{}).Square()
+		return nabla.MaxPool2d(x, [2]int{2, 2}, nabla.PoolOptions{}).Square()
 	}), shapes: [][]input{ins(sh(2, 3, 4, 6)), ins(sh(1, 1, 5, 5)), ins(tr(2, 3, 4, 4))}},
 	{name: "MaxPool2dOverlap", ops: []string{"MaxPool2d", "MaxPool2dScatter"}, f: un(func(x *T) *T {
-		return nabla.MaxPool2d(x, [2]int{3, 2}, [2]int{1, 1}, [2]int{1, 1}).Square()
+		return nabla.MaxPool2d(x, [2]int{3, 2}, nabla.PoolOptions{Stride: [2]int{1, 1}, Padding: [2]int{1, 1}}).Square()
 	}), shapes: [][]input{ins(sh(1, 2, 4, 5))}},
 	// The gradient of max pooling with respect to its upstream, squared:
 	// second order runs the gather (the scatter's backward) on a tensor
 	// that requires a gradient, and so checks the gather's own backward.
 	{name: "MaxPool2dScatter", ops: []string{"MaxPool2dScatter", "MaxPool2dGather"}, f: bin(func(x, u *T) *T {
-		y := nabla.MaxPool2d(x, [2]int{2, 2}, [2]int{1, 2}, [2]int{0, 1}).Mul(u).Sum()
+		y := nabla.MaxPool2d(x, [2]int{2, 2}, nabla.PoolOptions{Stride: [2]int{1, 2}, Padding: [2]int{0, 1}}).Mul(u).Sum()
 		return nabla.Gradients(y, []*T{x}, nabla.CreateGraph())[0].Square()
 	}), shapes: [][]input{ins(sh(2, 2, 4, 4), sh(2, 2, 3, 3))}},
 	{name: "AvgPool2d", ops: []string{"AvgPool2d", "AvgPool2dBackward"}, f: un(func(x *T) *T {
-		return nabla.AvgPool2d(x, [2]int{3, 2}, [2]int{1, 2}, [2]int{1, 1})
+		return nabla.AvgPool2d(x, [2]int{3, 2}, nabla.PoolOptions{Stride: [2]int{1, 2}, Padding: [2]int{1, 1}})
 	}), shapes: [][]input{ins(sh(1, 2, 4, 4))}},
 	{name: "AvgPool2dSquare", ops: []string{"AvgPool2d", "AvgPool2dBackward"}, f: un(func(x *T) *T {
-		return nabla.AvgPool2d(x, [2]int{3, 2}, [2]int{1, 2}, [2]int{1, 1}).Square()
+		return nabla.AvgPool2d(x, [2]int{3, 2}, nabla.PoolOptions{Stride: [2]int{1, 2}, Padding: [2]int{1, 1}}).Square()
 	}), shapes: [][]input{ins(sh(1, 2, 4, 4)), ins(tr(2, 2, 3, 4))}},
 	{name: "AvgPool2dGrad", ops: []string{"AvgPool2dBackward"}, f: bin(func(x, u *T) *T {
-		y := nabla.AvgPool2d(x.Square(), [2]int{2, 2}, [2]int{}, [2]int{}).Mul(u).Sum()
+		y := nabla.AvgPool2d(x.Square(), [2]int{2, 2}, nabla.PoolOptions{}).Mul(u).Sum()
 		return nabla.Gradients(y, []*T{x}, nabla.CreateGraph())[0].Square()
 	}), shapes: [][]input{ins(sh(1, 2, 4, 4), sh(1, 2, 2, 2))}},
+	// PyTorch's other pooling options: ceil mode (windows that run past
+	// the edge, on the fast 2×2 path and the general ones), dilation, and
+	// the divisors of average pooling, each squared so that second order
+	// runs the backward rules' own backward rules.
+	{name: "MaxPool2dCeil", ops: []string{"MaxPool2d", "MaxPool2dScatter", "MaxPool2dGather"}, f: un(func(x *T) *T {
+		return nabla.MaxPool2d(x, [2]int{3, 2}, nabla.PoolOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}, CeilMode: true}).Square()
+	}), shapes: [][]input{ins(sh(1, 2, 6, 5)), ins(tr(2, 2, 5, 6))}},
+	{name: "MaxPool2dFastCeil", ops: []string{"MaxPool2d", "MaxPool2dScatter", "MaxPool2dGather"}, f: un(func(x *T) *T {
+		return nabla.MaxPool2d(x, [2]int{2, 2}, nabla.PoolOptions{CeilMode: true}).Square()
+	}), shapes: [][]input{ins(sh(2, 2, 5, 7)), ins(sh(1, 1, 4, 3)), ins(tr(1, 2, 5, 3))}},
+	{name: "MaxPool2dDilation", ops: []string{"MaxPool2d", "MaxPool2dScatter", "MaxPool2dGather"}, f: un(func(x *T) *T {
+		return nabla.MaxPool2d(x, [2]int{2, 3}, nabla.PoolOptions{Stride: [2]int{1, 2}, Padding: [2]int{1, 1}, Dilation: [2]int{2, 2}}).Square()
+	}), shapes: [][]input{ins(sh(1, 2, 5, 7)), ins(tr(1, 2, 5, 7))}},
+	{name: "MaxPool2dDilationCeil", ops: []string{"MaxPool2d", "MaxPool2dScatter", "MaxPool2dGather"}, f: un(func(x *T) *T {
+		return nabla.MaxPool2d(x, [2]int{3, 3}, nabla.PoolOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 0}, Dilation: [2]int{2, 1}, CeilMode: true}).Square()
+	}), shapes: [][]input{ins(sh(1, 2, 8, 6))}},
+	{name: "MaxPool2dScatterDilationCeil", ops: []string{"MaxPool2dScatter", "MaxPool2dGather"}, f: bin(func(x, u *T) *T {
+		y := nabla.MaxPool2d(x, [2]int{2, 2}, nabla.PoolOptions{Stride: [2]int{2, 1}, Dilation: [2]int{1, 2}, CeilMode: true}).Mul(u).Sum()
+		return nabla.Gradients(y, []*T{x}, nabla.CreateGraph())[0].Square()
+	}), shapes: [][]input{ins(sh(1, 2, 5, 5), sh(1, 2, 3, 3))}},
+	{name: "AvgPool2dCeil", ops: []string{"AvgPool2d", "AvgPool2dBackward"}, f: un(func(x *T) *T {
+		return nabla.AvgPool2d(x, [2]int{3, 3}, nabla.PoolOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}, CeilMode: true}).Square()
+	}), shapes: [][]input{ins(sh(1, 2, 6, 5)), ins(tr(2, 1, 5, 6))}},
+	{name: "AvgPool2dExcludePad", ops: []string{"AvgPool2d", "AvgPool2dBackward"}, f: un(func(x *T) *T {
+		return nabla.AvgPool2d(x, [2]int{3, 2}, nabla.PoolOptions{Stride: [2]int{2, 1}, Padding: [2]int{1, 1}, CeilMode: true, ExcludePad: true}).Square()
+	}), shapes: [][]input{ins(sh(1, 2, 6, 4)), ins(sh(2, 1, 5, 3))}},
+	{name: "AvgPool2dDivisor", ops: []string{"AvgPool2d", "AvgPool2dBackward"}, f: un(func(x *T) *T {
+		return nabla.AvgPool2d(x, [2]int{2, 3}, nabla.PoolOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}, CeilMode: true, DivisorOverride: 4}).Square()
+	}), shapes: [][]input{ins(sh(1, 2, 5, 6))}},
+	{name: "AvgPool2dGradExcludePad", ops: []string{"AvgPool2dBackward"}, f: bin(func(x, u *T) *T {
+		y := nabla.AvgPool2d(x.Square(), [2]int{3, 3}, nabla.PoolOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}, CeilMode: true, ExcludePad: true}).Mul(u).Sum()
+		return nabla.Gradients(y, []*T{x}, nabla.CreateGraph())[0].Square()
+	}), shapes: [][]input{ins(sh(1, 2, 6, 5), sh(1, 2, 4, 3))}},
 	{name: "AdaptiveAvgPool2d", ops: []string{"MatMul"}, f: un(func(x *T) *T {
 		return nabla.AdaptiveAvgPool2d(x, 2, 3)
 	}), shapes: [][]input{ins(sh(1, 2, 5, 4))}},

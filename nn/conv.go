@@ -107,76 +107,153 @@ func (c *Conv2d) SetParam(name string, t *nabla.Tensor) {
 
 // MaxPool2d takes the maximum over Kernel-sized windows of each channel of
 // an NCHW batch, as torch.nn.MaxPool2d: (N, C, H, W) gives (N, C, H', W')
-// with H' = ⌊(H + 2·padding - kh)/stride⌋ + 1. A zero Stride means the
-// kernel size (PyTorch's default); padding counts as -∞ and may be at most
-// half the kernel.
+// with H' = ⌊(H + 2·padding - dilation·(kh-1) - 1)/stride⌋ + 1, rounded up
+// instead with Options.CeilMode (see [nabla.PoolOptions]). Zero Options
+// mean PyTorch's defaults: stride = kernel, no padding, dilation 1;
+// padding counts as -∞ and may be at most half the kernel.
 type MaxPool2d struct {
-	Kernel, Stride, Padding [2]int
+	Kernel  [2]int
+	Options nabla.PoolOptions // Stride, Padding, Dilation, CeilMode
 }
 
-// NewMaxPool2d returns a MaxPool2d; a zero stride means stride = kernel.
+// NewMaxPool2d returns a MaxPool2d with the given stride (zero means
+// stride = kernel) and padding. For dilation or ceil mode, set Options,
+// or write the layer as &MaxPool2d{Kernel: k, Options: opt}.
 func NewMaxPool2d(kernel, stride, padding [2]int) *MaxPool2d {
-	return &MaxPool2d{Kernel: kernel, Stride: stride, Padding: padding}
+	return &MaxPool2d{Kernel: kernel, Options: nabla.PoolOptions{Stride: stride, Padding: padding}}
 }
 
-// String describes the layer as "MaxPool2d(kernel [2 2], stride [2 2], padding [0 0])".
-func (p *MaxPool2d) String() string { return poolString("MaxPool2d", p.Kernel, p.Stride, p.Padding) }
+// String describes the layer as "MaxPool2d(kernel [2 2], stride [2 2],
+// padding [0 0])", followed by the options that differ from PyTorch's
+// defaults under their PyTorch names: ", dilation [2 2], ceil_mode true".
+func (p *MaxPool2d) String() string {
+	var b strings.Builder
+	poolString(&b, "MaxPool2d", p.Kernel, p.Options)
+	if d := p.Options.Dilation; d != [2]int{} && d != [2]int{1, 1} {
+		fmt.Fprintf(&b, ", dilation %v", d)
+	}
+	if p.Options.CeilMode {
+		b.WriteString(", ceil_mode true")
+	}
+	b.WriteString(")")
+	return b.String()
+}
 
 // Forward pools the 4-d batch x. It panics with a *nabla.ShapeError naming
-// the layer if x is not 4-d or smaller than a window.
+// the layer if x is not 4-d or too small for a window, and as
+// [nabla.MaxPool2d] does for bad options.
 func (p *MaxPool2d) Forward(x *nabla.Tensor) *nabla.Tensor {
-	checkPool(p.String(), x, p.Kernel, p.Padding)
-	return nabla.MaxPool2d(x, p.Kernel, p.Stride, p.Padding)
+	checkPool(p.String(), x, p.Kernel, p.Options)
+	return nabla.MaxPool2d(x, p.Kernel, p.Options)
 }
 
 // Params returns nothing: pooling has no parameters.
 func (p *MaxPool2d) Params() []Param { return nil }
 
 // AvgPool2d averages over Kernel-sized windows of each channel of an NCHW
-// batch, as torch.nn.AvgPool2d with its defaults: padded zeros count in the
-// mean (count_include_pad) and a zero Stride means the kernel size. Shapes
-// are those of [MaxPool2d].
+// batch, as torch.nn.AvgPool2d; the output's shape is that of
+// [MaxPool2d] without dilation. Zero Options mean PyTorch's defaults:
+// stride = kernel, no padding, floor mode, padded zeros counted in the
+// mean (count_include_pad), no divisor override; see [nabla.PoolOptions]
+// for CeilMode, ExcludePad and DivisorOverride.
 type AvgPool2d struct {
-	Kernel, Stride, Padding [2]int
+	Kernel  [2]int
+	Options nabla.PoolOptions // Stride, Padding, CeilMode, ExcludePad, DivisorOverride
 }
 
-// NewAvgPool2d returns an AvgPool2d; a zero stride means stride = kernel.
+// NewAvgPool2d returns an AvgPool2d with the given stride (zero means
+// stride = kernel) and padding. For the other options, set Options, or
+// write the layer as &AvgPool2d{Kernel: k, Options: opt}.
 func NewAvgPool2d(kernel, stride, padding [2]int) *AvgPool2d {
-	return &AvgPool2d{Kernel: kernel, Stride: stride, Padding: padding}
+	return &AvgPool2d{Kernel: kernel, Options: nabla.PoolOptions{Stride: stride, Padding: padding}}
 }
 
-// String describes the layer as "AvgPool2d(kernel [2 2], stride [2 2], padding [0 0])".
-func (p *AvgPool2d) String() string { return poolString("AvgPool2d", p.Kernel, p.Stride, p.Padding) }
+// String describes the layer as "AvgPool2d(kernel [2 2], stride [2 2],
+// padding [0 0])", followed by the options that differ from PyTorch's
+// defaults under their PyTorch names: ", ceil_mode true,
+// count_include_pad false, divisor_override 3".
+func (p *AvgPool2d) String() string {
+	var b strings.Builder
+	poolString(&b, "AvgPool2d", p.Kernel, p.Options)
+	if p.Options.CeilMode {
+		b.WriteString(", ceil_mode true")
+	}
+	if p.Options.ExcludePad {
+		b.WriteString(", count_include_pad false")
+	}
+	if p.Options.DivisorOverride != 0 {
+		fmt.Fprintf(&b, ", divisor_override %d", p.Options.DivisorOverride)
+	}
+	b.WriteString(")")
+	return b.String()
+}
 
 // Forward pools the 4-d batch x. It panics with a *nabla.ShapeError naming
-// the layer if x is not 4-d or smaller than a window.
+// the layer if x is not 4-d or too small for a window, and as
+// [nabla.AvgPool2d] does for bad options.
 func (p *AvgPool2d) Forward(x *nabla.Tensor) *nabla.Tensor {
-	checkPool(p.String(), x, p.Kernel, p.Padding)
-	return nabla.AvgPool2d(x, p.Kernel, p.Stride, p.Padding)
+	checkPool(p.String(), x, p.Kernel, p.Options)
+	return nabla.AvgPool2d(x, p.Kernel, p.Options)
 }
 
 // Params returns nothing: pooling has no parameters.
 func (p *AvgPool2d) Params() []Param { return nil }
 
-func poolString(name string, kernel, stride, padding [2]int) string {
+// poolString writes the start of a pooling layer's description: its
+// name, kernel, stride and padding, without the closing parenthesis.
+func poolString(b *strings.Builder, name string, kernel [2]int, o nabla.PoolOptions) {
+	stride := o.Stride
 	if stride == [2]int{} {
 		stride = kernel
 	}
-	return fmt.Sprintf("%s(kernel %v, stride %v, padding %v)", name, kernel, stride, padding)
+	fmt.Fprintf(b, "%s(kernel %v, stride %v, padding %v", name, kernel, stride, o.Padding)
 }
 
-func checkPool(layer string, x *nabla.Tensor, kernel, padding [2]int) {
+// checkPool reports, with the layer's name, the mistakes in x's shape
+// and the padding that the layer's users make most; nabla's pooling
+// functions check the rest. The output size is PyTorch's, as in
+// [nabla.PoolOptions]: in ceil mode it can be 1 for a kernel a little
+// larger than the padded input.
+func checkPool(layer string, x *nabla.Tensor, kernel [2]int, o nabla.PoolOptions) {
 	if x.Dim() != 4 {
 		panic(shapeErr(layer, x, "want a 4-d input [N C H W], got %d-d", x.Dim()))
 	}
 	for i, name := range []string{"height", "width"} {
-		if 2*padding[i] > kernel[i] {
-			panic(shapeErr(layer, x, "padding %d is more than half the kernel %d", padding[i], kernel[i]))
+		if 2*o.Padding[i] > kernel[i] {
+			panic(shapeErr(layer, x, "padding %d is more than half the kernel %d", o.Padding[i], kernel[i]))
 		}
-		if x.Size(2+i)+2*padding[i] < kernel[i] {
-			panic(shapeErr(layer, x, "input %s %d (padded %d) is smaller than the kernel %d", name, x.Size(2+i), x.Size(2+i)+2*padding[i], kernel[i]))
+		s, d := o.Stride[i], o.Dilation[i]
+		if o.Stride == [2]int{} {
+			s = kernel[i]
+		}
+		if o.Dilation == [2]int{} {
+			d = 1
+		}
+		if kernel[i] <= 0 || s <= 0 || d <= 0 || o.Padding[i] < 0 {
+			continue // nabla names these
+		}
+		span := d*(kernel[i]-1) + 1
+		if n := x.Size(2 + i); poolOut(n, span, s, o.Padding[i], o.CeilMode) < 1 {
+			panic(shapeErr(layer, x, "input %s %d (padded %d) is smaller than the kernel's span %d", name, n, n+2*o.Padding[i], span))
 		}
 	}
+}
+
+// poolOut is the output size along one axis of a window of the given
+// span, as PyTorch's pooling_output_shape.
+func poolOut(n, span, stride, pad int, ceil bool) int {
+	num := n + 2*pad - span
+	if ceil {
+		num += stride - 1
+	}
+	if num < 0 {
+		return 0 // the window does not fit, and rounding up cannot save it
+	}
+	out := num/stride + 1
+	if ceil && (out-1)*stride >= n+pad {
+		out--
+	}
+	return out
 }
 
 // AdaptiveAvgPool2d averages each channel of an NCHW batch down to a fixed

@@ -213,38 +213,53 @@ func fill[T Float](s []T, v T) {
 	}
 }
 
-// MaxPool writes the maximum of every window of img (N·C planes; dilation
-// 1; padding reads as -Inf) into out (N·C planes of OH×OW) and the index
-// within its plane (iy·W + ix) of the element it came from into idx. Ties
-// go to the first maximum in row-major window order, and a NaN wins over
-// any number, as in PyTorch's max_pool2d; a window that is all -Inf
-// points at its first element inside the image.
+// MaxPool writes the maximum of every window of img (N·C planes; padding
+// reads as -Inf) into out (N·C planes of OH×OW) and the index within its
+// plane (iy·W + ix) of the element it came from into idx. Windows may
+// hang over the bottom and right edges (PyTorch's ceil_mode); they take
+// the taps inside the input. Ties go to the first maximum in row-major
+// window order, and a NaN wins over any number, as in PyTorch's
+// max_pool2d; a window that is all -Inf points at its first element
+// inside the image. A dilated window with no tap inside the image (see
+// [Window.Holes]) gets -Inf and the index -1.
 func MaxPool[T Float](out []T, idx []int32, img []T, g Window) {
 	hw, L := g.H*g.W, g.OH*g.OW
 	planes := g.N * g.C
+	fast := g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0 && g.DH == 1 && g.DW == 1
+	dilated := g.DH != 1 || g.DW != 1
 	parallelFor(planes, planes*(hw+L), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			plane := img[p*hw : (p+1)*hw]
 			o := out[p*L : (p+1)*L]
 			ix := idx[p*L : (p+1)*L]
-			if g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0 {
+			switch {
+			case fast:
 				maxPool2x2(o, ix, plane, &g)
-				continue
+			case dilated:
+				maxPoolDilated(o, ix, plane, &g)
+			default:
+				maxPoolPlane(o, ix, plane, &g)
 			}
-			maxPoolPlane(o, ix, plane, &g)
 		}
 	})
 }
 
 // maxPool2x2 is MaxPool for 2×2 windows at stride 2 without padding. It
-// works on two input rows at a time; see maxPool2x2Rows.
+// works on two input rows at a time; see maxPool2x2Rows. With ceil_mode
+// and an odd height or width, the last row or column of windows hangs
+// over the edge; those windows go through maxIndex.
 func maxPool2x2[T Float](out []T, idx []int32, plane []T, g *Window) {
 	w, ow := g.W, g.OW
-	for oy := 0; oy < g.OH; oy++ {
+	fh, fw := min(g.OH, g.H/2), min(ow, w/2) // windows wholly inside
+	for oy := 0; oy < fh; oy++ {
 		base := 2 * oy * w
-		o := out[oy*ow:][:ow]
-		ix := idx[oy*ow:][:ow]
-		rows := plane[base : base+w+2*ow]
+		o := out[oy*ow:][:fw]
+		ix := idx[oy*ow:][:fw]
+		if fw < ow {
+			k := maxIndex(plane, w, 2*oy, 2*oy+2, 2*fw, w)
+			out[oy*ow+fw], idx[oy*ow+fw] = plane[k], int32(k)
+		}
+		rows := plane[base : base+w+2*fw]
 		if o32, ok := any(o).([]float32); ok {
 			if maxPool2x2RowsF32(o32, ix, any(rows).([]float32), w, base) {
 				continue
@@ -257,6 +272,12 @@ func maxPool2x2[T Float](out []T, idx []int32, plane []T, g *Window) {
 		for ox := range o {
 			k := maxIndex(plane, w, 2*oy, 2*oy+2, 2*ox, 2*ox+2)
 			o[ox], ix[ox] = plane[k], int32(k)
+		}
+	}
+	for oy := fh; oy < g.OH; oy++ {
+		for ox := 0; ox < ow; ox++ {
+			k := maxIndex(plane, w, 2*oy, g.H, 2*ox, min(2*ox+2, w))
+			out[oy*ow+ox], idx[oy*ow+ox] = plane[k], int32(k)
 		}
 	}
 }
@@ -366,14 +387,81 @@ func maxPoolPlane[T Float](out []T, idx []int32, plane []T, g *Window) {
 	}
 }
 
+// taps returns the taps start, start+d, ... (k of them) of one axis that
+// fall inside [0, size), as the first one and a bound: lo, lo+d, ... < hi.
+// They are none when lo >= hi.
+func taps(start, k, d, size int) (lo, hi int) {
+	lo = start
+	if lo < 0 {
+		lo += (-lo + d - 1) / d * d
+	}
+	return lo, min(start+(k-1)*d+1, size)
+}
+
+// maxPoolDilated is maxPoolPlane for dilated windows, with PyTorch's
+// picks: the first maximum over the taps inside the plane, in row-major
+// order, or the last NaN; -Inf and index -1 for a window without any.
+func maxPoolDilated[T Float](out []T, idx []int32, plane []T, g *Window) {
+	for oy := 0; oy < g.OH; oy++ {
+		ya, yb := taps(oy*g.SH-g.PH, g.KH, g.DH, g.H)
+		for ox := 0; ox < g.OW; ox++ {
+			xa, xb := taps(ox*g.SW-g.PW, g.KW, g.DW, g.W)
+			q := oy*g.OW + ox
+			if ya >= yb || xa >= xb {
+				out[q], idx[q] = T(math.Inf(-1)), -1
+				continue
+			}
+			m, k := T(math.Inf(-1)), ya*g.W+xa
+			for y := ya; y < yb; y += g.DH {
+				line := plane[y*g.W : (y+1)*g.W]
+				for x := xa; x < xb; x += g.DW {
+					if v := line[x]; v > m || v != v {
+						m, k = v, y*g.W+x
+					}
+				}
+			}
+			out[q], idx[q] = plane[k], int32(k)
+		}
+	}
+}
+
+// Holes reports whether some window has no tap inside the image: with
+// dilation, the taps of a window can straddle a small image. (Without
+// dilation every window of a valid pooling geometry holds one.) Max
+// pooling marks such a window's index -1; PoolGather and PoolScatter
+// must then be told.
+func (g *Window) Holes() bool {
+	if g.DH == 1 && g.DW == 1 {
+		return false
+	}
+	empty := func(out, stride, pad, k, d, size int) bool {
+		for o := range out {
+			if lo, hi := taps(o*stride-pad, k, d, size); lo >= hi {
+				return true
+			}
+		}
+		return false
+	}
+	return empty(g.OH, g.SH, g.PH, g.KH, g.DH, g.H) || empty(g.OW, g.SW, g.PW, g.KW, g.DW, g.W)
+}
+
 // PoolGather sets out[p·L + q] = img[p·HW + idx[p·L + q]] for every plane p
-// of the P = len(out)/L planes.
-func PoolGather[T Float](out, img []T, idx []int32, hw, L int) {
+// of the P = len(out)/L planes. With holes, an index -1 gives 0.
+func PoolGather[T Float](out, img []T, idx []int32, hw, L int, holes bool) {
 	planes := len(out) / max(L, 1)
 	parallelFor(planes, len(out), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			plane := img[p*hw : (p+1)*hw]
 			o := out[p*L : (p+1)*L]
+			if holes {
+				for q, k := range idx[p*L : (p+1)*L] {
+					o[q] = 0
+					if k >= 0 {
+						o[q] = plane[k]
+					}
+				}
+				continue
+			}
 			for q, k := range idx[p*L : (p+1)*L] {
 				o[q] = plane[k]
 			}
@@ -384,14 +472,22 @@ func PoolGather[T Float](out, img []T, idx []int32, hw, L int) {
 // PoolScatter sets img to zeros plus src[p·L + q] added into
 // img[p·HW + idx[p·L + q]]: the adjoint of PoolGather. img's old values
 // do not matter; each plane is cleared just before its scatter, while it
-// is in the cache.
-func PoolScatter[T Float](img, src []T, idx []int32, hw, L int) {
+// is in the cache. With holes, an index -1 adds nothing.
+func PoolScatter[T Float](img, src []T, idx []int32, hw, L int, holes bool) {
 	planes := len(src) / max(L, 1)
 	parallelFor(planes, len(src)+planes*hw, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			plane := img[p*hw : (p+1)*hw]
 			clear(plane)
 			s := src[p*L : (p+1)*L]
+			if holes {
+				for q, k := range idx[p*L : (p+1)*L] {
+					if k >= 0 {
+						plane[k] += s[q]
+					}
+				}
+				continue
+			}
 			for q, k := range idx[p*L : (p+1)*L] {
 				plane[k] += s[q]
 			}
@@ -399,61 +495,175 @@ func PoolScatter[T Float](img, src []T, idx []int32, hw, L int) {
 	})
 }
 
-// AvgPool writes scale times the sum of every window of img (N·C planes;
-// dilation 1; padding reads as 0) into out.
-func AvgPool[T Float](out, img []T, g Window, scale T) {
+// AvgDivisor says what average pooling divides each window's sum by, as
+// PyTorch's avg_pool2d: Override when it is not 0; else, with
+// ExcludePad (count_include_pad=False), the number of the window's cells
+// inside the image; else the number inside the padded image, which is
+// kh·kw except for a window that hangs over the padding (ceil_mode).
+type AvgDivisor struct {
+	Override   int
+	ExcludePad bool
+}
+
+// uniform returns the divisor that every window shares, or 0 when the
+// windows at the edges have their own.
+func (dv AvgDivisor) uniform(g *Window) int {
+	if dv.Override != 0 {
+		return dv.Override
+	}
+	// where the last windows end: past the input (ceil mode) or not
+	endY := (g.OH-1)*g.SH - g.PH + g.KH
+	endX := (g.OW-1)*g.SW - g.PW + g.KW
+	if dv.ExcludePad {
+		if g.PH == 0 && g.PW == 0 && endY <= g.H && endX <= g.W {
+			return g.KH * g.KW
+		}
+		return 0
+	}
+	if endY <= g.H+g.PH && endX <= g.W+g.PW {
+		return g.KH * g.KW
+	}
+	return 0
+}
+
+// axis returns the count along one axis, as in AvgDivisor, of the window
+// that starts at start (in image coordinates; taps [lo, hi) inside it).
+func (dv AvgDivisor) axis(start, k, size, pad, lo, hi int) int {
+	if dv.ExcludePad {
+		return hi - lo
+	}
+	return min(start+k, size+pad) - start
+}
+
+// AvgPool writes the sum of every window of img (N·C planes; dilation 1;
+// padding reads as 0) divided by the window's divisor (see AvgDivisor)
+// into out. Windows may hang over the bottom and right edges (PyTorch's
+// ceil_mode); they sum the cells inside the image.
+func AvgPool[T Float](out, img []T, g Window, dv AvgDivisor) {
 	hw, L := g.H*g.W, g.OH*g.OW
 	planes := g.N * g.C
+	// Most geometries divide every window by the same number. Their loop
+	// is a function of its own, free of the divisor's bookkeeping, which
+	// would take registers from it.
+	var scale T
+	if d := dv.uniform(&g); d != 0 {
+		scale = 1 / T(d)
+	}
 	parallelFor(planes, planes*(hw+L), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			plane := img[p*hw : (p+1)*hw]
 			o := out[p*L : (p+1)*L]
-			for oy := 0; oy < g.OH; oy++ {
-				y0 := oy*g.SH - g.PH
-				ya, yb := max(y0, 0), min(y0+g.KH, g.H)
-				for ox := 0; ox < g.OW; ox++ {
-					x0 := ox*g.SW - g.PW
-					xa, xb := max(x0, 0), min(x0+g.KW, g.W)
-					var s T
-					for y := ya; y < yb; y++ {
-						for _, v := range plane[y*g.W+xa : y*g.W+xb] {
-							s += v
-						}
-					}
-					o[oy*g.OW+ox] = s * scale
-				}
+			if scale != 0 {
+				avgPoolPlane(o, plane, &g, scale)
+			} else {
+				avgPoolEdges(o, plane, &g, dv)
 			}
 		}
 	})
 }
 
-// AvgPoolAdjoint adds scale times src[window] into every element of img
-// that the window covers: the adjoint of AvgPool. img must hold its
-// starting values (zeros).
-func AvgPoolAdjoint[T Float](img, src []T, g Window, scale T) {
+// avgPoolPlane is AvgPool on one plane with one scale for every window.
+func avgPoolPlane[T Float](o, plane []T, g *Window, scale T) {
+	for oy := 0; oy < g.OH; oy++ {
+		y0 := oy*g.SH - g.PH
+		ya, yb := max(y0, 0), min(y0+g.KH, g.H)
+		for ox := 0; ox < g.OW; ox++ {
+			x0 := ox*g.SW - g.PW
+			xa, xb := max(x0, 0), min(x0+g.KW, g.W)
+			var s T
+			for y := ya; y < yb; y++ {
+				for _, v := range plane[y*g.W+xa : y*g.W+xb] {
+					s += v
+				}
+			}
+			o[oy*g.OW+ox] = s * scale
+		}
+	}
+}
+
+// avgPoolEdges is AvgPool on one plane for the geometries whose windows
+// do not share a divisor.
+func avgPoolEdges[T Float](o, plane []T, g *Window, dv AvgDivisor) {
+	for oy := 0; oy < g.OH; oy++ {
+		y0 := oy*g.SH - g.PH
+		ya, yb := max(y0, 0), min(y0+g.KH, g.H)
+		ny := dv.axis(y0, g.KH, g.H, g.PH, ya, yb)
+		for ox := 0; ox < g.OW; ox++ {
+			x0 := ox*g.SW - g.PW
+			xa, xb := max(x0, 0), min(x0+g.KW, g.W)
+			var s T
+			for y := ya; y < yb; y++ {
+				for _, v := range plane[y*g.W+xa : y*g.W+xb] {
+					s += v
+				}
+			}
+			o[oy*g.OW+ox] = s / T(ny*dv.axis(x0, g.KW, g.W, g.PW, xa, xb))
+		}
+	}
+}
+
+// AvgPoolAdjoint adds src[window] divided by the window's divisor into
+// every element of img that the window covers: the adjoint of AvgPool.
+// img must hold its starting values (zeros).
+func AvgPoolAdjoint[T Float](img, src []T, g Window, dv AvgDivisor) {
 	hw, L := g.H*g.W, g.OH*g.OW
 	planes := g.N * g.C
+	var scale T
+	if d := dv.uniform(&g); d != 0 {
+		scale = 1 / T(d)
+	}
 	parallelFor(planes, planes*(hw+L), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			plane := img[p*hw : (p+1)*hw]
 			s := src[p*L : (p+1)*L]
-			for oy := 0; oy < g.OH; oy++ {
-				y0 := oy*g.SH - g.PH
-				ya, yb := max(y0, 0), min(y0+g.KH, g.H)
-				for ox := 0; ox < g.OW; ox++ {
-					x0 := ox*g.SW - g.PW
-					xa, xb := max(x0, 0), min(x0+g.KW, g.W)
-					v := s[oy*g.OW+ox] * scale
-					for y := ya; y < yb; y++ {
-						line := plane[y*g.W+xa : y*g.W+xb]
-						for k := range line {
-							line[k] += v
-						}
-					}
-				}
+			if scale != 0 {
+				avgPoolAdjointPlane(plane, s, &g, scale)
+			} else {
+				avgPoolAdjointEdges(plane, s, &g, dv)
 			}
 		}
 	})
+}
+
+// avgPoolAdjointPlane is AvgPoolAdjoint on one plane with one scale for
+// every window.
+func avgPoolAdjointPlane[T Float](plane, s []T, g *Window, scale T) {
+	for oy := 0; oy < g.OH; oy++ {
+		y0 := oy*g.SH - g.PH
+		ya, yb := max(y0, 0), min(y0+g.KH, g.H)
+		for ox := 0; ox < g.OW; ox++ {
+			x0 := ox*g.SW - g.PW
+			xa, xb := max(x0, 0), min(x0+g.KW, g.W)
+			v := s[oy*g.OW+ox] * scale
+			for y := ya; y < yb; y++ {
+				line := plane[y*g.W+xa : y*g.W+xb]
+				for k := range line {
+					line[k] += v
+				}
+			}
+		}
+	}
+}
+
+// avgPoolAdjointEdges is AvgPoolAdjoint on one plane for the geometries
+// whose windows do not share a divisor.
+func avgPoolAdjointEdges[T Float](plane, s []T, g *Window, dv AvgDivisor) {
+	for oy := 0; oy < g.OH; oy++ {
+		y0 := oy*g.SH - g.PH
+		ya, yb := max(y0, 0), min(y0+g.KH, g.H)
+		ny := dv.axis(y0, g.KH, g.H, g.PH, ya, yb)
+		for ox := 0; ox < g.OW; ox++ {
+			x0 := ox*g.SW - g.PW
+			xa, xb := max(x0, 0), min(x0+g.KW, g.W)
+			v := s[oy*g.OW+ox] / T(ny*dv.axis(x0, g.KW, g.W, g.PW, xa, xb))
+			for y := ya; y < yb; y++ {
+				line := plane[y*g.W+xa : y*g.W+xb]
+				for k := range line {
+					line[k] += v
+				}
+			}
+		}
+	}
 }
 
 // ColsToImages moves the (O, N·L) product of a convolution of the whole
