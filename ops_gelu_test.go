@@ -21,7 +21,7 @@ func geluDerivExact(x float64) float64 {
 // within a few float64 ulps (or 2e-16 near that zero), including PyTorch's values at ±Inf and NaN.
 func TestGeluValues(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 5))
-	xs := []float64{0, -0.0, 1, -1, 0.5, -0.7518, 3, -3, 8, -8, 14, -14, 20, -20, 40, -40, 1e30, -1e30,
+	xs := []float64{0, math.Copysign(0, -1), 1, -1, 0.5, -0.7518, 3, -3, 8, -8, 14, -14, 20, -20, 40, -40, 1e30, -1e30,
 		1e-30, -1e-30, math.Inf(1), math.Inf(-1), math.NaN()}
 	for range 2000 {
 		xs = append(xs, r.NormFloat64()*4)

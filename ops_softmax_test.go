@@ -64,8 +64,7 @@ func TestSoftmaxMatchesDefinition(t *testing.T) {
 		transpose bool // the input is a transposed view
 		scale     float64
 	}
-	var cases []tc
-	for _, c := range []tc{
+	cases := []tc{
 		{shape: []int{7}, axis: 0},
 		{shape: []int{5, 1000}, axis: 1},
 		{shape: []int{5, 1000}, axis: -1, scale: 100},
@@ -75,8 +74,6 @@ func TestSoftmaxMatchesDefinition(t *testing.T) {
 		{shape: []int{64, 10}, axis: 1, scale: 1000},
 		{shape: []int{2, 1, 3}, axis: 1},
 		{shape: []int{300, 300}, axis: 0},
-	} {
-		cases = append(cases, c)
 	}
 	for _, c := range cases {
 		for _, dt := range []nabla.DType{nabla.Float32, nabla.Float64} {

@@ -4,7 +4,7 @@
 
 // mkasm generates gemm_amd64.s, the register-blocked GEMM micro-kernels,
 // gemv_amd64.s, the small-m kernels, and elem_amd64.s, the AVX2
-// elementwise kernels (Adam, exp, sigmoid and tanh among them).
+// elementwise kernels (Adam, exp, sigmoid, tanh and GELU among them).
 //
 // Run with: go run mkasm.go
 //
@@ -966,9 +966,10 @@ func genTransConsts() {
 }
 
 // genTrans emits <kind>F32AVX2(dst, x []float32) for kind exp (e^x),
-// sigmoid (1/(1+e^-x)), tanh, log or softplus (log(1+e^x)). Each float32 is widened to float64, so the
-// only float32 rounding is the final one and neither denormal results nor
-// overflow need special paths:
+// sigmoid (1/(1+e^-x)), tanh, log, softplus (log(1+e^x)), gelu (x·Φ(x))
+// or geluDeriv (Φ(x) + x·φ(x); both are explained in gelu.go). Each
+// float32 is widened to float64, so the only float32 rounding is the final
+// one and neither denormal results nor overflow need special paths:
 //
 //	y = clamp(±x or -2|x|, -110, 110)   (NaN passes through)
 //	n = round(y/ln2), r = y - n*ln2     (|r| <= ln2/2)
