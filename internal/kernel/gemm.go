@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"unsafe"
 )
 
@@ -203,7 +202,7 @@ func gemm[T float](kern *microKernel[T], transA, transB bool, m, n, k int, alpha
 		job.path = path
 		job.splitM, job.panels, job.width = false, (n+3)/4, 4
 		job.parts = min(nw, job.panels)
-		runParallel(job, job.parts, &job.wg, &job.pending)
+		runParallel(job, job.parts, &job.ps)
 		job.args = gemmArgs[T]{}
 		kern.jobs.Put(job)
 		return
@@ -229,7 +228,7 @@ func gemm[T float](kern *microKernel[T], transA, transB bool, m, n, k int, alpha
 	if job.parts == 1 {
 		kern.run(&args, 0, m, 0, n)
 	} else {
-		runParallel(job, job.parts, &job.wg, &job.pending)
+		runParallel(job, job.parts, &job.ps)
 	}
 	job.args = gemmArgs[T]{}
 	kern.jobs.Put(job)
@@ -244,9 +243,7 @@ type gemmJob[T float] struct {
 	panels int // number of mr (or nr) panels along the split dimension
 	width  int // mr or nr
 	path   gemmPath
-	wg     sync.WaitGroup
-
-	pending atomic.Int32 // parts not yet finished
+	ps     partSync
 }
 
 // runPart computes part i of the job.

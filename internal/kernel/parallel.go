@@ -15,10 +15,28 @@ type partRunner interface {
 }
 
 type workItem struct {
-	job     partRunner
-	i       int
-	wg      *sync.WaitGroup
-	pending *atomic.Int32
+	job partRunner
+	i   int
+	ps  *partSync
+}
+
+// partSync tracks the parts of one parallel call. It lives in a pooled job
+// struct, so done is made once and reused.
+type partSync struct {
+	wg      sync.WaitGroup
+	pending atomic.Int32  // parts not yet finished
+	done    chan struct{} // receives once when pending reaches 0
+}
+
+// finish marks one part done.
+func (ps *partSync) finish() {
+	if ps.pending.Add(-1) == 0 {
+		select {
+		case ps.done <- struct{}{}:
+		default:
+		}
+	}
+	ps.wg.Done()
 }
 
 var (
@@ -47,11 +65,13 @@ func ensureWorkers(n int) {
 
 func worker() {
 	for {
-		w := receiveWork()
-		w.job.runPart(w.i)
-		w.pending.Add(-1)
-		w.wg.Done()
+		receiveWork().run()
 	}
+}
+
+func (w workItem) run() {
+	w.job.runPart(w.i)
+	w.ps.finish()
 }
 
 // receiveWork returns the next work item, polling workCh for spinWindow
@@ -77,31 +97,59 @@ func receiveWork() workItem {
 }
 
 // runParallel runs parts 0..parts-1 of job: part 0 on the calling goroutine,
-// the others on the worker goroutines, and waits for all of them. wg and
-// pending must be owned by the caller and unused.
-func runParallel(job partRunner, parts int, wg *sync.WaitGroup, pending *atomic.Int32) {
+// the others on the worker goroutines, and waits for all of them. ps must
+// belong to the caller and be unused.
+//
+// While it waits, the caller runs queued parts itself, its own or another
+// call's. That makes nested calls safe: a part that calls runParallel from
+// a worker queues its sub-parts and, if every worker is busy (or waiting
+// the same way), runs them itself instead of waiting for a worker that
+// never comes.
+func runParallel(job partRunner, parts int, ps *partSync) {
 	ensureWorkers(min(parts-1, runtime.GOMAXPROCS(0)))
-	wg.Add(parts - 1)
-	pending.Store(int32(parts - 1))
+	if ps.done == nil {
+		ps.done = make(chan struct{}, 1)
+	}
+	ps.wg.Add(parts - 1)
+	ps.pending.Store(int32(parts - 1))
 	for i := 1; i < parts; i++ {
-		workCh <- workItem{job, i, wg, pending}
+		workCh <- workItem{job, i, ps}
 	}
 	job.runPart(0)
 	// The parts are balanced, so the others usually finish within
 	// microseconds: poll before blocking.
 	var start time.Time
-	for i := 0; pending.Load() != 0; i++ {
+	for i := 0; ps.pending.Load() != 0; i++ {
+		select {
+		case w := <-workCh:
+			w.run()
+			continue
+		default:
+		}
 		if i&63 != 63 {
 			continue
 		}
 		if i == 63 {
 			start = time.Now()
 		} else if time.Since(start) > spinWindow {
+			// Block, but keep serving the queue.
+			select {
+			case w := <-workCh:
+				w.run()
+				continue
+			case <-ps.done:
+			}
 			break
 		}
 		runtime.Gosched()
 	}
-	wg.Wait()
+	ps.wg.Wait()
+	// Consume the completion signal if the polling loop saw pending reach 0
+	// first, so that the next call on this job starts clean.
+	select {
+	case <-ps.done:
+	default:
+	}
 }
 
 // ParallelFor calls f on disjoint ranges [lo, hi) that cover [0, n): one
@@ -122,27 +170,51 @@ func ParallelFor(n, grain int, f func(lo, hi int)) {
 	if j == nil {
 		j = new(rangeJob)
 	}
-	j.f, j.n, j.parts = f, n, parts
-	runParallel(j, parts, &j.wg, &j.pending)
+	j.f, j.n, j.parts, j.round = f, n, parts, 15
+	runParallel(j, parts, &j.ps)
+	j.f = nil
+	rangeJobs.Put(j)
+}
+
+// ParallelParts calls f on parts ranges [lo, hi) of whole items that cover
+// [0, n) as evenly as they can (at most parts of them, each non-empty), on
+// the calling goroutine and the workers that ParallelFor uses: for loops
+// over a few large items (images, chunks) that ParallelFor's rounding to
+// cache lines would split unevenly. f may itself call ParallelFor,
+// ParallelParts or a parallel Gemm.
+func ParallelParts(n, parts int, f func(lo, hi int)) {
+	parts = min(parts, n)
+	if parts <= 1 {
+		if n > 0 {
+			f(0, n)
+		}
+		return
+	}
+	j, _ := rangeJobs.Get().(*rangeJob)
+	if j == nil {
+		j = new(rangeJob)
+	}
+	j.f, j.n, j.parts, j.round = f, n, parts, 0
+	runParallel(j, parts, &j.ps)
 	j.f = nil
 	rangeJobs.Put(j)
 }
 
 var rangeJobs sync.Pool // *rangeJob
 
-// rangeJob is a ParallelFor call.
+// rangeJob is a ParallelFor or ParallelParts call.
 type rangeJob struct {
 	f        func(lo, hi int)
 	n, parts int
-	wg       sync.WaitGroup
-	pending  atomic.Int32
+	round    int // split points are rounded down to a multiple of round+1
+	ps       partSync
 }
 
 func (j *rangeJob) bound(i int) int {
 	if i == j.parts {
 		return j.n
 	}
-	return j.n * i / j.parts &^ 15
+	return j.n * i / j.parts &^ j.round
 }
 
 func (j *rangeJob) runPart(i int) { j.f(j.bound(i), j.bound(i+1)) }
