@@ -3,7 +3,12 @@
 // autograd; the root package chooses the loop and the fast path.
 package loops
 
-import "math"
+import (
+	"math"
+	"runtime"
+
+	"github.com/nabla-go/nabla/internal/kernel"
+)
 
 // Float is the element type of a tensor's storage.
 type Float interface{ ~float32 | ~float64 }
@@ -113,9 +118,28 @@ const (
 	GeluDeriv         // Φ(x) + x·φ(x), the derivative of Gelu
 )
 
-// Unary sets dst[i] = op(src[i]) with parameter p. dst may alias src.
+// elemGrain is the least number of elements an element-wise loop hands to
+// each goroutine: about 10–50 µs of work, against about a microsecond to
+// hand it to a polling worker.
+const elemGrain = 1 << 15
+
+// Unary sets dst[i] = op(src[i]) with parameter p. dst may alias src. Long
+// slices are split between the kernel's worker goroutines.
 func Unary[T Float](op UnaryOp, dst, src []T, p float64) {
 	src = src[:len(dst)]
+	if len(dst) >= 2*elemGrain && runtime.GOMAXPROCS(0) > 1 {
+		// Captured copies: src itself is reassigned above, and a captured
+		// variable that is reassigned would move to the heap on every call.
+		d, s := dst, src
+		kernel.ParallelFor(len(d), elemGrain, func(lo, hi int) {
+			unary(op, d[lo:hi], s[lo:hi], p)
+		})
+		return
+	}
+	unary(op, dst, src, p)
+}
+
+func unary[T Float](op UnaryOp, dst, src []T, p float64) {
 	if unaryF32(op, dst, src, p) {
 		return
 	}
@@ -446,6 +470,37 @@ func Binary[T Float](op BinaryOp, dst []T, shape []int, a []T, aOff int, aStr []
 		dst[0] = binaryOne(op, a[aOff], b[bOff])
 		return
 	}
+	if len(dst) >= 2*elemGrain && len(shape) <= maxParallelRank && runtime.GOMAXPROCS(0) > 1 {
+		// The shape and strides go by value: were the slices captured by
+		// the closures, every caller's slices would move to the heap.
+		var sh, as, bs [maxParallelRank]int
+		copy(sh[:], shape)
+		copy(as[:], aStr)
+		copy(bs[:], bStr)
+		binaryParallel(op, dst, len(shape), sh, a, aOff, as, b, bOff, bs)
+		return
+	}
+	binary(op, dst, shape, a, aOff, aStr, b, bOff, bStr)
+}
+
+// maxParallelRank is the largest rank Binary splits between goroutines.
+const maxParallelRank = 8
+
+// binaryParallel is Binary split along its outer axis between the kernel's
+// workers: ranges of whole rows (or of elements, for rank 1).
+func binaryParallel[T Float](op BinaryOp, dst []T, rank int, shape [maxParallelRank]int, a []T, aOff int, aStr [maxParallelRank]int, b []T, bOff int, bStr [maxParallelRank]int) {
+	rows := shape[0]
+	inner := len(dst) / rows
+	parts := min(runtime.GOMAXPROCS(0), len(dst)/elemGrain)
+	kernel.ParallelParts(rows, parts, func(lo, hi int) {
+		sh := shape
+		sh[0] = hi - lo
+		binary(op, dst[lo*inner:hi*inner], sh[:rank], a, aOff+lo*aStr[0], aStr[:rank], b, bOff+lo*bStr[0], bStr[:rank])
+	})
+}
+
+// binary is Binary on the calling goroutine.
+func binary[T Float](op BinaryOp, dst []T, shape []int, a []T, aOff int, aStr []int, b []T, bOff int, bStr []int) {
 	r := len(shape) - 1
 	sa, sb := aStr[r], bStr[r]
 	Each(shape, func(di, n int, offs [3]int) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"testing"
 )
 
@@ -232,6 +234,44 @@ func TestFastPathAllocs(t *testing.T) {
 	} {
 		if n := testing.AllocsPerRun(10, f); n > 0 {
 			t.Errorf("%s: got %v allocations; want 0", name, n)
+		}
+	}
+}
+
+// TestParallelElementwise checks that the split Unary and Binary (long
+// slices, several cores) give exactly the serial loops' results, for flat,
+// broadcast and strided operands.
+func TestParallelElementwise(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+	rnd := rand.New(rand.NewPCG(9, 9))
+	n := 2*elemGrain + 7
+	a, b := randF32(rnd, n), randF32(rnd, n)
+	got, want := make([]float32, n), make([]float32, n)
+	Unary(Tanh, got, a, 0)
+	unary(Tanh, want, a, 0)
+	if !slices.EqualFunc(got, want, same) {
+		t.Errorf("Unary: split result differs from the serial one")
+	}
+	for _, tc := range []struct {
+		name       string
+		shape      []int
+		aStr, bStr []int
+	}{
+		{"flat", []int{n}, []int{1}, []int{1}},
+		{"scalar", []int{n}, []int{1}, []int{0}},
+		{"rows", []int{7, n / 7}, []int{n / 7, 1}, []int{0, 1}},
+		{"column", []int{n / 7, 7}, []int{7, 1}, []int{1, 0}},
+		{"3-d", []int{3, 5, n / 15}, []int{n / 3, n / 15, 1}, []int{0, n / 15, 1}},
+	} {
+		size := 1
+		for _, d := range tc.shape {
+			size *= d
+		}
+		got, want := got[:size], want[:size]
+		Binary(Mul, got, tc.shape, a, 0, tc.aStr, b, 0, tc.bStr)
+		binary(Mul, want, tc.shape, a, 0, tc.aStr, b, 0, tc.bStr)
+		if !slices.EqualFunc(got, want, same) {
+			t.Errorf("Binary %s: split result differs from the serial one", tc.name)
 		}
 	}
 }
