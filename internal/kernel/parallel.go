@@ -159,21 +159,15 @@ func runParallel(job partRunner, parts int, ps *partSync) {
 // Gemm's parts, which poll for work for a while after each part, so a split
 // costs about a microsecond when they are busy; f(0, n) runs on the calling
 // goroutine when n < 2*grain or only one core is used. f must be safe to
-// call concurrently on disjoint ranges.
+// call concurrently on disjoint ranges; it may itself call ParallelFor,
+// ParallelParts or a parallel Gemm.
 func ParallelFor(n, grain int, f func(lo, hi int)) {
 	parts := min(runtime.GOMAXPROCS(0), n/max(grain, 1))
 	if parts <= 1 {
 		f(0, n)
 		return
 	}
-	j, _ := rangeJobs.Get().(*rangeJob)
-	if j == nil {
-		j = new(rangeJob)
-	}
-	j.f, j.n, j.parts, j.round = f, n, parts, 15
-	runParallel(j, parts, &j.ps)
-	j.f = nil
-	rangeJobs.Put(j)
+	runRanges(n, parts, 15, f)
 }
 
 // ParallelParts calls f on parts ranges [lo, hi) of whole items that cover
@@ -190,11 +184,17 @@ func ParallelParts(n, parts int, f func(lo, hi int)) {
 		}
 		return
 	}
+	runRanges(n, parts, 0, f)
+}
+
+// runRanges runs f on parts ranges of [0, n) whose split points are
+// rounded down to multiples of round+1, with a pooled job.
+func runRanges(n, parts, round int, f func(lo, hi int)) {
 	j, _ := rangeJobs.Get().(*rangeJob)
 	if j == nil {
 		j = new(rangeJob)
 	}
-	j.f, j.n, j.parts, j.round = f, n, parts, 0
+	j.f, j.n, j.parts, j.round = f, n, parts, round
 	runParallel(j, parts, &j.ps)
 	j.f = nil
 	rangeJobs.Put(j)
