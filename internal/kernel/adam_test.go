@@ -18,6 +18,12 @@ func adamRef(p, g, m, v float32, c AdamF32Coefs) (float32, float32, float32) {
 	return p + float32(c.NegStep*q), mi, vi
 }
 
+// adamImpl is an implementation of AdamF32 under test.
+type adamImpl struct {
+	name string
+	f    func(p, g, m, v []float32, c AdamF32Coefs)
+}
+
 func TestAdamF32(t *testing.T) {
 	coefs := func(step int, lr, b1, b2, eps float64) AdamF32Coefs {
 		ts := float64(step)
@@ -27,13 +33,11 @@ func TestAdamF32(t *testing.T) {
 			NegStep: float32(-lr / (1 - math.Pow(b1, ts))),
 		}
 	}
-	for _, impl := range []struct {
-		name string
-		f    func(p, g, m, v []float32, c AdamF32Coefs)
-	}{
+	impls := append([]adamImpl{
 		{"AdamF32", AdamF32},
 		{"generic", func(p, g, m, v []float32, c AdamF32Coefs) { adamF32Generic(p, g, m, v, &c) }},
-	} {
+	}, vectorAdamImpls()...)
+	for _, impl := range impls {
 		rnd := rand.New(rand.NewPCG(5, 5))
 		for _, n := range elemSizes {
 			for ci, c := range []AdamF32Coefs{

@@ -18,7 +18,11 @@ func addConstF32(dst, x []float32, c float32) { addConstF32Generic(dst, x, c) }
 func mulConstF32(dst, x []float32, c float32) { mulConstF32Generic(dst, x, c) }
 func sumF32F64(x []float32) float64           { return sumF32F64Generic(x) }
 
-func adamF32(p, g, m, v []float32, c *AdamF32Coefs) { adamF32Generic(p, g, m, v, c) }
+func adamF32(p, g, m, v []float32, c *AdamF32Coefs) {
+	if !adamF32Vec(p, g, m, v, c) {
+		adamF32Generic(p, g, m, v, c)
+	}
+}
 
 func expF32(dst, x []float32)     { expF32Generic(dst, x) }
 func sigmoidF32(dst, x []float32) { sigmoidF32Generic(dst, x) }
