@@ -3,6 +3,7 @@
 
     /usr/bin/python3 bench/compare.py [--rounds 3] [--quick] [--threads 1,2]
                                       [--workloads W1,W2,W3,W4,W5]
+    /usr/bin/python3 bench/compare.py --workloads OPS   # the per-op table
 
 Needs (Debian packages; this script never installs anything):
 
@@ -20,7 +21,9 @@ The two sides are run alternately, R rounds (the side that goes first swaps
 every round).  Each run is wrapped in `/usr/bin/time -v`; W3 is run as its own
 process per side and per thread count, and the "Maximum resident set size"
 of that process is added as metric "process_peak_rss_mib" (W3 only).  The
-medians over the rounds are printed as a Markdown table.  If the nabla side
+medians over the rounds are printed as a Markdown table.  OPS (single ops:
+add, softmax, layer_norm, ...; fwd_us and fwd_bwd_us) is not in the default
+set and runs only when named in --workloads.  If the nabla side
 cannot be built or fails, the PyTorch column is printed alone with a note.
 """
 
@@ -39,7 +42,8 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
 TORCH_PY = "/usr/bin/python3"
 TIME_BIN = "/usr/bin/time"
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5"]  # the default set: BENCHMARKS.md's table
+EXTRA_WORKLOADS = ["OPS"]  # run only when named
 # for which metrics a larger value is better (the others: smaller is better)
 HIGHER_BETTER = {"gflops", "test_accuracy"}
 DISTURBED = []
@@ -175,7 +179,9 @@ def main():
     ap.add_argument("--rounds", "-R", type=int, default=3, help="rounds (default 3)")
     ap.add_argument("--quick", action="store_true", help="pass --quick to both sides")
     ap.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
-    ap.add_argument("--workloads", default=",".join(WORKLOADS), help="default W1,W2,W3,W4,W5")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS),
+                    help="comma-separated subset of W1..W5 and OPS (default W1,W2,W3,W4,W5; "
+                         "OPS, the per-op table, runs only when named)")
     ap.add_argument("--nabla-bin", default="/tmp/nabla-bench", help="where to build the nabla binary")
     ap.add_argument("--no-build", action="store_true", help="use --nabla-bin as it is")
     ap.add_argument("--pytorch-only", action="store_true", help="skip the nabla side")
@@ -186,6 +192,9 @@ def main():
     args = ap.parse_args()
 
     wls = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
+    bad = [w for w in wls if w not in WORKLOADS + EXTRA_WORKLOADS]
+    if bad:
+        ap.error("unknown workload(s): %s (want W1..W5 or OPS)" % ",".join(bad))
     threads = [t.strip() for t in args.threads.split(",") if t.strip()]
     quick = ["--quick"] if args.quick else []
 
@@ -274,7 +283,8 @@ def main():
     first = {}
     for i, x in enumerate(records):
         first.setdefault((x["workload"], x["case"], x["metric"]), i)
-    keys.sort(key=lambda k: (WORKLOADS.index(k[0]) if k[0] in WORKLOADS else 99,
+    wl_order = WORKLOADS + EXTRA_WORKLOADS
+    keys.sort(key=lambda k: (wl_order.index(k[0]) if k[0] in wl_order else 99,
                              first[k[:3]], k[3]))
 
     def med(xs):

@@ -4,6 +4,7 @@
 Run with the Debian interpreter (torch comes from the python3-torch package):
 
     /usr/bin/python3 bench/torch_bench.py [--quick] [--threads 1,2] [--workloads W1,W2,W3,W4,W5]
+    /usr/bin/python3 bench/torch_bench.py --workloads OPS   # per-op table, not in the default set
 
 Every figure is printed on stdout as one JSON line, exactly:
 
@@ -75,6 +76,31 @@ W5  Inference latency: the W3 MLP (random init, seed 0), batch 1 (input
     [1, 784]), forward only under torch.no_grad().  Metric "us_per_call":
     median over repetitions of (time of 2,000 calls) / 2,000.
     Case "mlp-batch1".
+
+OPS Single ops, to find the kernels that lag (not in the default set: run
+    only when named in --workloads).  Inputs, float32: x and y of shape
+    (256, 4096) from N(0, 1) (torch.Generator seeded 3), bias of shape
+    (4096,), and for cross_entropy int64 class targets in [0, 4096) of shape
+    (256,).  Cases, each a function of x:
+      add x+y; mul x*y; add_bias x+bias (broadcast); relu; tanh; sigmoid;
+      gelu (exact, F.gelu's default); exp; softmax (dim 1); log_softmax
+      (dim 1); sum_rows x.sum(1, keepdim=True); sum_cols x.sum(0,
+      keepdim=True); max_rows x.amax(1, keepdim=True); mean (all);
+      var_rows x.var(1, unbiased=False, keepdim=True); transpose_contiguous
+      x.t().contiguous(); layer_norm F.layer_norm(x, (4096,)) (no weight or
+      bias, eps 1e-5); cross_entropy F.cross_entropy(x, targets) (mean).
+    Metrics, unit "us", per call:
+      fwd_us      one forward call under torch.no_grad() (x does not
+                  require grad there).
+      fwd_bwd_us  x requires grad: forward, out.backward(ones) with a ones
+                  upstream of the output's shape built before the timing,
+                  then x.grad.zero_() (in place, not x.grad = None, so that
+                  every backward adds into an existing buffer, as
+                  optimizer.zero_grad() does by default in 1.13; nabla's
+                  x.ZeroGrad() does the same).
+    Timing as nabla's timeReps: one warm-up call, then repetitions that each
+    run the call back to back until >= 0.1 s have passed (0.01 s with
+    --quick), 7 repetitions (3 with --quick); the median seconds per call.
 
 BLAS check: at start the script looks at the shared libraries mapped into the
 process (/proc/self/maps) after importing torch and running one matmul, and
@@ -417,6 +443,89 @@ def w2(threads, quick, cases):
 
 
 # ----------------------------------------------------------------------------
+# OPS single ops
+
+
+OPS_ROWS, OPS_COLS = 256, 4096
+
+
+def time_reps(reps, min_dur, f):
+    """Median seconds per call of f: one warm-up call, then reps repetitions
+    of back-to-back calls lasting >= min_dur each (nabla's timeReps)."""
+    f()
+    per = []
+    for _ in range(reps):
+        n = 0
+        t0 = time.perf_counter()
+        while True:
+            f()
+            n += 1
+            dt = time.perf_counter() - t0
+            if dt >= min_dur:
+                break
+        per.append(dt / n)
+    return median(per)
+
+
+def ops_inputs():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(OPS_ROWS, OPS_COLS, generator=g)
+    y = torch.randn(OPS_ROWS, OPS_COLS, generator=g)
+    bias = torch.randn(OPS_COLS, generator=g)
+    target = torch.randint(0, OPS_COLS, (OPS_ROWS,), generator=g)
+    return x, y, bias, target
+
+
+def ops_cases(y, bias, target):
+    """(name, f) in the order nabla reports them; f is a function of x."""
+    return [
+        ("add", lambda x: x + y),
+        ("mul", lambda x: x * y),
+        ("add_bias", lambda x: x + bias),
+        ("relu", torch.relu),
+        ("tanh", torch.tanh),
+        ("sigmoid", torch.sigmoid),
+        ("gelu", F.gelu),
+        ("exp", torch.exp),
+        ("softmax", lambda x: torch.softmax(x, 1)),
+        ("log_softmax", lambda x: torch.log_softmax(x, 1)),
+        ("sum_rows", lambda x: x.sum(1, keepdim=True)),
+        ("sum_cols", lambda x: x.sum(0, keepdim=True)),
+        ("max_rows", lambda x: x.amax(1, keepdim=True)),
+        ("mean", lambda x: x.mean()),
+        ("var_rows", lambda x: x.var(1, unbiased=False, keepdim=True)),
+        ("transpose_contiguous", lambda x: x.t().contiguous()),
+        # no affine parameters, as on the nabla side
+        ("layer_norm", lambda x: F.layer_norm(x, (OPS_COLS,))),
+        ("cross_entropy", lambda x: F.cross_entropy(x, target)),
+    ]
+
+
+OPS_NAMES = [name for name, _ in ops_cases(None, None, None)]
+
+
+def ops(threads, quick, names):
+    reps, dur = (3, 0.01) if quick else (7, 0.1)
+    x0, y, bias, target = ops_inputs()
+    cases = dict(ops_cases(y, bias, target))
+    for name in names:
+        f = cases[name]
+        with torch.no_grad():
+            sec = time_reps(reps, dur, lambda: f(x0))
+        emit("OPS", name, "fwd_us", sec * 1e6, "us", threads)
+        x = x0.clone().requires_grad_(True)
+        with torch.no_grad():
+            up = torch.ones(f(x0).shape)  # the upstream, built untimed
+
+        def step():
+            f(x).backward(up)
+            x.grad.zero_()
+        sec = time_reps(reps, dur, step)
+        assert x.grad is not None and torch.isfinite(x.grad).all()
+        emit("OPS", name, "fwd_bwd_us", sec * 1e6, "us", threads)
+
+
+# ----------------------------------------------------------------------------
 # Fashion-MNIST
 
 
@@ -574,7 +683,8 @@ def main():
                     help="short run (< 1 min): fewer repetitions, W3/W4 one epoch on 2,048 images")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--workloads", default="W1,W2,W3,W4,W5",
-                    help="comma-separated subset of W1..W5 (default all)")
+                    help="comma-separated subset of W1..W5 and OPS (default W1..W5; "
+                         "OPS, the per-op table, runs only when named)")
     ap.add_argument("--epochs", type=int, default=5, help="W3 epochs (default 5)")
     ap.add_argument("--cnn-epochs", type=int, default=1, help="W4 epochs (default 1)")
     ap.add_argument("--idle-wait", type=float, default=None,
@@ -593,9 +703,9 @@ def main():
         args.retries = 0 if args.quick else 2
     threads = [int(t) for t in args.threads.split(",") if t.strip()]
     wls = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
-    bad = [w for w in wls if w not in ("W1", "W2", "W3", "W4", "W5")]
+    bad = [w for w in wls if w not in ("W1", "W2", "W3", "W4", "W5", "OPS")]
     if bad:
-        ap.error("unknown workload(s): %s" % ",".join(bad))
+        ap.error("unknown workload(s): %s (want W1..W5 or OPS)" % ",".join(bad))
 
     check_blas()
     torch.set_num_interop_threads(1)
@@ -615,6 +725,9 @@ def main():
             elif w == "W2":
                 for c in W2_CASES:
                     run_unit(lambda: w2(t, args.quick, [c]), "W2 %s threads=%d" % (c[0], t), args)
+            elif w == "OPS":
+                for name in OPS_NAMES:
+                    run_unit(lambda: ops(t, args.quick, [name]), "OPS %s threads=%d" % (name, t), args)
             else:
                 fn = {"W3": lambda: w3(t, args.quick, args),
                       "W4": lambda: w4(t, args.quick, args),

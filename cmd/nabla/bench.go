@@ -24,13 +24,21 @@ figure, in the form bench/compare.py joins with PyTorch's:
   W3  the 784-256-128-10 MLP on Fashion-MNIST, batch 128, Adam: sec_per_epoch,
       test_accuracy after --epochs epochs, peak_rss_mib
   W4  LeNet-5 on Fashion-MNIST, batch 64, Adam, one epoch: same metrics
-  W5  the W3 MLP on one image, forward only: us_per_call`
+  W5  the W3 MLP on one image, forward only: us_per_call
+
+Only when named (--workloads OPS):
+
+  OPS single ops on (256, 4096) float32 tensors, one case each: add, mul,
+      add_bias, relu, tanh, sigmoid, gelu, exp, softmax, log_softmax,
+      sum_rows, sum_cols, max_rows, mean, var_rows, transpose_contiguous,
+      layer_norm, cross_entropy: fwd_us (no graph) and fwd_bwd_us (forward,
+      backward from ones, ZeroGrad), us per call`
 
 // runBench is the bench subcommand.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", benchUsage, stdout)
-	quick := fs.Bool("quick", false, "a short run (under a minute); W3 and W4 on 2,048 images for one epoch")
-	wl := fs.String("workloads", "W1,W2,W3,W4,W5", "comma-separated workloads to run")
+	quick := fs.Bool("quick", false, "a short run (under a minute); W3 and W4 on 2,048 images for one epoch, OPS in a few seconds")
+	wl := fs.String("workloads", "W1,W2,W3,W4,W5", "comma-separated workloads to run: W1..W5, OPS")
 	threads := intList{1}
 	fs.Var(&threads, "threads", "comma-separated thread counts (GOMAXPROCS) to measure")
 	dataDir := fs.String("data-dir", "", "Fashion-MNIST folder (default: Debian's /usr/share/datasets/fashion-mnist)")
@@ -58,10 +66,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		w = strings.ToUpper(strings.TrimSpace(w))
 		switch w {
 		case "":
-		case "W1", "W2", "W3", "W4", "W5":
+		case "W1", "W2", "W3", "W4", "W5", "OPS":
 			names = append(names, w)
 		default:
-			return usagef("unknown workload %q in --workloads (want W1..W5)", w)
+			return usagef("unknown workload %q in --workloads (want W1..W5 or OPS)", w)
 		}
 	}
 	enc := json.NewEncoder(stdout)

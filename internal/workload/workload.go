@@ -7,6 +7,10 @@
 //	W3 MLP 784-256-128-10 on Fashion-MNIST: seconds per epoch, accuracy, peak RSS
 //	W4 LeNet-5 on Fashion-MNIST: seconds per epoch, accuracy, peak RSS
 //	W5 MLP inference at batch 1: µs per call
+//
+// and, only when named, OPS: single ops (add, softmax, layer norm, ...) on
+// (256, 4096) tensors, µs per call forward and forward+backward, to find
+// the kernels that lag PyTorch's.
 package workload
 
 import (
@@ -34,11 +38,13 @@ type Result struct {
 
 // Config chooses what to run.
 type Config struct {
-	Workloads []string // "W1".."W5"; all when empty
+	Workloads []string // "W1".."W5" or "OPS"; W1..W5 when empty
 	Threads   []int    // thread counts (GOMAXPROCS) to measure; [1] when empty
 	Quick     bool     // a short run, under a minute in all
 	DataDir   string   // Fashion-MNIST folder; the Debian one when empty
 	Epochs    int      // W3 epochs (accuracy is read after the last); 5 when 0
+
+	opsShape [2]int // OPS tensor shape; (256, 4096) when zero (tests shrink it)
 }
 
 // Run runs the chosen workloads and passes each figure to emit as soon as it
@@ -76,8 +82,10 @@ func Run(ctx context.Context, cfg Config, emit func(Result)) error {
 				err = lenetEpoch(ctx, cfg, send)
 			case "W5":
 				err = inference(ctx, cfg, send)
+			case "OPS":
+				err = ops(ctx, cfg, send)
 			default:
-				return fmt.Errorf("unknown workload %q (want W1..W5)", w)
+				return fmt.Errorf("unknown workload %q (want W1..W5 or OPS)", w)
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", w, err)
@@ -100,11 +108,13 @@ func median(xs []float64) float64 {
 
 // timeReps runs f in repetitions of enough calls to last at least minDur
 // each, after one warm-up call, and returns the median seconds per call.
+// A cancelled ctx cuts the repetitions short, after the first (so that
+// there is a median).
 func timeReps(ctx context.Context, reps int, minDur time.Duration, f func()) float64 {
 	f()
 	var per []float64
 	for range reps {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && len(per) > 0 {
 			break
 		}
 		n := 0

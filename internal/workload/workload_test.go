@@ -2,6 +2,7 @@ package workload
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -91,5 +92,39 @@ func TestMLPStepHeap(t *testing.T) {
 	t.Logf("warm MLP training step: %d bytes, %d allocations", perStep, (after.Mallocs-before.Mallocs)/uint64(steps))
 	if perStep >= 1<<20 {
 		t.Errorf("a warm step allocates %d bytes; want < 1 MiB", perStep)
+	}
+}
+
+// TestQuickOps runs OPS quick and checks that every case reports both
+// metrics, once each, with a positive finite time. The tensors are shrunk
+// to (16, 64): the test checks the plumbing, not the speed, and must stay
+// fast under the race detector.
+func TestQuickOps(t *testing.T) {
+	var got []Result
+	cfg := Config{Workloads: []string{"OPS"}, Quick: true, opsShape: [2]int{16, 64}}
+	err := Run(context.Background(), cfg, func(r Result) { got = append(got, r) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[r.Case+"/"+r.Metric]++
+		if !(r.Value > 0) || math.IsInf(r.Value, 0) || r.Workload != "OPS" || r.Impl != "nabla" || r.Unit != "us" || r.Threads != 1 {
+			t.Errorf("bad result %+v", r)
+		}
+	}
+	cases := opCases(nabla.Zeros(16, 64), nabla.Zeros(64), nabla.Zeros(16))
+	if len(cases) != 18 {
+		t.Errorf("%d OPS cases; want 18", len(cases))
+	}
+	for _, c := range cases {
+		for _, m := range []string{"fwd_us", "fwd_bwd_us"} {
+			if n := seen[c.name+"/"+m]; n != 1 {
+				t.Errorf("%s %s: %d figures; want 1", c.name, m, n)
+			}
+		}
+	}
+	if len(got) != 2*len(cases) {
+		t.Errorf("%d figures; want %d", len(got), 2*len(cases))
 	}
 }

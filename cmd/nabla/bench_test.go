@@ -1,0 +1,47 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestBenchOpsAccepted checks that --workloads takes OPS by name, in any
+// case and beside W1..W5, without running it: with the context cancelled
+// (Ctrl-C before the first workload) the command stops as interrupted
+// (exit 130) instead of refusing the name (exit 2). internal/workload's
+// TestQuickOps runs OPS itself, on small tensors, so that the race-enabled
+// tests stay fast; a full-size quick OPS takes seconds.
+func TestBenchOpsAccepted(t *testing.T) {
+	for _, wl := range []string{"OPS", "ops", "W5,OPS"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		var o, e bytes.Buffer
+		code := run(ctx, []string{"bench", "--workloads", wl, "--quick"}, &o, &e)
+		if code != exitInterrupted || o.Len() != 0 {
+			t.Errorf("bench --workloads %s --quick (cancelled): exit %d, stdout %q, stderr %q; want exit %d and no figure",
+				wl, code, o.String(), e.String(), exitInterrupted)
+		}
+	}
+}
+
+// TestBenchUnknownWorkload checks that a workload name that is neither
+// W1..W5 nor OPS is a usage error (exit 2) that names the valid ones,
+// before anything runs.
+func TestBenchUnknownWorkload(t *testing.T) {
+	for _, wl := range []string{"W6", "OPS,W9", "op"} {
+		code, stdout, stderr := runCmd(t, "bench", "--workloads", wl, "--quick")
+		if code != exitUsage || stdout != "" || !strings.Contains(stderr, "want W1..W5 or OPS") {
+			t.Errorf("bench --workloads %s: exit %d, stdout %q, stderr %q; want exit 2 naming W1..W5 and OPS", wl, code, stdout, stderr)
+		}
+	}
+}
+
+// TestBenchHelp checks that the usage text lists OPS.
+func TestBenchHelp(t *testing.T) {
+	code, stdout, _ := runCmd(t, "bench", "--help")
+	if code != 0 || !strings.Contains(stdout, "Usage: nabla bench") || !strings.Contains(stdout, "OPS") {
+		t.Errorf("bench --help: exit %d, output %q", code, stdout)
+	}
+}
