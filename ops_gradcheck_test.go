@@ -160,6 +160,16 @@ var gradCases = []gradCase{
 	{name: "Softmax/axis0", ops: []string{"Softmax", "SoftmaxGrad"}, f: un(func(x *T) *T { return x.Softmax(0) }), shapes: reduceShapes},
 	{name: "LogSoftmax", ops: []string{"LogSoftmax", "LogSoftmaxGrad"}, f: un(func(x *T) *T { return x.LogSoftmax(0) }), shapes: reduceShapes},
 	{name: "LogSoftmax/last", ops: []string{"LogSoftmax", "LogSoftmaxGrad"}, f: un(func(x *T) *T { return x.LogSoftmax(-1) }), shapes: reduceShapes},
+	{name: "LayerNorm/last", ops: []string{"LayerNorm"}, f: un(func(x *T) *T {
+		sh := x.Shape()
+		return nabla.LayerNorm(x, sh[len(sh)-1:], 1e-5)
+	}), shapes: reduceShapes},
+	{name: "LayerNorm/two", ops: []string{"LayerNorm"}, f: un(func(x *T) *T {
+		// Squared, so that the second-order pass sees a gradient that
+		// depends on x through the upstream too.
+		sh := x.Shape()
+		return nabla.LayerNorm(x, sh[len(sh)-2:], 1e-5).Square()
+	}), shapes: [][]input{ins(sh(3, 2)), ins(sh(2, 3, 4)), ins(tr(2, 3, 4))}},
 	// A chain, so that at second order each backward op also gets an
 	// upstream gradient that depends on x (its d/dg rule is checked too).
 	{name: "Softmax/chain", ops: []string{"Softmax", "SoftmaxGrad", "LogSoftmax", "LogSoftmaxGrad"}, f: un(func(x *T) *T { return x.Softmax(-1).LogSoftmax(-1).Softmax(0) }), shapes: reduceShapes},

@@ -333,11 +333,7 @@ func (l *LayerNorm) Forward(x *nabla.Tensor) *nabla.Tensor {
 	if len(xs) < k || !slices.Equal(xs[len(xs)-k:], l.Shape) {
 		panic(shapeErr(l.String(), x, "want shape [* %s] (trailing dimensions must match)", trimBrackets(l.Shape)))
 	}
-	axes := make([]int, k)
-	for i := range axes {
-		axes[i] = len(xs) - k + i
-	}
-	y := x.Sub(x.MeanKeep(axes...)).Mul(x.VarKeep(0, axes...).AddScalar(l.Eps).PowScalar(-0.5))
+	y := nabla.LayerNorm(x, l.Shape, l.Eps)
 	if l.Weight != nil {
 		y = y.Mul(l.Weight)
 	}

@@ -1,0 +1,101 @@
+package loops
+
+import (
+	"math"
+	"runtime"
+
+	"github.com/nabla-go/nabla/internal/kernel"
+)
+
+// Layer normalisation of m contiguous rows of d elements, forward and
+// backward, one pass per statistic instead of the eight ops (and their
+// temporaries) of the composition. float32 rows go through the vectorized
+// kernels; sums accumulate in float64 or in the kernels' vector lanes.
+
+// LayerNormFwd sets dst = (x - mean)·rstd row by row, with mean and the
+// biased variance var of each row and rstd = 1/√(var + eps), which it
+// stores in rstd (one per row). The variance is taken around the mean in a
+// second pass, as PyTorch does, not as E[x²] - mean², which cancels.
+func LayerNormFwd[T Float](dst, x []T, rstd []float64, m, d int, eps float64) {
+	dst, x, rstd = dst[:m*d], x[:m*d], rstd[:m]
+	eachRows(m, d, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			rstd[r] = layerNormRow(dst[r*d:(r+1)*d], x[r*d:(r+1)*d], eps)
+		}
+	})
+}
+
+// eachRows calls f on ranges of the m rows of d elements: all at once on
+// the calling goroutine, or split between the workers when there are at
+// least 2·elemGrain elements.
+func eachRows(m, d int, f func(lo, hi int)) {
+	if m*d < 2*elemGrain || runtime.GOMAXPROCS(0) == 1 {
+		f(0, m)
+		return
+	}
+	kernel.ParallelParts(m, min(runtime.GOMAXPROCS(0), m*d/elemGrain), f)
+}
+
+func layerNormRow[T Float](dst, x []T, eps float64) float64 {
+	n := float64(len(x))
+	if d, ok := any(dst).([]float32); ok {
+		xs := any(x).([]float32)
+		mean := float32(kernel.SumF32F64(xs) / n)
+		kernel.AddConstF32(d, xs, -mean)
+		rs := 1 / math.Sqrt(float64(kernel.DotF32(d, d))/n+eps)
+		kernel.MulConstF32(d, d, float32(rs))
+		return rs
+	}
+	var s float64
+	for _, v := range x {
+		s += float64(v)
+	}
+	mean := s / n
+	var q float64
+	for _, v := range x {
+		c := float64(v) - mean
+		q += c * c
+	}
+	rs := 1 / math.Sqrt(q/n+eps)
+	for i, v := range x {
+		dst[i] = T((float64(v) - mean) * rs)
+	}
+	return rs
+}
+
+// LayerNormBwd sets dx, row by row, to the gradient through LayerNormFwd
+// given the upstream gradient g, the output y and the rows' rstd:
+//
+//	dx = rstd·(g - mean(g) - y·mean(g·y))
+func LayerNormBwd[T Float](dx, g, y []T, rstd []float64, m, d int) {
+	dx, g, y, rstd = dx[:m*d], g[:m*d], y[:m*d], rstd[:m]
+	eachRows(m, d, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			s := r * d
+			layerNormBwdRow(dx[s:s+d], g[s:s+d], y[s:s+d], rstd[r])
+		}
+	})
+}
+
+func layerNormBwdRow[T Float](dx, g, y []T, rstd float64) {
+	n := float64(len(g))
+	if d, ok := any(dx).([]float32); ok {
+		gs, ys := any(g).([]float32), any(y).([]float32)
+		a := float32(kernel.SumF32F64(gs) / n)
+		b := kernel.DotF32(gs, ys) / float32(n)
+		kernel.MulConstF32(d, ys, -b)
+		kernel.AddF32(d, d, gs)
+		kernel.AddConstF32(d, d, -a)
+		kernel.MulConstF32(d, d, float32(rstd))
+		return
+	}
+	var sa, sb float64
+	for i, v := range g {
+		sa += float64(v)
+		sb += float64(v) * float64(y[i])
+	}
+	a, b := sa/n, sb/n
+	for i, v := range g {
+		dx[i] = T(rstd * (float64(v) - a - float64(y[i])*b))
+	}
+}

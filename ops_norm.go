@@ -1,0 +1,77 @@
+package nabla
+
+import (
+	"slices"
+
+	"github.com/nabla-go/nabla/internal/loops"
+)
+
+// LayerNorm normalises x over its trailing dimensions, which must equal
+// normalized: (x - mean)/√(var + eps), with the mean and the biased
+// variance of each slice over those dimensions, as
+// torch.nn.functional.layer_norm without weight and bias (multiply and add
+// those after; nn.LayerNorm does). It is one fused op, forward and
+// backward. It panics with a *ShapeError if normalized is empty or does
+// not match x's trailing dimensions.
+func LayerNorm(x *Tensor, normalized []int, eps float64) *Tensor {
+	k := len(normalized)
+	if k == 0 || k > len(x.shape) || !slices.Equal(x.shape[len(x.shape)-k:], normalized) {
+		panicShape("LayerNorm", "normalized shape "+shapeString(normalized)+" is not the input's trailing shape", x.shape)
+	}
+	d := numel(normalized)
+	m := 0
+	if d > 0 {
+		m = x.Len() / d
+	}
+	xc := x.contiguous()
+	out := newShared(x.arena, x.dtype, append([]int(nil), x.shape...), contiguousStrides(x.shape))
+	rstd := make([]float64, m) // 1/√(var + eps) per slice, for the backward pass
+	if m > 0 && d > 0 {
+		if x.dtype == Float64 {
+			loops.LayerNormFwd(out.f64, xc.f64[xc.offset:], rstd, m, d, eps)
+		} else {
+			loops.LayerNormFwd(out.f32, xc.f32[xc.offset:], rstd, m, d, eps)
+		}
+	}
+	axes := make([]int, k)
+	for i := range axes {
+		axes[i] = len(x.shape) - k + i
+	}
+	return record("LayerNorm", out, func(g, y *Tensor, in []*Tensor) []*Tensor {
+		if !g.noGraph {
+			// A recorded backward pass (CreateGraph): the gradient must
+			// itself be differentiable in x, so it is composed of ops.
+			return []*Tensor{layerNormGradOps(g, in[0], axes, eps)}
+		}
+		return []*Tensor{layerNormGrad(g, y, rstd, m, d)}
+	}, x)
+}
+
+// layerNormGrad computes LayerNorm's input gradient directly, for a
+// backward pass that is not recorded; the result carries g's noGraph mark.
+func layerNormGrad(g, y *Tensor, rstd []float64, m, d int) *Tensor {
+	if g.dtype != y.dtype {
+		g = g.To(y.dtype)
+	}
+	gc, yc := g.contiguous(), y.contiguous()
+	dx := newShared(g.arena, y.dtype, append([]int(nil), y.shape...), contiguousStrides(y.shape))
+	dx.noGraph = g.noGraph
+	if m > 0 && d > 0 {
+		if y.dtype == Float64 {
+			loops.LayerNormBwd(dx.f64, gc.f64[gc.offset:], yc.f64[yc.offset:], rstd, m, d)
+		} else {
+			loops.LayerNormBwd(dx.f32, gc.f32[gc.offset:], yc.f32[yc.offset:], rstd, m, d)
+		}
+	}
+	return dx
+}
+
+// layerNormGradOps is layerNormGrad written with ops, recomputing the
+// statistics from x so that their dependence on x is recorded too:
+// dx = rstd·(g - mean(g) - x̂·mean(g·x̂)), x̂ = (x - mean)·rstd.
+func layerNormGradOps(g, x *Tensor, axes []int, eps float64) *Tensor {
+	c := x.Sub(x.MeanKeep(axes...))
+	rstd := x.VarKeep(0, axes...).AddScalar(eps).PowScalar(-0.5)
+	xhat := c.Mul(rstd)
+	return rstd.Mul(g.Sub(g.MeanKeep(axes...)).Sub(xhat.Mul(g.Mul(xhat).MeanKeep(axes...))))
+}

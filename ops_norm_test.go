@@ -1,0 +1,106 @@
+package nabla_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/nabla-go/nabla"
+)
+
+// layerNormRef normalises rows of d elements in float64 from the
+// definition, and returns the gradient of Σ g·y.
+func layerNormRef(x, g []float64, d int, eps float64) (y, dx []float64) {
+	y, dx = make([]float64, len(x)), make([]float64, len(x))
+	for r := 0; r < len(x)/d; r++ {
+		row, gr := x[r*d:(r+1)*d], g[r*d:(r+1)*d]
+		var mean, v float64
+		for _, a := range row {
+			mean += a
+		}
+		mean /= float64(d)
+		for _, a := range row {
+			v += (a - mean) * (a - mean)
+		}
+		rs := 1 / math.Sqrt(v/float64(d)+eps)
+		var ga, gb float64
+		for i, a := range row {
+			y[r*d+i] = (a - mean) * rs
+			ga += gr[i]
+			gb += gr[i] * (a - mean) * rs
+		}
+		for i := range row {
+			dx[r*d+i] = rs * (gr[i] - ga/float64(d) - y[r*d+i]*gb/float64(d))
+		}
+	}
+	return y, dx
+}
+
+func TestLayerNormMatchesDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	for _, tc := range []struct {
+		shape  []int
+		k      int
+		offset float64 // added to x: the variance must not cancel
+	}{
+		{[]int{5}, 1, 0},
+		{[]int{7, 33}, 1, 0},
+		{[]int{4, 3, 9}, 2, 0},
+		{[]int{64, 4096}, 1, 0},
+		{[]int{16, 300}, 1, 1000},
+	} {
+		for _, dt := range []nabla.DType{nabla.Float32, nabla.Float64} {
+			t.Run(fmt.Sprintf("%v/k%d/offset%v/%v", tc.shape, tc.k, tc.offset, dt), func(t *testing.T) {
+				x := nabla.RandN(r, tc.shape...).AddScalar(tc.offset).To(dt).RequireGrad()
+				g := nabla.RandN(r, tc.shape...).To(dt)
+				norm := tc.shape[len(tc.shape)-tc.k:]
+				y := nabla.LayerNorm(x, norm, 1e-5)
+				y.Backward(nabla.WithUpstream(g))
+				d := 1
+				for _, n := range norm {
+					d *= n
+				}
+				wantY, wantG := layerNormRef(x.Float64s(), g.Float64s(), d, 1e-5)
+				tol := 1e-12
+				if dt == nabla.Float32 {
+					tol = 2e-5
+					if tc.offset != 0 {
+						// x itself is rounded to float32 near 1000: the
+						// deviations keep about 14 bits.
+						tol = 2e-4
+					}
+				}
+				for i, got := range y.Float64s() {
+					if math.Abs(got-wantY[i]) > tol*(1+math.Abs(wantY[i])) {
+						t.Fatalf("y[%d] = %v, want %v", i, got, wantY[i])
+					}
+				}
+				for i, got := range x.Grad().Float64s() {
+					if math.Abs(got-wantG[i]) > tol*(1+math.Abs(wantG[i])) {
+						t.Fatalf("dx[%d] = %v, want %v", i, got, wantG[i])
+					}
+				}
+				// The recorded (CreateGraph) backward, written with ops, must
+				// give the same gradient as the fused one.
+				x2 := x.Detach().RequireGrad()
+				gr := nabla.Gradients(nabla.LayerNorm(x2, norm, 1e-5), []*nabla.Tensor{x2}, nabla.WithUpstream(g), nabla.CreateGraph())[0]
+				for i, got := range gr.Float64s() {
+					if math.Abs(got-wantG[i]) > tol*(1+math.Abs(wantG[i])) {
+						t.Fatalf("recorded dx[%d] = %v, want %v", i, got, wantG[i])
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestLayerNormBadShape(t *testing.T) {
+	x := nabla.Zeros(2, 3)
+	for _, norm := range [][]int{nil, {2}, {2, 3, 1}, {4}} {
+		err := nabla.Maybe(func() { nabla.LayerNorm(x, norm, 1e-5) })
+		if _, ok := err.(*nabla.ShapeError); !ok {
+			t.Errorf("normalized %v: got %v (%T), want a *nabla.ShapeError", norm, err, err)
+		}
+	}
+}
