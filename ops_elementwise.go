@@ -380,14 +380,28 @@ func binary(name string, op loops.BinaryOp, a, b *Tensor, bw backwardFunc) *Tens
 // *ShapeError if the shapes do not broadcast. Mixed dtypes compute in float64.
 func (t *Tensor) Add(u *Tensor) *Tensor {
 	return binary("Add", loops.Add, t, u, func(g, _ *Tensor, in []*Tensor) []*Tensor {
-		return []*Tensor{g.SumTo(in[0].shape...), g.SumTo(in[1].shape...)}
+		var ga, gb *Tensor
+		if wantsGrad(in[0]) {
+			ga = g.SumTo(in[0].shape...)
+		}
+		if wantsGrad(in[1]) {
+			gb = g.SumTo(in[1].shape...)
+		}
+		return []*Tensor{ga, gb}
 	})
 }
 
 // Sub returns t-u element-wise, broadcasting.
 func (t *Tensor) Sub(u *Tensor) *Tensor {
 	return binary("Sub", loops.Sub, t, u, func(g, _ *Tensor, in []*Tensor) []*Tensor {
-		return []*Tensor{g.SumTo(in[0].shape...), g.Neg().SumTo(in[1].shape...)}
+		var ga, gb *Tensor
+		if wantsGrad(in[0]) {
+			ga = g.SumTo(in[0].shape...)
+		}
+		if wantsGrad(in[1]) {
+			gb = g.Neg().SumTo(in[1].shape...)
+		}
+		return []*Tensor{ga, gb}
 	})
 }
 
@@ -408,8 +422,15 @@ func (t *Tensor) Mul(u *Tensor) *Tensor {
 // Div returns t/u element-wise, broadcasting.
 func (t *Tensor) Div(u *Tensor) *Tensor {
 	return binary("Div", loops.Div, t, u, func(g, out *Tensor, in []*Tensor) []*Tensor {
-		gb := g.Div(in[1])
-		return []*Tensor{gb.SumTo(in[0].shape...), gb.Mul(out).Neg().SumTo(in[1].shape...)}
+		q := g.Div(in[1])
+		var ga, gb *Tensor
+		if wantsGrad(in[0]) {
+			ga = q.SumTo(in[0].shape...)
+		}
+		if wantsGrad(in[1]) {
+			gb = q.Mul(out).Neg().SumTo(in[1].shape...)
+		}
+		return []*Tensor{ga, gb}
 	})
 }
 
@@ -418,10 +439,15 @@ func (t *Tensor) Div(u *Tensor) *Tensor {
 func (t *Tensor) Pow(u *Tensor) *Tensor {
 	return binary("Pow", loops.Pow, t, u, func(g, out *Tensor, in []*Tensor) []*Tensor {
 		a, b := in[0], in[1]
-		ga := g.Mul(b).Mul(a.Pow(b.AddScalar(-1))).SumTo(a.shape...)
-		pos := a.Greater(ZerosLike(a))
-		safeA := Where(pos, a, OnesLike(a))
-		gb := g.Mul(out).Mul(safeA.Log()).Mul(pos).SumTo(b.shape...)
+		var ga, gb *Tensor
+		if wantsGrad(a) {
+			ga = g.Mul(b).Mul(a.Pow(b.AddScalar(-1))).SumTo(a.shape...)
+		}
+		if wantsGrad(b) {
+			pos := a.Greater(ZerosLike(a))
+			safeA := Where(pos, a, OnesLike(a))
+			gb = g.Mul(out).Mul(safeA.Log()).Mul(pos).SumTo(b.shape...)
+		}
 		return []*Tensor{ga, gb}
 	})
 }
@@ -449,8 +475,14 @@ func splitTie(g, a, b *Tensor, win loops.BinaryOp) []*Tensor {
 	ties, _, _ := binaryOp("", loops.Equal, a, b)
 	wa := wins.Add(ties.MulScalar(0.5)) // constant masks: no graph
 	ga := g.Mul(wa)
-	gb := g.Sub(ga)
-	return []*Tensor{ga.SumTo(a.shape...), gb.SumTo(b.shape...)}
+	var da, db *Tensor
+	if wantsGrad(a) {
+		da = ga.SumTo(a.shape...)
+	}
+	if wantsGrad(b) {
+		db = g.Sub(ga).SumTo(b.shape...)
+	}
+	return []*Tensor{da, db}
 }
 
 // Equal returns 1 where t == u and 0 elsewhere, broadcasting. Comparisons
@@ -528,7 +560,14 @@ func Where(cond, a, b *Tensor) *Tensor {
 	}
 	return record("Where", out, func(g, _ *Tensor, in []*Tensor) []*Tensor {
 		z := ZerosLike(g)
-		return []*Tensor{nil, Where(in[0], g, z).SumTo(in[1].shape...), Where(in[0], z, g).SumTo(in[2].shape...)}
+		var ga, gb *Tensor
+		if wantsGrad(in[1]) {
+			ga = Where(in[0], g, z).SumTo(in[1].shape...)
+		}
+		if wantsGrad(in[2]) {
+			gb = Where(in[0], z, g).SumTo(in[2].shape...)
+		}
+		return []*Tensor{nil, ga, gb}
 	}, cond.Detach(), a, b)
 }
 
