@@ -164,6 +164,7 @@ func copyShort[T Float](dst, src []T) {
 		return
 	}
 	src = src[:len(dst)]
+	//lint:ignore S1001 the loop is the point: memmove's call costs more here
 	for k, v := range src {
 		dst[k] = v
 	}
