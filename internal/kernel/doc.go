@@ -3,9 +3,10 @@
 // Package kernel provides the CPU compute kernels of nabla: dense matrix
 // multiplication (GemmF32, GemmF64), vectorized float32 elementwise
 // operations, transcendental functions (ExpF32, LogF32, TanhF32,
-// SigmoidF32, SoftplusF32: computed in float64, within one ulp of the
-// correctly rounded result), the Adam update (AdamF32), and ParallelFor,
-// which splits a loop across the workers that Gemm uses.
+// SigmoidF32, SoftplusF32, GeluF32, GeluDerivF32: computed in float64,
+// within one ulp of the correctly rounded result), the Adam update
+// (AdamF32), a cache-blocked matrix transpose (Transpose), and ParallelFor
+// and ParallelParts, which split a loop across the workers that Gemm uses.
 //
 // Gemm follows the classic Goto/BLIS design. Blocks of op(A) and op(B) are
 // packed into contiguous panels sized for the caches (a kc×nc block of B stays
