@@ -56,25 +56,36 @@ func BenchmarkElementwise(b *testing.B) {
 func BenchmarkReduce(b *testing.B) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	x := nabla.RandN(rng, benchRows, benchCols)
-	const n = benchRows * benchCols
+	// big is the OPS workload's (256, 4096) input: large enough for the
+	// reductions to be split between cores.
+	big := nabla.RandN(rng, 256, 4096)
 	for _, bc := range []struct {
 		name string
+		x    *nabla.Tensor
 		f    func(x *nabla.Tensor) *nabla.Tensor
 	}{
-		{"Sum/axis1", func(x *nabla.Tensor) *nabla.Tensor { return x.Sum(1) }},
-		{"Sum/axis0", func(x *nabla.Tensor) *nabla.Tensor { return x.Sum(0) }},
-		{"Max/axis1", func(x *nabla.Tensor) *nabla.Tensor { return x.MaxKeep(1) }},
+		{"Sum/axis1", x, func(x *nabla.Tensor) *nabla.Tensor { return x.Sum(1) }},
+		{"Sum/axis0", x, func(x *nabla.Tensor) *nabla.Tensor { return x.Sum(0) }},
+		{"Max/axis1", x, func(x *nabla.Tensor) *nabla.Tensor { return x.MaxKeep(1) }},
+		{"256x4096/Sum/axis1", big, func(x *nabla.Tensor) *nabla.Tensor { return x.Sum(1) }},
+		{"256x4096/Sum/axis0", big, func(x *nabla.Tensor) *nabla.Tensor { return x.Sum(0) }},
+		{"256x4096/Sum/all", big, func(x *nabla.Tensor) *nabla.Tensor { return x.Sum() }},
+		{"256x4096/Max/axis1", big, func(x *nabla.Tensor) *nabla.Tensor { return x.MaxKeep(1) }},
+		{"256x4096/Max/all", big, func(x *nabla.Tensor) *nabla.Tensor { return x.Max() }},
+		{"256x4096/ArgMax/axis1", big, func(x *nabla.Tensor) *nabla.Tensor { return x.ArgMax(1) }},
+		{"256x4096/ArgMax/axis0", big, func(x *nabla.Tensor) *nabla.Tensor { return x.ArgMax(0) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
+			n := bc.x.Len()
 			ar := nabla.NewArena()
-			xa := x.InArena(ar)
-			b.SetBytes(4 * n)
+			xa := bc.x.InArena(ar)
+			b.SetBytes(int64(4 * n))
 			nabla.NoGrad(func() {
 				for b.Loop() {
 					bc.f(xa)
 					ar.Reset()
 				}
-			}, x)
+			}, bc.x)
 			reportElem(b, n)
 		})
 	}

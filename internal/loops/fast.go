@@ -116,6 +116,16 @@ func reduceRowF32[T Float](op ReduceOp, s []T) (T, bool) {
 	return 0, false
 }
 
+// sum64F32 is sum64 for float32, through the kernel that reduceRowF32
+// uses, so that the pieces of a row split along R sum as whole rows do.
+func sum64F32[T Float](s []T) (float64, bool) {
+	x, ok := any(s).([]float32)
+	if !ok {
+		return 0, false
+	}
+	return kernel.SumF32F64(x), true
+}
+
 // addRowF32 sets d[i] += s[i] for float32 and reports whether it did.
 func addRowF32[T Float](d, s []T) bool {
 	x, ok := any(d).([]float32)

@@ -550,24 +550,58 @@ const (
 
 // Reduce reduces the middle axis of a contiguous array of shape (A, R, B):
 // dst[a*B+b] = op over r of src[(a*R+r)*B+b]. R must be at least 1 for Max,
-// Min, ArgMax and ArgMin. NaN wins Max and Min, as in PyTorch.
+// Min, ArgMax and ArgMin. NaN wins Max and Min, as in PyTorch; ArgMax and
+// ArgMin give the index of the first extreme value, or of the first NaN.
+//
+// ArgMax and ArgMin of large arrays (at least 2*elemGrain elements) are
+// split between the kernel's worker goroutines when more than one core is
+// used, with exactly the serial result; see reduceParallel. Sum, Max and
+// Min are not: on the 2-core machine the benchmarks run on, splitting a
+// (256, 4096) sum or max (about 75 µs of streaming) gained nothing and
+// sometimes lost 20%, while the arg reductions, several times slower per
+// element, take half the time. Their results stay bit-identical whatever
+// runtime.GOMAXPROCS is.
 func Reduce[T Float](op ReduceOp, dst, src []T, A, R, B int) {
+	if n := A * R * B; (op == ArgMax || op == ArgMin) && n >= 2*elemGrain {
+		if parts := min(runtime.GOMAXPROCS(0), n/elemGrain); parts > 1 {
+			reduceParallel(op, dst, src, A, R, B, parts)
+			return
+		}
+	}
+	reduce(op, dst, src, A, R, B)
+}
+
+// reduce is Reduce on the calling goroutine.
+func reduce[T Float](op ReduceOp, dst, src []T, A, R, B int) {
 	if B == 1 {
 		for a := 0; a < A; a++ {
 			dst[a] = reduceRow(op, src[a*R:a*R+R])
 		}
 		return
 	}
+	reduceCols(op, dst, src, A, R, B, B)
+}
+
+// reduceCols is reduce for B > 1 on B of the columns of an array whose rows
+// are ld elements apart: dst[a*ld+b] = op over r of src[(a*R+r)*ld+b] for b
+// < B. With ld > B it reduces a range of columns, which is how
+// reduceParallel splits the columns; each element sees the same operations
+// in the same order whatever the range.
+func reduceCols[T Float](op ReduceOp, dst, src []T, A, R, B, ld int) {
+	var best []T
+	if op == ArgMax || op == ArgMin {
+		best = make([]T, B)
+	}
 	for a := 0; a < A; a++ {
-		d := dst[a*B : a*B+B]
-		base := a * R * B
+		d := dst[a*ld : a*ld+B]
+		base := a * R * ld
 		switch op {
 		case Sum:
 			for i := range d {
 				d[i] = 0
 			}
 			for r := 0; r < R; r++ {
-				s := src[base+r*B : base+r*B+B]
+				s := src[base+r*ld : base+r*ld+B]
 				if addRowF32(d, s) {
 					continue
 				}
@@ -578,27 +612,15 @@ func Reduce[T Float](op ReduceOp, dst, src []T, A, R, B int) {
 		case Max, Min:
 			copy(d, src[base:base+B])
 			for r := 1; r < R; r++ {
-				s := src[base+r*B : base+r*B+B]
-				for i := range d {
-					if better(op == Max, s[i], d[i]) {
-						d[i] = s[i]
-					}
-				}
+				foldExtremes(op == Max, d, nil, src[base+r*ld:base+r*ld+B], 0)
 			}
 		case ArgMax, ArgMin:
-			best := make([]T, B)
 			copy(best, src[base:base+B])
 			for i := range d {
 				d[i] = 0
 			}
 			for r := 1; r < R; r++ {
-				s := src[base+r*B : base+r*B+B]
-				for i := range d {
-					if better(op == ArgMax, s[i], best[i]) {
-						best[i] = s[i]
-						d[i] = T(r)
-					}
-				}
+				foldExtremes(op == ArgMax, best, d, src[base+r*ld:base+r*ld+B], T(r))
 			}
 		}
 	}
@@ -622,21 +644,7 @@ func reduceRow[T Float](op ReduceOp, s []T) T {
 	}
 	switch op {
 	case Sum:
-		// Accumulate in float64 with four partial sums: float32 sums of
-		// long rows would otherwise lose digits, and the partial sums
-		// break the dependency chain of the adds.
-		var a0, a1, a2, a3 float64
-		i := 0
-		for ; i+4 <= len(s); i += 4 {
-			a0 += float64(s[i])
-			a1 += float64(s[i+1])
-			a2 += float64(s[i+2])
-			a3 += float64(s[i+3])
-		}
-		for ; i < len(s); i++ {
-			a0 += float64(s[i])
-		}
-		return T((a0 + a1) + (a2 + a3))
+		return T(sum64(s))
 	case Max, Min:
 		m := s[0]
 		for _, v := range s[1:] {
@@ -646,13 +654,97 @@ func reduceRow[T Float](op ReduceOp, s []T) T {
 		}
 		return m
 	default:
-		m, at := s[0], 0
-		for i, v := range s[1:] {
-			if better(op == ArgMax, v, m) {
-				m, at = v, i+1
+		return T(argRow(op == ArgMax, s))
+	}
+}
+
+// sum64 returns the sum of s accumulated in float64: float32 sums of long
+// rows would otherwise lose digits. The generic loop keeps four partial
+// sums, which break the dependency chain of the adds.
+func sum64[T Float](s []T) float64 {
+	if v, ok := sum64F32(s); ok {
+		return v
+	}
+	var a0, a1, a2, a3 float64
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		a0 += float64(s[i])
+		a1 += float64(s[i+1])
+		a2 += float64(s[i+2])
+		a3 += float64(s[i+3])
+	}
+	for ; i < len(s); i++ {
+		a0 += float64(s[i])
+	}
+	return (a0 + a1) + (a2 + a3)
+}
+
+// argRow returns the index of the first largest (max) or smallest element
+// of the non-empty s, or of its first NaN.
+//
+// It is better(max, v, m) in a loop of a fixed direction: the generic loop
+// tested max and NaN on every element. !(v <= m) is v > m or v is NaN (m
+// is never NaN: the first NaN, s[0] included, ends the search), one
+// comparison an element.
+func argRow[T Float](max bool, s []T) int {
+	m, at := s[0], 0
+	if max {
+		for i, v := range s {
+			if !(v <= m) {
+				if v != v {
+					return i
+				}
+				m, at = v, i
 			}
 		}
-		return T(at)
+		return at
+	}
+	for i, v := range s {
+		if !(v >= m) {
+			if v != v {
+				return i
+			}
+			m, at = v, i
+		}
+	}
+	return at
+}
+
+// foldExtremes folds the row s into the running extremes best (max or min) as
+// better does: best[i] = s[i] where s[i] is strictly better or the first
+// NaN. If at is not nil, it also sets at[i] = r there (an ArgMax or ArgMin
+// over columns). The loops have a fixed direction and one comparison an
+// element in the common case: !(x <= b) is x > b or either is NaN, and
+// b == b keeps the first NaN.
+func foldExtremes[T Float](max bool, best, at, s []T, r T) {
+	s = s[:len(best)]
+	switch {
+	case max && at == nil:
+		for i, x := range s {
+			if b := best[i]; !(x <= b) && b == b {
+				best[i] = x
+			}
+		}
+	case at == nil:
+		for i, x := range s {
+			if b := best[i]; !(x >= b) && b == b {
+				best[i] = x
+			}
+		}
+	case max:
+		at = at[:len(best)]
+		for i, x := range s {
+			if b := best[i]; !(x <= b) && b == b {
+				best[i], at[i] = x, r
+			}
+		}
+	default:
+		at = at[:len(best)]
+		for i, x := range s {
+			if b := best[i]; !(x >= b) && b == b {
+				best[i], at[i] = x, r
+			}
+		}
 	}
 }
 

@@ -195,7 +195,7 @@ func TestReduceF32(t *testing.T) {
 					}
 				}
 			}
-			for _, op := range []ReduceOp{Max, Min, ArgMax} {
+			for _, op := range []ReduceOp{Max, Min, ArgMax, ArgMin} {
 				if R > 2 {
 					src[R/2*B] = float32(math.NaN())
 				}
@@ -204,15 +204,16 @@ func TestReduceF32(t *testing.T) {
 					for b := 0; b < B; b++ {
 						m, at := src[a*R*B+b], 0
 						for r := 1; r < R; r++ {
-							if v := src[(a*R+r)*B+b]; better(op != Min, v, m) {
+							if v := src[(a*R+r)*B+b]; better(op == Max || op == ArgMax, v, m) {
 								m, at = v, r
 							}
 						}
 						want := m
-						if op == ArgMax {
+						arg := op == ArgMax || op == ArgMin
+						if arg {
 							want = float32(at)
 						}
-						if got := dst[a*B+b]; !same(got, want) && !(op == ArgMax && got == want) {
+						if got := dst[a*B+b]; !same(got, want) && !(arg && got == want) {
 							t.Errorf("op %d %s: dst[%d]: got %v; want %v", op, name, a*B+b, got, want)
 						}
 					}
@@ -272,6 +273,120 @@ func TestParallelElementwise(t *testing.T) {
 		binary(Mul, want, tc.shape, a, 0, tc.aStr, b, 0, tc.bStr)
 		if !slices.EqualFunc(got, want, same) {
 			t.Errorf("Binary %s: split result differs from the serial one", tc.name)
+		}
+	}
+}
+
+// TestParallelReduce checks Reduce on large arrays at two and three cores
+// against the serial loop, reduce, exactly, for every op (ArgMax and ArgMin
+// split, every way; the others must not change), both element types and
+// every way of splitting.
+func TestParallelReduce(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	// Each case has at least 3*elemGrain elements, so that it is split in
+	// as many parts as there are cores; want is the split chosen with two
+	// and with three parts.
+	for _, tc := range []struct {
+		name    string
+		A, R, B int
+		want    [2]reduceSplit
+	}{
+		{"rows", 96, 1100, 1, [2]reduceSplit{splitOuter, splitOuter}},
+		{"rows uneven", 13, 8000, 1, [2]reduceSplit{splitOuter, splitOuter}},
+		{"columns", 1, 100, 1030, [2]reduceSplit{splitCols, splitCols}},
+		{"blocks", 6, 100, 170, [2]reduceSplit{splitOuter, splitOuter}},
+		{"few blocks", 5, 120, 170, [2]reduceSplit{splitCols, splitR}},
+		{"full", 1, 100003, 1, [2]reduceSplit{splitR, splitR}},
+		{"few rows", 5, 20001, 1, [2]reduceSplit{splitR, splitR}},
+		{"few narrow blocks", 5, 6600, 3, [2]reduceSplit{splitR, splitR}},
+	} {
+		for i, procs := range []int{2, 3} {
+			runtime.GOMAXPROCS(procs)
+			n := tc.A * tc.R * tc.B
+			parts := min(procs, n/elemGrain)
+			if parts != procs {
+				t.Fatalf("%s: %d elements make %d parts; want %d", tc.name, n, parts, procs)
+			}
+			if got := chooseSplit(tc.A, tc.B, parts); got != tc.want[i] {
+				t.Errorf("%s, %d parts: split %d; want %d", tc.name, parts, got, tc.want[i])
+			}
+			name := fmt.Sprintf("%s/%d-procs", tc.name, procs)
+			t.Run(name+"/float32", func(t *testing.T) {
+				testParallelReduce[float32](t, tc.A, tc.R, tc.B)
+			})
+			t.Run(name+"/float64", func(t *testing.T) {
+				testParallelReduce[float64](t, tc.A, tc.R, tc.B)
+			})
+		}
+	}
+}
+
+func testParallelReduce[T Float](t *testing.T, A, R, B int) {
+	rnd := rand.New(rand.NewPCG(uint64(A), uint64(R*B)))
+	n := A * R * B
+	at := func(a, r, b int) int { return (a*R+r)*B + b }
+	normal := make([]T, n)
+	for i := range normal {
+		normal[i] = T(rnd.NormFloat64())
+	}
+	// NaN and infinities here and there: some outputs have none, some one,
+	// some several in different pieces of R; the first NaN must win.
+	nan := slices.Clone(normal)
+	for i := range nan {
+		switch u := rnd.Float64(); {
+		case u < 2e-4:
+			nan[i] = T(math.NaN())
+		case u < 3e-4:
+			nan[i] = T(math.Inf(1))
+		case u < 4e-4:
+			nan[i] = T(math.Inf(-1))
+		}
+	}
+	nan[0] = T(math.NaN()) // a NaN first: nothing after it may win
+	// Ties: small integers, then the maximum 3 and the minimum -1 twice
+	// each, in the second half of R (in later pieces when R is split): the
+	// first of the two must win, and ties in earlier pieces must not.
+	ties := make([]T, n)
+	for i := range ties {
+		ties[i] = T(rnd.IntN(3))
+	}
+	for a := range A {
+		for b := range B {
+			for _, v := range []T{3, 3, -1, -1} {
+				ties[at(a, R/2+rnd.IntN(R-R/2), b)] = v
+			}
+		}
+	}
+	got, want := make([]T, A*B), make([]T, A*B)
+	for _, data := range []struct {
+		name string
+		src  []T
+	}{{"normal", normal}, {"nan", nan}, {"ties", ties}} {
+		src := data.src
+		for _, op := range []ReduceOp{Sum, Max, Min, ArgMax, ArgMin} {
+			Reduce(op, got, src, A, R, B)
+			reduce(op, want, src, A, R, B)
+			for a := range A {
+				for b := range B {
+					g, w := got[a*B+b], want[a*B+b]
+					if op == ArgMax || op == ArgMin {
+						// Today's semantics, independently of reduce: the
+						// first extreme, NaN beating any number.
+						m, first := src[at(a, 0, b)], 0
+						for r := 1; r < R; r++ {
+							if v := src[at(a, r, b)]; better(op == ArgMax, v, m) {
+								m, first = v, r
+							}
+						}
+						if w != T(first) {
+							t.Fatalf("%s op %d: serial dst[%d] = %v; want the first extreme at %d", data.name, op, a*B+b, w, first)
+						}
+					}
+					if g != w && !(g != g && w != w) {
+						t.Fatalf("%s op %d: dst[%d]: split %v, serial %v", data.name, op, a*B+b, g, w)
+					}
+				}
+			}
 		}
 	}
 }
