@@ -59,18 +59,10 @@ func reduceRaw(op string, t *Tensor, rop loops.ReduceOp, axes []int) *Tensor {
 	}
 	src := t
 	A, B := 1, 1
-	block := len(axes) == 0 || axes[len(axes)-1]-axes[0] == len(axes)-1
-	if block && t.IsContiguous() {
-		if len(axes) > 0 {
-			for i := 0; i < axes[0]; i++ {
-				A *= t.shape[i]
-			}
-			for i := axes[len(axes)-1] + 1; i < len(t.shape); i++ {
-				B *= t.shape[i]
-			}
-		} else {
-			A = t.Len()
-		}
+	if len(axes) == 0 && t.IsContiguous() {
+		A = t.Len()
+	} else if axesBlock(axes) && t.IsContiguous() {
+		A, _, B = blockDims(t.shape, axes[0], axes[len(axes)-1])
 	} else {
 		// Move the reduced axes last, make that contiguous, reduce rows.
 		perm := make([]int, 0, len(t.shape))
@@ -162,20 +154,10 @@ func (t *Tensor) extremum(name string, rop loops.ReduceOp, axes []int) *Tensor {
 // each element of x gets: 1/k for the k elements equal to the extremum out
 // of their slice along axes, 0 for the others.
 func extremumShare(name string, x, out *Tensor, axes []int) *Tensor {
-	if len(axes) > 0 && axes[len(axes)-1]-axes[0] == len(axes)-1 {
+	if axesBlock(axes) {
 		// One pass when the reduced axes are a block: (outer, n, inner).
 		xc, oc := x.contiguous(), out.contiguous()
-		outer, n, inner := 1, 1, 1
-		for i, d := range x.shape {
-			switch {
-			case i < axes[0]:
-				outer *= d
-			case i > axes[len(axes)-1]:
-				inner *= d
-			default:
-				n *= d
-			}
-		}
+		outer, n, inner := blockDims(x.shape, axes[0], axes[len(axes)-1])
 		share := newShared(x.arena, x.dtype, append([]int(nil), x.shape...), contiguousStrides(x.shape))
 		if x.dtype == Float64 {
 			loops.ExtremumShare(share.f64, xc.f64[xc.offset:], oc.f64[oc.offset:], outer, n, inner)
@@ -299,9 +281,15 @@ func logSoftmaxGrad(g, y *Tensor, ax int) *Tensor {
 	}, g, y)
 }
 
-// softmaxDims returns t's shape seen as (outer, n, inner) around axis ax.
-func softmaxDims(shape []int, ax int) (outer, n, inner int) {
-	return numel(shape[:ax]), shape[ax], numel(shape[ax+1:])
+// axesBlock reports whether the sorted axes are consecutive (and not none).
+func axesBlock(axes []int) bool {
+	return len(axes) > 0 && axes[len(axes)-1]-axes[0] == len(axes)-1
+}
+
+// blockDims returns shape seen as (outer, n, inner) around the block of
+// axes a0..a1: the sizes before, of and after it.
+func blockDims(shape []int, a0, a1 int) (outer, n, inner int) {
+	return numel(shape[:a0]), numel(shape[a0 : a1+1]), numel(shape[a1+1:])
 }
 
 // softmaxRaw computes softmax or log-softmax of t along ax into a new
@@ -309,7 +297,7 @@ func softmaxDims(shape []int, ax int) (outer, n, inner int) {
 func softmaxRaw(t *Tensor, ax int, log bool) *Tensor {
 	src := t.contiguous()
 	out := newShared(t.arena, t.dtype, append([]int(nil), t.shape...), contiguousStrides(t.shape))
-	outer, n, inner := softmaxDims(t.shape, ax)
+	outer, n, inner := blockDims(t.shape, ax, ax)
 	size := outer * n * inner
 	if t.dtype == Float64 {
 		loops.SoftmaxFwd(out.f64, src.f64[src.offset:src.offset+size], outer, n, inner, log)
@@ -330,7 +318,7 @@ func softmaxBackwardRaw(g, y *Tensor, ax int, log bool) *Tensor {
 	}
 	gc, yc := g.contiguous(), y.contiguous()
 	out := newShared(arenaOf(g, y), y.dtype, append([]int(nil), y.shape...), contiguousStrides(y.shape))
-	outer, n, inner := softmaxDims(y.shape, ax)
+	outer, n, inner := blockDims(y.shape, ax, ax)
 	size := outer * n * inner
 	if y.dtype == Float64 {
 		loops.SoftmaxBwd(out.f64, gc.f64[gc.offset:gc.offset+size], yc.f64[yc.offset:yc.offset+size], outer, n, inner, log)

@@ -2,6 +2,7 @@ package nabla_test
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/nabla-go/nabla"
@@ -77,7 +78,7 @@ func TestMaxPoolHoles(t *testing.T) {
 	for _, dt := range []nabla.DType{nabla.Float64, nabla.Float32} {
 		x := nabla.Arange(0, 12, 1).Reshape(2, 1, 2, 3).To(dt).Detach().RequireGrad()
 		y := nabla.MaxPool2d(x, [2]int{2, 2}, opt)
-		if got := y.Shape(); !equalInts(got, []int{2, 1, 1, 2}) {
+		if got := y.Shape(); !slices.Equal(got, []int{2, 1, 1, 2}) {
 			t.Fatalf("%v: shape %v; want [2 1 1 2]", dt, got)
 		}
 		for i, v := range y.Float64s() {

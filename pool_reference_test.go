@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/nabla-go/nabla"
@@ -87,7 +88,7 @@ func loadPoolCases(t *testing.T) []poolRefCase {
 // relative to 1 + |want|, after checking the shapes.
 func closeTo(t *testing.T, what string, got *nabla.Tensor, want poolRefTensor, tol float64) {
 	t.Helper()
-	if !equalInts(got.Shape(), want.Shape) {
+	if !slices.Equal(got.Shape(), want.Shape) {
 		t.Fatalf("%s: shape %v; PyTorch %v", what, got.Shape(), want.Shape)
 	}
 	g := got.Float64s()
@@ -96,18 +97,6 @@ func closeTo(t *testing.T, what string, got *nabla.Tensor, want poolRefTensor, t
 			t.Fatalf("%s[%d] = %v; PyTorch %v", what, i, g[i], w)
 		}
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestPoolReference checks MaxPool2d and AvgPool2d, outputs and input

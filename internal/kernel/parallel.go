@@ -73,23 +73,39 @@ func (w workItem) run() {
 // receiveWork returns the next work item, polling workCh for spinWindow
 // (yielding now and then to other goroutines) before blocking on it.
 func receiveWork() workItem {
-	var start time.Time
-	for i := 0; ; i++ {
+	var sp spinner
+	for {
 		select {
 		case w := <-workCh:
 			return w
 		default:
 		}
-		if i&63 != 63 {
-			continue
-		}
-		if i == 63 {
-			start = time.Now()
-		} else if time.Since(start) > spinWindow {
+		if !sp.spin() {
 			return <-workCh
 		}
-		runtime.Gosched()
 	}
+}
+
+// spinner paces a polling loop: the loop polls on every call of spin,
+// yields to other goroutines every 64th, and stops (spin reports false)
+// once spinWindow has passed since the 64th.
+type spinner struct {
+	n     int
+	start time.Time
+}
+
+func (sp *spinner) spin() bool {
+	sp.n++
+	if sp.n&63 != 0 {
+		return true
+	}
+	if sp.n == 64 {
+		sp.start = time.Now()
+	} else if time.Since(sp.start) > spinWindow {
+		return false
+	}
+	runtime.Gosched()
+	return true
 }
 
 // runParallel runs parts 0..parts-1 of job: part 0 on the calling goroutine,
@@ -112,23 +128,17 @@ func runParallel(job partRunner, parts int, ps *partSync) {
 	job.runPart(0)
 	// The parts are balanced, so the others usually finish within
 	// microseconds: poll before blocking.
-	var start time.Time
-	for i := 0; ps.pending.Load() != 0; i++ {
+	var sp spinner
+	for ps.pending.Load() != 0 {
 		select {
 		case w := <-workCh:
 			w.run()
 			continue
 		default:
 		}
-		if i&63 != 63 {
-			continue
-		}
-		if i == 63 {
-			start = time.Now()
-		} else if time.Since(start) > spinWindow {
+		if !sp.spin() {
 			break // the queue was empty just above
 		}
-		runtime.Gosched()
 	}
 	ps.wg.Wait()
 }

@@ -2,7 +2,6 @@ package loops
 
 import (
 	"math"
-	"runtime"
 
 	"github.com/nabla-go/nabla/internal/kernel"
 )
@@ -23,17 +22,6 @@ func LayerNormFwd[T Float](dst, x []T, rstd []float64, m, d int, eps float64) {
 			rstd[r] = layerNormRow(dst[r*d:(r+1)*d], x[r*d:(r+1)*d], eps)
 		}
 	})
-}
-
-// eachRows calls f on ranges of the m rows of d elements: all at once on
-// the calling goroutine, or split between the workers when there are at
-// least 2·elemGrain elements.
-func eachRows(m, d int, f func(lo, hi int)) {
-	if m*d < 2*elemGrain || runtime.GOMAXPROCS(0) == 1 {
-		f(0, m)
-		return
-	}
-	kernel.ParallelParts(m, min(runtime.GOMAXPROCS(0), m*d/elemGrain), f)
 }
 
 func layerNormRow[T Float](dst, x []T, eps float64) float64 {

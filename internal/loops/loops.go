@@ -123,6 +123,17 @@ const (
 // hand it to a polling worker.
 const elemGrain = 1 << 15
 
+// eachRows calls f on ranges of the m rows of d elements: all at once on
+// the calling goroutine, or split between the workers when there are at
+// least 2·elemGrain elements.
+func eachRows(m, d int, f func(lo, hi int)) {
+	if m*d < 2*elemGrain || runtime.GOMAXPROCS(0) == 1 {
+		f(0, m)
+		return
+	}
+	kernel.ParallelParts(m, min(runtime.GOMAXPROCS(0), m*d/elemGrain), f)
+}
+
 // Unary sets dst[i] = op(src[i]) with parameter p. dst may alias src. Long
 // slices are split between the kernel's worker goroutines.
 func Unary[T Float](op UnaryOp, dst, src []T, p float64) {

@@ -17,23 +17,20 @@ import (
 // four temporaries; these make two or three passes and none, which is what
 // PyTorch's kernels do.
 
-// softmaxGrain is the least work (elements) given to each goroutine.
-const softmaxGrain = 1 << 15
-
 // SoftmaxFwd writes softmax (log == false) or log-softmax (log == true) of
 // src into dst. A row whose maximum is infinite or NaN gives NaN, as in
 // PyTorch.
 func SoftmaxFwd[T Float](dst, src []T, outer, n, inner int, log bool) {
 	src, dst = src[:outer*n*inner], dst[:outer*n*inner]
 	if inner == 1 {
-		kernel.ParallelFor(outer, max(softmaxGrain/max(n, 1), 1), func(lo, hi int) {
+		eachRows(outer, n, func(lo, hi int) {
 			for o := lo; o < hi; o++ {
 				softmaxRow(dst[o*n:(o+1)*n], src[o*n:(o+1)*n], log)
 			}
 		})
 		return
 	}
-	kernel.ParallelFor(outer, max(softmaxGrain/max(n*inner, 1), 1), func(lo, hi int) {
+	eachRows(outer, n*inner, func(lo, hi int) {
 		m := make([]T, inner)
 		s := make([]float64, inner)
 		for o := lo; o < hi; o++ {
@@ -144,7 +141,7 @@ func SoftmaxBwd[T Float](dst, g, y []T, outer, n, inner int, log bool) {
 	size := outer * n * inner
 	dst, g, y = dst[:size], g[:size], y[:size]
 	if inner == 1 {
-		kernel.ParallelFor(outer, max(softmaxGrain/max(n, 1), 1), func(lo, hi int) {
+		eachRows(outer, n, func(lo, hi int) {
 			for o := lo; o < hi; o++ {
 				r := o * n
 				softmaxBwdRow(dst[r:r+n], g[r:r+n], y[r:r+n], log)
@@ -152,7 +149,7 @@ func SoftmaxBwd[T Float](dst, g, y []T, outer, n, inner int, log bool) {
 		})
 		return
 	}
-	kernel.ParallelFor(outer, max(softmaxGrain/max(n*inner, 1), 1), func(lo, hi int) {
+	eachRows(outer, n*inner, func(lo, hi int) {
 		s := make([]float64, inner)
 		for o := lo; o < hi; o++ {
 			r := o * n * inner
