@@ -3,6 +3,7 @@ package loops
 import (
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -741,23 +742,38 @@ func (cv *Conv) chunk(elem, lc int) int {
 }
 
 // eachChunk calls f with the image ranges [n0, n1) of the chunks, on up to
-// GOMAXPROCS goroutines; f's calls on one goroutine share its scratch
-// state, which start makes and finish (called once per goroutine, under a
-// lock) consumes.
+// GOMAXPROCS goroutines; f's calls on one range of chunks share its scratch
+// state, which start makes and finish consumes. finish runs on the calling
+// goroutine after every range is done, in the order of the ranges, not in
+// the order the workers finish: a finish that adds partial sums into a
+// total (the weight gradient) then gives the same bits on every run at a
+// given thread count.
 func eachChunk[S any](cv *Conv, nb int, start func() S, f func(s S, n0, n1 int), finish func(s S)) {
 	chunks := (cv.N + nb - 1) / nb
-	var mu sync.Mutex
+	type part struct {
+		lo int
+		s  S
+	}
+	var (
+		mu    sync.Mutex
+		parts []part
+	)
 	parallelFor(chunks, chunks*parallelMin, func(lo, hi int) {
 		s := start()
 		for ch := lo; ch < hi; ch++ {
 			f(s, ch*nb, min((ch+1)*nb, cv.N))
 		}
-		if finish != nil {
-			mu.Lock()
-			finish(s)
-			mu.Unlock()
-		}
+		mu.Lock()
+		parts = append(parts, part{lo, s})
+		mu.Unlock()
 	})
+	if finish == nil {
+		return
+	}
+	slices.SortFunc(parts, func(a, b part) int { return a.lo - b.lo })
+	for _, p := range parts {
+		finish(p.s)
+	}
 }
 
 func (cv *Conv) sub(n int) Window {
