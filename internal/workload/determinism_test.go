@@ -19,6 +19,9 @@ import (
 // finish. (At two threads the two partial sums commute, so only three or
 // more workers could tell the orders apart; the test runs both.)
 func TestLeNetReproducible(t *testing.T) {
+	if raceEnabled {
+		t.Skip("slow under the race detector; the purego run in .ci/run runs it without")
+	}
 	for _, threads := range []int{2, 4} {
 		t.Run(fmt.Sprintf("threads=%d", threads), func(t *testing.T) { checkLeNetReproducible(t, threads) })
 	}
