@@ -164,7 +164,7 @@ func TestNarrowExhaustive(t *testing.T) {
 // Python's struct "e" format, bfloat16 by hand from the float32 bits.
 func TestKnownValues(t *testing.T) {
 	cases := []struct {
-		x        float32
+		x         float32
 		f16, bf16 uint16
 	}{
 		{1, 0x3c00, 0x3f80},
