@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"strconv"
@@ -294,6 +295,42 @@ var gradCases = []gradCase{
 		return nabla.AdaptiveAvgPool2d(x, 2, 3)
 	}), shapes: [][]input{ins(sh(1, 2, 5, 4))}},
 	{name: "Dot", ops: []string{"MatMul"}, f: bin((*T).Dot), shapes: [][]input{ins(sh(4), sh(4))}},
+
+	// attention: first order runs the fused backward, second order the
+	// op-built one; squared, so that the second order also sees an
+	// upstream that depends on the inputs.
+	{name: "Attention", ops: []string{"ScaledDotProductAttention"}, f: func(in []*T) *T {
+		return nabla.ScaledDotProductAttention(in[0], in[1], in[2], nabla.AttentionOptions{}).Square()
+	}, shapes: [][]input{ins(sh(2, 3, 4), sh(2, 5, 4), sh(2, 5, 3)), ins(sh(3, 2), sh(4, 2), sh(4, 3)),
+		ins(sh(2, 2, 3, 2), sh(1, 2, 4, 2), sh(2, 1, 4, 3)), ins(tr(2, 3, 4), tr(2, 5, 4), tr(2, 5, 3))}},
+	{name: "Attention/causal", ops: []string{"ScaledDotProductAttention"}, f: func(in []*T) *T {
+		return nabla.ScaledDotProductAttention(in[0], in[1], in[2], nabla.AttentionOptions{Causal: true, Scale: 0.7}).Square()
+	}, shapes: [][]input{ins(sh(2, 4, 3), sh(2, 4, 3), sh(2, 4, 2)), ins(sh(2, 3, 2), sh(2, 5, 2), sh(2, 5, 2))}},
+	// A fixed mask with -Inf entries, broadcast over the batch: it needs
+	// no gradient, so first order runs the fused backward.
+	{name: "Attention/mask", ops: []string{"ScaledDotProductAttention"}, f: func(in []*T) *T {
+		inf := math.Inf(-1)
+		m := nabla.FromSlice([]float64{0, inf, 0.5, 0, -1, 0, inf, 0, 0.3, 0.2, 0, 0}, 3, 4)
+		return nabla.ScaledDotProductAttention(in[0], in[1], in[2], nabla.AttentionOptions{Mask: m}).Square()
+	}, shapes: [][]input{ins(sh(2, 3, 2), sh(2, 4, 2), sh(2, 4, 3))}},
+	// The mask as an input, with its own gradient (op-built at both orders).
+	{name: "Attention/maskgrad", ops: []string{"ScaledDotProductAttention"}, f: func(in []*T) *T {
+		return nabla.ScaledDotProductAttention(in[0], in[1], in[2], nabla.AttentionOptions{Mask: in[3], Causal: true}).Square()
+	}, shapes: [][]input{ins(sh(2, 3, 2), sh(2, 3, 2), sh(2, 3, 2), sh(1, 3, 3)), ins(sh(2, 3, 2), sh(2, 3, 2), sh(2, 3, 2), sh(3))}},
+	// Views the kernel reads without a copy: transposed last axes (the
+	// column-major layout), and heads split from (N, L, H, D) by a permute.
+	{name: "Attention/views", ops: []string{"ScaledDotProductAttention"}, f: func(in []*T) *T {
+		q := in[0].Transpose(-2, -1)
+		k := in[1].Permute(0, 2, 1, 3)
+		v := in[2].Permute(0, 2, 1, 3)
+		return nabla.ScaledDotProductAttention(q, k, v, nabla.AttentionOptions{Causal: true}).Square()
+	}, shapes: [][]input{ins(sh(2, 2, 3, 4), sh(2, 4, 2, 3), sh(2, 4, 2, 2))}},
+	// Dropout from a fresh generator on every call, so that every
+	// evaluation draws the same mask.
+	{name: "Attention/dropout", ops: []string{"ScaledDotProductAttention"}, f: func(in []*T) *T {
+		rng := rand.New(rand.NewPCG(3, 4))
+		return nabla.ScaledDotProductAttention(in[0], in[1], in[2], nabla.AttentionOptions{Dropout: 0.3, Rng: rng}).Square()
+	}, shapes: [][]input{ins(sh(2, 3, 2), sh(2, 4, 2), sh(2, 4, 3))}},
 }
 
 func TestGradcheck(t *testing.T) {

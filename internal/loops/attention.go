@@ -1,0 +1,311 @@
+package loops
+
+import (
+	"math"
+
+	"github.com/nabla-go/nabla/internal/kernel"
+)
+
+// Scaled dot-product attention, forward and backward, tiled over blocks of
+// query rows and key columns with an online softmax, as FlashAttention
+// does: a (query block × key block) tile of scores is the only score
+// storage per batch entry, whatever L and S are, and the backward pass
+// recomputes the tiles from the log-sum-exp of each query row saved by the
+// forward pass. The block products go through the GEMM kernels.
+
+// AttnMat is one operand of attention, a batch of matrices: matrix b
+// starts at Data[Off[b]] and is stored row-major with row stride LD, or,
+// when Trans, as its transpose (column i of the stored matrix is row i).
+type AttnMat[T Float] struct {
+	Data  []T
+	Off   []int
+	LD    int
+	Trans bool
+}
+
+// at returns the slice from row i of matrix b.
+func (m AttnMat[T]) at(b, i int) []T {
+	if m.Trans {
+		return m.Data[m.Off[b]+i:]
+	}
+	return m.Data[m.Off[b]+i*m.LD:]
+}
+
+// AttnMask is an additive mask broadcast over the (B, L, S) scores: the
+// value for entry (b, i, j) is Data[Off[b] + i·RS + j·CS].
+type AttnMask[T Float] struct {
+	Data   []T
+	Off    []int
+	RS, CS int
+}
+
+// Attn describes one attention call: B batch entries (batch × heads) of L
+// queries and S keys of width E, values of width Ev; scores are scaled by
+// Scale, keys after a query are masked out when Causal (key j is seen by
+// query i when j <= i), and the weights are dropped with probability P,
+// the kept ones scaled by 1/(1-P), by a mask that DropKeep derives from
+// Seed, so that the backward pass can recompute it.
+type Attn struct {
+	B, L, S, E, Ev int
+	Scale          float64
+	Causal         bool
+	P              float64
+	Seed           uint64
+}
+
+// Tile sizes: blocks of attnRows query rows against attnCols keys. With
+// S <= attnCols a row block sees every key at once (the plain softmax);
+// longer sequences take several key blocks and the online rescaling.
+const (
+	attnRows = 128
+	attnCols = 128
+)
+
+// DropKeep reports whether dropout keeps the weight of key j for query i
+// of batch entry b: a hash of the position and the seed, uniform in
+// [0, 1), compared with p, so that the mask costs no memory and the same
+// call gives the same mask in the forward and the backward pass.
+func DropKeep(seed uint64, a Attn, b, i, j int) bool {
+	z := seed + uint64((b*a.L+i)*a.S+j+1)*0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return float64(z>>11)/(1<<53) >= a.P
+}
+
+// AttnDropMask fills dst (B, L, S; contiguous) with the dropout factors
+// of the weights: 1/(1-P) where DropKeep keeps them, 0 elsewhere.
+func AttnDropMask[T Float](dst []T, a Attn) {
+	keep := T(1 / (1 - a.P))
+	for b := range a.B {
+		for i := range a.L {
+			row := dst[(b*a.L+i)*a.S : (b*a.L+i+1)*a.S]
+			for j := range row {
+				row[j] = 0
+				if DropKeep(a.Seed, a, b, i, j) {
+					row[j] = keep
+				}
+			}
+		}
+	}
+}
+
+// attnGemm is kernel.GemmF32 or GemmF64.
+func attnGemm[T Float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if c32, ok := any(c).([]float32); ok {
+		kernel.GemmF32(ta, tb, m, n, k, float32(alpha), any(a).([]float32), lda, any(b).([]float32), ldb, float32(beta), c32, ldc)
+		return
+	}
+	kernel.GemmF64(ta, tb, m, n, k, float64(alpha), any(a).([]float64), lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+}
+
+// expShift sets row[c] = e^(row[c] - m) and returns the row's sum.
+func expShift[T Float](row []T, m float64) float64 {
+	if r, ok := any(row).([]float32); ok {
+		kernel.AddConstF32(r, r, float32(-m))
+		kernel.ExpF32(r, r)
+		return kernel.SumF32F64(r)
+	}
+	var s float64
+	for c, v := range row {
+		e := math.Exp(float64(v) - m)
+		row[c] = T(e)
+		s += e
+	}
+	return s
+}
+
+// attnScores fills s (rows i0..i0+br, keys j0..j0+nc; row stride nc)
+// with the scaled, masked scores of batch entry b.
+func attnScores[T Float](a Attn, s []T, q, k AttnMat[T], mask *AttnMask[T], b, i0, br, j0, nc int) {
+	attnGemm(q.Trans, !k.Trans, br, nc, a.E, T(a.Scale), q.at(b, i0), q.LD, k.at(b, j0), k.LD, 0, s, nc)
+	for r := range br {
+		row := s[r*nc : (r+1)*nc]
+		i := i0 + r
+		if mask != nil {
+			mo := mask.Off[b] + i*mask.RS + j0*mask.CS
+			for c := range row {
+				row[c] += mask.Data[mo+c*mask.CS]
+			}
+		}
+		if a.Causal && j0+nc-1 > i {
+			for c := max(i+1-j0, 0); c < nc; c++ {
+				row[c] = T(math.Inf(-1))
+			}
+		}
+	}
+}
+
+// keyEnd is the end of the keys that rows before i1 can see.
+func (a Attn) keyEnd(i1 int) int {
+	if a.Causal {
+		return min(a.S, i1)
+	}
+	return a.S
+}
+
+// AttnFwd sets out (B, L, Ev; contiguous) to softmax(scale·q·kᵀ + mask)·v
+// (with dropout of the weights) and lse (B·L) to the log-sum-exp of each
+// row of masked scores, which AttnBwd needs. A row whose every key is
+// masked out gives NaN, as the softmax of -Inf scores does.
+func AttnFwd[T Float](a Attn, out []T, lse []float64, q, k, v AttnMat[T], mask *AttnMask[T]) {
+	nrb := (a.L + attnRows - 1) / attnRows
+	parallelFor(a.B*nrb, a.B*a.L*a.S*(a.E+a.Ev), func(lo, hi int) {
+		bc := min(a.S, attnCols)
+		s := make([]T, attnRows*bc)
+		m := make([]float64, attnRows)
+		l := make([]float64, attnRows)
+		for t := lo; t < hi; t++ {
+			b, i0 := t/nrb, t%nrb*attnRows
+			br := min(attnRows, a.L-i0)
+			o := out[(b*a.L+i0)*a.Ev : (b*a.L+i0+br)*a.Ev]
+			clear(o)
+			for r := range br {
+				m[r], l[r] = math.Inf(-1), 0
+			}
+			for j0, jEnd := 0, a.keyEnd(i0+br); j0 < jEnd; j0 += bc {
+				nc := min(bc, jEnd-j0)
+				attnScores(a, s, q, k, mask, b, i0, br, j0, nc)
+				for r := range br {
+					row := s[r*nc : (r+1)*nc]
+					mnew := max(m[r], rowMax(row))
+					if math.IsInf(mnew, -1) {
+						clear(row) // every key so far masked: no weight yet
+						continue
+					}
+					sum := expShift(row, mnew)
+					if corr := math.Exp(m[r] - mnew); corr != 1 {
+						scaleRow(o[r*a.Ev:(r+1)*a.Ev], corr)
+						l[r] *= corr
+					}
+					l[r] += sum
+					m[r] = mnew
+					if a.P > 0 {
+						keep := T(1 / (1 - a.P))
+						for c := range row {
+							if DropKeep(a.Seed, a, b, i0+r, j0+c) {
+								row[c] *= keep
+							} else {
+								row[c] = 0
+							}
+						}
+					}
+				}
+				attnGemm(false, v.Trans, br, a.Ev, nc, 1, s, nc, v.at(b, j0), v.LD, 1, o, a.Ev)
+			}
+			for r := range br {
+				scaleRow(o[r*a.Ev:(r+1)*a.Ev], 1/l[r])
+				lse[b*a.L+i0+r] = m[r] + math.Log(l[r])
+			}
+		}
+	})
+}
+
+// rowMax returns the largest element of row (-Inf for an empty row).
+func rowMax[T Float](row []T) float64 {
+	if r, ok := any(row).([]float32); ok && len(r) > 0 {
+		return float64(kernel.MaxF32(r))
+	}
+	mx := math.Inf(-1)
+	for _, x := range row {
+		if float64(x) > mx {
+			mx = float64(x)
+		}
+	}
+	return mx
+}
+
+func scaleRow[T Float](row []T, c float64) {
+	if r, ok := any(row).([]float32); ok {
+		kernel.MulConstF32(r, r, float32(c))
+		return
+	}
+	for i := range row {
+		row[i] = T(float64(row[i]) * c)
+	}
+}
+
+// AttnBwd sets dq (B, L, E), dk (B, S, E) and dv (B, S, Ev), contiguous,
+// to the gradients of AttnFwd's output given its upstream gradient g
+// (B, L, Ev; contiguous), the output out and lse. It recomputes each
+// score tile from lse:
+//
+//	P = e^(S - lse), dV += (P∘Z)ᵀ·g, dP = (g·vᵀ)∘Z, dS = P∘(dP - rowsum(g∘out)),
+//	dQ += scale·dS·k, dK += scale·dSᵀ·q
+//
+// with Z the dropout factors.
+func AttnBwd[T Float](a Attn, dq, dk, dv, g, out []T, lse []float64, q, k, v AttnMat[T], mask *AttnMask[T]) {
+	parallelFor(a.B, 2*a.B*a.L*a.S*(a.E+a.Ev), func(lo, hi int) {
+		bc := min(a.S, attnCols)
+		s := make([]T, attnRows*bc)
+		ds := make([]T, attnRows*bc)
+		var pd, z []T
+		if a.P > 0 {
+			pd, z = make([]T, attnRows*bc), make([]T, attnRows*bc)
+		}
+		d := make([]float64, a.L)
+		for b := lo; b < hi; b++ {
+			gb := g[b*a.L*a.Ev : (b+1)*a.L*a.Ev]
+			ob := out[b*a.L*a.Ev : (b+1)*a.L*a.Ev]
+			for i := range a.L {
+				var acc float64
+				for c := range a.Ev {
+					acc += float64(gb[i*a.Ev+c]) * float64(ob[i*a.Ev+c])
+				}
+				d[i] = acc
+			}
+			dqb := dq[b*a.L*a.E : (b+1)*a.L*a.E]
+			dkb := dk[b*a.S*a.E : (b+1)*a.S*a.E]
+			dvb := dv[b*a.S*a.Ev : (b+1)*a.S*a.Ev]
+			clear(dqb)
+			clear(dkb)
+			clear(dvb)
+			for i0 := 0; i0 < a.L; i0 += attnRows {
+				br := min(attnRows, a.L-i0)
+				gi := gb[i0*a.Ev:]
+				for j0, jEnd := 0, a.keyEnd(i0+br); j0 < jEnd; j0 += bc {
+					nc := min(bc, jEnd-j0)
+					attnScores(a, s, q, k, mask, b, i0, br, j0, nc)
+					for r := range br {
+						row := s[r*nc : (r+1)*nc]
+						li := lse[b*a.L+i0+r]
+						if math.IsInf(li, -1) {
+							li = math.NaN() // a row with every key masked: NaN, as its output
+						}
+						expShift(row, li)
+					}
+					w := s // the weights after dropout
+					if a.P > 0 {
+						w = pd[:br*nc]
+						keep := T(1 / (1 - a.P))
+						for r := range br {
+							for c := range nc {
+								x := r*nc + c
+								z[x] = 0
+								if DropKeep(a.Seed, a, b, i0+r, j0+c) {
+									z[x] = keep
+								}
+								w[x] = s[x] * z[x]
+							}
+						}
+					}
+					attnGemm(true, false, nc, a.Ev, br, 1, w, nc, gi, a.Ev, 1, dvb[j0*a.Ev:], a.Ev)
+					attnGemm(false, !v.Trans, br, nc, a.Ev, 1, gi, a.Ev, v.at(b, j0), v.LD, 0, ds, nc)
+					for r := range br {
+						di := d[i0+r]
+						for c := range nc {
+							x := r*nc + c
+							dp := ds[x]
+							if a.P > 0 {
+								dp *= z[x]
+							}
+							ds[x] = s[x] * (dp - T(di))
+						}
+					}
+					attnGemm(false, k.Trans, br, a.E, nc, T(a.Scale), ds, nc, k.at(b, j0), k.LD, 1, dqb[i0*a.E:], a.E)
+					attnGemm(true, q.Trans, nc, a.E, br, T(a.Scale), ds, nc, q.at(b, i0), q.LD, 1, dkb[j0*a.E:], a.E)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,230 @@
+package tokenizer
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+type refCase struct {
+	Text    string  `json:"text"`
+	IDs     []int   `json:"ids"`
+	Decoded *string `json:"decoded"`
+}
+
+func loadCases(t *testing.T, kind string) (*Tokenizer, []refCase) {
+	t.Helper()
+	tok, err := Load(filepath.Join("testdata", kind+"-tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join("testdata", kind+"-cases.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []refCase
+	if err := json.Unmarshal(raw, &cases); err != nil {
+		t.Fatal(err)
+	}
+	return tok, cases
+}
+
+// TestReference checks Encode and Decode against the reference BPE of
+// bench/reference/make_bpe_reference.py, on its three tokenizers trained on
+// Opticks and three thousand lines of prose, accents, CJK, emoji,
+// whitespace runs and special tokens.
+func TestReference(t *testing.T) {
+	for _, kind := range []string{"gpt2", "llama3", "qwen2"} {
+		t.Run(kind, func(t *testing.T) {
+			tok, cases := loadCases(t, kind)
+			bad := 0
+			for i, c := range cases {
+				got := tok.Encode(c.Text)
+				if !slices.Equal(got, c.IDs) {
+					if bad++; bad <= 5 {
+						t.Errorf("case %d: Encode(%q)\n got %v\nwant %v", i, c.Text, got, c.IDs)
+					}
+					continue
+				}
+				want := c.Text
+				if c.Decoded != nil {
+					want = *c.Decoded
+				}
+				if s, err := tok.Decode(got, false); err != nil || s != want {
+					if bad++; bad <= 5 {
+						t.Errorf("case %d: Decode = %q, %v; want %q", i, s, err, want)
+					}
+				}
+			}
+			if bad > 0 {
+				t.Errorf("%d of %d cases differ", bad, len(cases))
+			}
+		})
+	}
+}
+
+func TestRoundTripBytes(t *testing.T) {
+	tok, _ := loadCases(t, "gpt2")
+	for _, s := range []string{"", "\xff\xfe invalid \x80 utf-8", "\x00\x01\x02", strings.Repeat("ab ", 100), "<|endoftext|>x<|endoftext|>"} {
+		got, err := tok.Decode(tok.Encode(s), false)
+		if err != nil || got != s {
+			t.Errorf("Decode(Encode(%q)) = %q, %v", s, got, err)
+		}
+	}
+}
+
+func TestSpecialTokens(t *testing.T) {
+	tok, _ := loadCases(t, "gpt2")
+	eot, ok := tok.ID("<|endoftext|>")
+	if !ok || !tok.IsSpecial(eot) {
+		t.Fatalf("ID(<|endoftext|>) = %d, %v; special %v", eot, ok, tok.IsSpecial(eot))
+	}
+	ids := tok.Encode("a<|endoftext|>b")
+	if len(ids) != 3 || ids[1] != eot {
+		t.Errorf("Encode(a<|endoftext|>b) = %v; want the special id %d in the middle", ids, eot)
+	}
+	if slices.Contains(tok.EncodeOrdinary("a<|endoftext|>b"), eot) {
+		t.Error("EncodeOrdinary produced the special id")
+	}
+	s, err := tok.Decode(ids, true)
+	if err != nil || s != "ab" {
+		t.Errorf("Decode(skipSpecial) = %q, %v; want ab", s, err)
+	}
+	if _, err := tok.Decode([]int{5, 1 << 20}, false); err == nil || !strings.Contains(err.Error(), "position 1") {
+		t.Errorf("Decode of an unknown id: err = %v; want one naming position 1", err)
+	}
+}
+
+// TestAppendToken decodes one token at a time, as generation streams them:
+// the concatenation is the text even where a token ends inside a character.
+func TestAppendToken(t *testing.T) {
+	tok, _ := loadCases(t, "llama3")
+	text := "水😀 émoji ﬁne"
+	var b []byte
+	split := false
+	for _, id := range tok.Encode(text) {
+		var err error
+		if b, err = tok.AppendToken(b, id); err != nil {
+			t.Fatal(err)
+		}
+		if !utf8.Valid(b) {
+			split = true
+		}
+	}
+	if string(b) != text {
+		t.Errorf("streamed %q; want %q", b, text)
+	}
+	if !split {
+		t.Log("no token ended inside a character in this text")
+	}
+}
+
+func TestPatternLookahead(t *testing.T) {
+	p, err := compilePattern(gpt2Pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		in   string
+		want []string
+	}{
+		{"hello  world", []string{"hello", " ", " world"}},
+		{"a   ", []string{"a", "   "}},
+		{"\tx", []string{"\t", "x"}},
+		{"x\u00a0\u00a0y", []string{"x", "\u00a0", "\u00a0", "y"}}, // only a plain space joins the word
+		{"it's 12", []string{"it", "'s", " 12"}},
+	}
+	for _, c := range cases {
+		var got []string
+		p.split(c.in, func(s string) { got = append(got, s) })
+		if !slices.Equal(got, c.want) {
+			t.Errorf("split(%q) = %q; want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestBadFiles(t *testing.T) {
+	good, err := os.ReadFile(filepath.Join("testdata", "gpt2-tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(f func(m map[string]any)) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(good, &m); err != nil {
+			t.Fatal(err)
+		}
+		f(m)
+		b, _ := json.Marshal(m)
+		return b
+	}
+	model := func(m map[string]any) map[string]any { return m["model"].(map[string]any) }
+	cases := []struct {
+		name, want string
+		data       []byte
+	}{
+		{"not json", "not a tokenizer.json", []byte("{")},
+		{"wordpiece", `"WordPiece" is not supported`, edit(func(m map[string]any) { model(m)["type"] = "WordPiece" })},
+		{"byte fallback", "byte_fallback", edit(func(m map[string]any) { model(m)["byte_fallback"] = true })},
+		{"missing byte", "no token for byte", edit(func(m map[string]any) { delete(model(m)["vocab"].(map[string]any), "Ġ") })},
+		{"bad merge", "merge 0", edit(func(m map[string]any) { model(m)["merges"] = []any{"Ġ"} })},
+		{"merge outside vocab", "not in the vocabulary", edit(func(m map[string]any) { model(m)["merges"] = []any{"q Z"} })},
+		{"metaspace", `"Metaspace" is not supported`, edit(func(m map[string]any) { m["pre_tokenizer"] = map[string]any{"type": "Metaspace"} })},
+		{"lookbehind", "lookaround", edit(func(m map[string]any) {
+			m["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{
+				map[string]any{"type": "Split", "pattern": map[string]any{"Regex": `(?<=a)b`}, "behavior": "Isolated"},
+				map[string]any{"type": "ByteLevel", "use_regex": false}}}
+		})},
+		{"huge id", "too large", edit(func(m map[string]any) { model(m)["vocab"].(map[string]any)["zz"] = 1 << 30 })},
+	}
+	for _, c := range cases {
+		_, err := Parse(c.data)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v; want one containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestWindowedFind checks that looking for each match in a window first
+// (pattern.find) splits exactly as looking in the whole rest of the text
+// does, on Opticks as one string and on long runs that cross windows.
+func TestWindowedFind(t *testing.T) {
+	opticks, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "src", "testdata", "Isaac.Newton-Opticks.txt"))
+	if err != nil {
+		t.Skip("Opticks not found:", err)
+	}
+	texts := []string{string(opticks[:100000]), strings.Repeat("a", 3000) + "  b", strings.Repeat(" ", 1500) + "x", strings.Repeat("水", 700) + "'re", strings.Repeat("1", 1200) + "\r\n\r\n  z"}
+	for _, src := range []string{gpt2Pattern, `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`} {
+		p, err := compilePattern(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		whole := &pattern{re: p.re, wsGroup: p.wsGroup}
+		for _, text := range texts {
+			var got, want []string
+			p.split(text, func(s string) { got = append(got, s) })
+			// the same loop, always searching the whole rest
+			s := text
+			for len(s) > 0 {
+				loc := whole.re.FindStringSubmatchIndex(s)
+				end := loc[1]
+				if g := whole.wsGroup; loc[2*g] >= 0 && end < len(s) && utf8.RuneCountInString(s[loc[0]:end]) > 1 {
+					_, n := utf8.DecodeLastRuneInString(s[loc[0]:end])
+					end -= n
+				}
+				if loc[0] > 0 {
+					want = append(want, s[:loc[0]])
+				}
+				want = append(want, s[loc[0]:end])
+				s = s[end:]
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("pattern %.20q on a text of %d bytes: windowed split differs (%d pieces, want %d)", src, len(text), len(got), len(want))
+			}
+		}
+	}
+}
