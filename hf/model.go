@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -282,4 +283,33 @@ func (m *Model) rope() {
 	}
 	m.ropeCos = nabla.FromSlice(cos, P, hd)
 	m.ropeSin = nabla.FromSlice(sin, P, hd)
+}
+
+// NewRandomModel returns a model of the architecture cfg describes with
+// weights drawn from rng: normal with standard deviation 0.02 (norm
+// weights 1, biases 0), transformers' initializer_range default. It is
+// for training from scratch and for benchmarks.
+func NewRandomModel(cfg *Config, rng *rand.Rand) (*Model, error) {
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("hf: %v", err)
+	}
+	fam, _ := cfg.Family()
+	m := &Model{Config: cfg, family: fam, byName: map[string]*nabla.Tensor{}}
+	for _, s := range m.specs() {
+		var t *nabla.Tensor
+		switch {
+		case strings.HasSuffix(s.name, "norm.weight") || strings.Contains(s.name, ".ln_") && strings.HasSuffix(s.name, ".weight"):
+			t = nabla.Ones(s.shape...)
+		case strings.HasSuffix(s.name, ".bias"):
+			t = nabla.Zeros(s.shape...)
+		default:
+			t = nabla.Normal(rng, 0, 0.02, s.shape...)
+		}
+		m.params = append(m.params, nn.Param{Name: s.name, Tensor: t})
+		m.byName[s.name] = t
+	}
+	if fam == Llama {
+		m.rope()
+	}
+	return m, nil
 }
