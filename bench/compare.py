@@ -43,9 +43,9 @@ REPO = os.path.dirname(BENCH_DIR)
 TORCH_PY = "/usr/bin/python3"
 TIME_BIN = "/usr/bin/time"
 WORKLOADS = ["W1", "W2", "W3", "W4", "W5"]  # the default set: BENCHMARKS.md's table
-EXTRA_WORKLOADS = ["OPS"]  # run only when named
+EXTRA_WORKLOADS = ["W10", "OPS"]  # run only when named
 # for which metrics a larger value is better (the others: smaller is better)
-HIGHER_BETTER = {"gflops", "test_accuracy"}
+HIGHER_BETTER = {"gflops", "test_accuracy", "tokens_per_sec"}
 DISTURBED = []
 
 INSTALL = ("apt-get install python3-torch libopenblas0-openmp "
@@ -180,8 +180,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="pass --quick to both sides")
     ap.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
-                    help="comma-separated subset of W1..W5 and OPS (default W1,W2,W3,W4,W5; "
-                         "OPS, the per-op table, runs only when named)")
+                    help="comma-separated subset of W1..W5, W10 and OPS (default W1,W2,W3,W4,W5; "
+                         "W10 (generation) and OPS (the per-op table) run only when named)")
     ap.add_argument("--nabla-bin", default="/tmp/nabla-bench", help="where to build the nabla binary")
     ap.add_argument("--no-build", action="store_true", help="use --nabla-bin as it is")
     ap.add_argument("--pytorch-only", action="store_true", help="skip the nabla side")
@@ -194,7 +194,7 @@ def main():
     wls = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
     bad = [w for w in wls if w not in WORKLOADS + EXTRA_WORKLOADS]
     if bad:
-        ap.error("unknown workload(s): %s (want W1..W5 or OPS)" % ",".join(bad))
+        ap.error("unknown workload(s): %s (want W1..W5, W10 or OPS)" % ",".join(bad))
     threads = [t.strip() for t in args.threads.split(",") if t.strip()]
     quick = ["--quick"] if args.quick else []
 

@@ -119,6 +119,7 @@ import ctypes
 import gc
 import gzip
 import json
+import math
 import os
 import platform
 import resource
@@ -675,6 +676,113 @@ def w5(threads, quick):
 
 
 # ----------------------------------------------------------------------------
+# W10 generation: a LLaMA-style decoder in plain PyTorch with its own KV
+# cache (transformers is not available here), the configuration of
+# internal/workload's W10Config, random weights.
+
+W10 = dict(vocab=1000, hidden=256, inter=688, layers=4, heads=4, kv=2, max_pos=1024, eps=1e-5, theta=500000.0)
+
+
+class W10Model:
+    def __init__(self, g):
+        c = W10
+        hd = c["hidden"] // c["heads"]
+        self.hd = hd
+
+        def n(*shape):
+            return torch.randn(*shape, generator=g) * 0.02
+
+        self.emb = n(c["vocab"], c["hidden"])
+        self.layers = []
+        for _ in range(c["layers"]):
+            self.layers.append(dict(
+                ln1=torch.ones(c["hidden"]), ln2=torch.ones(c["hidden"]),
+                q=n(c["heads"] * hd, c["hidden"]), k=n(c["kv"] * hd, c["hidden"]),
+                v=n(c["kv"] * hd, c["hidden"]), o=n(c["hidden"], c["heads"] * hd),
+                gate=n(c["inter"], c["hidden"]), up=n(c["inter"], c["hidden"]),
+                down=n(c["hidden"], c["inter"])))
+        self.norm = torch.ones(c["hidden"])
+        self.head = n(c["vocab"], c["hidden"])
+        inv = 1.0 / (c["theta"] ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
+        f = torch.outer(torch.arange(c["max_pos"], dtype=torch.float32), inv)
+        e = torch.cat((f, f), -1)
+        self.cos, self.sin = e.cos(), e.sin()
+
+    @staticmethod
+    def rms(x, w):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + W10["eps"]) * w
+
+    @staticmethod
+    def rot(x):
+        h = x.shape[-1] // 2
+        return torch.cat((-x[..., h:], x[..., :h]), -1)
+
+    def step(self, ids, cache):
+        """ids (B, T) after the cache's S tokens; cache: list of (k, v)
+        per layer, each (B, kv, S, hd), or None. Returns logits of the
+        last position and the new cache."""
+        c = W10
+        B, T = ids.shape
+        S = 0 if cache is None else cache[0][0].shape[2]
+        F = torch.nn.functional
+        x = F.embedding(ids, self.emb)
+        cos, sin = self.cos[S:S + T], self.sin[S:S + T]
+        out = []
+        for i, L in enumerate(self.layers):
+            h = self.rms(x, L["ln1"])
+            q = F.linear(h, L["q"]).view(B, T, c["heads"], self.hd).transpose(1, 2)
+            k = F.linear(h, L["k"]).view(B, T, c["kv"], self.hd).transpose(1, 2)
+            v = F.linear(h, L["v"]).view(B, T, c["kv"], self.hd).transpose(1, 2)
+            q = q * cos + self.rot(q) * sin
+            k = k * cos + self.rot(k) * sin
+            if cache is not None:
+                k = torch.cat((cache[i][0], k), 2)
+                v = torch.cat((cache[i][1], v), 2)
+            out.append((k, v))
+            g = c["heads"] // c["kv"]
+            kk, vv = k.repeat_interleave(g, 1), v.repeat_interleave(g, 1)
+            sc = q @ kk.transpose(-1, -2) / math.sqrt(self.hd)
+            if T > 1:
+                sc = sc + torch.full((T, S + T), float("-inf")).triu(S + 1)
+            a = torch.softmax(sc, -1) @ vv
+            x = x + F.linear(a.transpose(1, 2).reshape(B, T, -1), L["o"])
+            h = self.rms(x, L["ln2"])
+            x = x + F.linear(F.silu(F.linear(h, L["gate"])) * F.linear(h, L["up"]), L["down"])
+        x = self.rms(x[:, -1], self.norm)
+        return F.linear(x, self.head), out
+
+    def generate(self, ids, n):
+        logits, cache = self.step(ids, None)
+        for _ in range(n - 1):
+            nxt = logits.argmax(-1, keepdim=True)
+            logits, cache = self.step(nxt, cache)
+        return logits
+
+
+def w10(threads, quick):
+    g = torch.Generator().manual_seed(10)
+    m = W10Model(g)
+    reps, new = (1, 16) if quick else (3, 128)
+    with torch.no_grad():
+        for batch in (1, 8):
+            ids = torch.randint(0, W10["vocab"], (batch, 128), generator=g)
+            m.generate(ids, 2)  # warm-up
+            ts = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                m.generate(ids, new)
+                ts.append(batch * new / (time.perf_counter() - t0))
+            emit("W10", "llama-prompt128-new%d-batch%d" % (new, batch), "tokens_per_sec", median(ts), "tokens/s", threads)
+        ids = torch.randint(0, W10["vocab"], (1, 512), generator=g)
+        ts = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            m.generate(ids, 1)
+            ts.append((time.perf_counter() - t0) * 1e3)
+        emit("W10", "llama-prompt512", "ttft_ms", median(ts), "ms", threads)
+
+
+# ----------------------------------------------------------------------------
 
 
 def main():
@@ -703,9 +811,9 @@ def main():
         args.retries = 0 if args.quick else 2
     threads = [int(t) for t in args.threads.split(",") if t.strip()]
     wls = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
-    bad = [w for w in wls if w not in ("W1", "W2", "W3", "W4", "W5", "OPS")]
+    bad = [w for w in wls if w not in ("W1", "W2", "W3", "W4", "W5", "W10", "OPS")]
     if bad:
-        ap.error("unknown workload(s): %s (want W1..W5 or OPS)" % ",".join(bad))
+        ap.error("unknown workload(s): %s (want W1..W5, W10 or OPS)" % ",".join(bad))
 
     check_blas()
     torch.set_num_interop_threads(1)
@@ -731,7 +839,8 @@ def main():
             else:
                 fn = {"W3": lambda: w3(t, args.quick, args),
                       "W4": lambda: w4(t, args.quick, args),
-                      "W5": lambda: w5(t, args.quick)}[w]
+                      "W5": lambda: w5(t, args.quick),
+                      "W10": lambda: w10(t, args.quick)}[w]
                 run_unit(fn, "%s threads=%d" % (w, t), args)
             log("%s threads=%d done in %.1f s" % (w, t, time.perf_counter() - t0))
     log("total %.1f s" % (time.perf_counter() - t_start))

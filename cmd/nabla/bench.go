@@ -38,7 +38,7 @@ Only when named (--workloads OPS):
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", benchUsage, stdout)
 	quick := fs.Bool("quick", false, "a short run (under a minute); W3 and W4 on 2,048 images for one epoch, OPS in a few seconds")
-	wl := fs.String("workloads", "W1,W2,W3,W4,W5", "comma-separated workloads to run: W1..W5, OPS")
+	wl := fs.String("workloads", "W1,W2,W3,W4,W5", "comma-separated workloads to run: W1..W5, W10, OPS")
 	threads := intList{1}
 	fs.Var(&threads, "threads", "comma-separated thread counts (GOMAXPROCS) to measure")
 	dataDir := fs.String("data-dir", "", "Fashion-MNIST folder (default: Debian's /usr/share/datasets/fashion-mnist)")
@@ -66,10 +66,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		w = strings.ToUpper(strings.TrimSpace(w))
 		switch w {
 		case "":
-		case "W1", "W2", "W3", "W4", "W5", "OPS":
+		case "W1", "W2", "W3", "W4", "W5", "W10", "OPS":
 			names = append(names, w)
 		default:
-			return usagef("unknown workload %q in --workloads (want W1..W5 or OPS)", w)
+			return usagef("unknown workload %q in --workloads (want W1..W5, W10 or OPS)", w)
 		}
 	}
 	enc := json.NewEncoder(stdout)

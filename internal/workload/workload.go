@@ -7,6 +7,8 @@
 //	W3 MLP 784-256-128-10 on Fashion-MNIST: seconds per epoch, accuracy, peak RSS
 //	W4 LeNet-5 on Fashion-MNIST: seconds per epoch, accuracy, peak RSS
 //	W5 MLP inference at batch 1: µs per call
+//	W10 greedy generation with a LLaMA-style decoder and its KV cache:
+//	    tokens per second at batch 1 and 8, time to the first token
 //
 // and, only when named, OPS: single ops (add, softmax, layer norm, ...) on
 // (256, 4096) tensors, µs per call forward and forward+backward, to find
@@ -82,10 +84,12 @@ func Run(ctx context.Context, cfg Config, emit func(Result)) error {
 				err = lenetEpoch(ctx, cfg, send)
 			case "W5":
 				err = inference(ctx, cfg, send)
+			case "W10":
+				err = generation(ctx, cfg, send)
 			case "OPS":
 				err = ops(ctx, cfg, send)
 			default:
-				return fmt.Errorf("unknown workload %q (want W1..W5 or OPS)", w)
+				return fmt.Errorf("unknown workload %q (want W1..W5, W10 or OPS)", w)
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", w, err)
