@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -50,9 +51,14 @@ func (t *Table) Column(name string) ([]float64, error) {
 // empty input, a missing header (a first row made only of numbers), an
 // empty column name, a row with a different number of fields than the
 // header (ragged), a cell that is empty or not a number, or malformed CSV
-// quoting.
+// quoting. The errors do not quote the cells. A UTF-8 byte-order mark at
+// the start, as spreadsheet programs write, is skipped.
 func ReadCSV(r io.Reader) (*Table, error) {
-	cr := csv.NewReader(r)
+	br := bufio.NewReader(r)
+	if bom, _ := br.Peek(3); string(bom) == "\ufeff" {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1 // checked here, with a better message
 	header, err := cr.Read()
 	if err == io.EOF {
@@ -99,9 +105,9 @@ func ReadCSV(r io.Reader) (*Table, error) {
 			v, err := strconv.ParseFloat(cell, 64)
 			if err != nil {
 				if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-					return nil, fmt.Errorf("csv: line %d, column %d (%q): %q is out of range for a float64", line, j+1, header[j], cell)
+					return nil, fmt.Errorf("csv: line %d, column %d (%q): the number is out of range for a float64", line, j+1, header[j])
 				}
-				return nil, fmt.Errorf("csv: line %d, column %d (%q): %q is not a number", line, j+1, header[j], cell)
+				return nil, fmt.Errorf("csv: line %d, column %d (%q): not a number", line, j+1, header[j])
 			}
 			row[j] = v
 		}
