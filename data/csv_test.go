@@ -55,12 +55,12 @@ func TestReadCSVErrors(t *testing.T) {
 		{"empty column name", "a,,c\n1,2,3\n", "line 1, column 2: empty column name"},
 		{"ragged short", "a,b,c\n1,2,3\n4,5\n", "line 3: ragged row: 2 fields, but the header has 3"},
 		{"ragged long", "a,b\n1,2,3\n", "line 2: ragged row: 3 fields"},
-		{"not a number", "a,b\n1,2\n3,x4\n", `line 3, column 2 ("b"): not a number`},
-		{"empty cell", "a,b\n1,\n", `line 2, column 2 ("b"): empty cell`},
-		{"out of range", "a\n1e999\n", `line 2, column 1 ("a"): the number is out of range`},
+		{"not a number", "a,b\n1,2\n3,x4\n", `line 3, column 2: not a number`},
+		{"empty cell", "a,b\n1,\n", `line 2, column 2: empty cell`},
+		{"out of range", "a\n1e999\n", `line 2, column 1: the number is out of range`},
 		{"bad quote", "a,b\n1,\"2\n", "csv: parse error on line 2"},
 		{"bare quote", "a,b\"c\n", "bare \""},
-		{"multi-line quoted field", "a,b\n\"1\n\",2\n3,z\n", `line 4, column 2 ("b")`},
+		{"multi-line quoted field", "a,b\n\"1\n\",2\n3,z\n", `line 4, column 2`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

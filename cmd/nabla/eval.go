@@ -67,13 +67,21 @@ func loadCheckpoint(path string) (*checkpoint, error) {
 		if g, _ := strconv.Atoi(hdr.Metadata[genKey]); g != mine.Generation {
 			return nil, fmt.Errorf("corrupt checkpoint: %s: generation %q in its metadata, %d in its configuration", weights, hdr.Metadata[genKey], mine.Generation)
 		}
-		if cfgErr != nil || cfg.Generation != mine.Generation {
-			what := "is of another generation"
-			if cfgErr != nil {
-				what = "cannot be used (" + cfgErr.Error() + ")"
-			}
-			ck.note = fmt.Sprintf("%s %s: a save was interrupted; using the configuration stored in %s", filepath.Join(dir, configFile), what, weights)
+		// Saves write the checkpoint first, then config.json, each
+		// atomically: a missing config.json or one of an older generation
+		// is an interrupted save, whose checkpoint is whole with its own
+		// copy. A config.json that is invalid, or newer, is not.
+		switch {
+		case cfgErr != nil && !model.IsNotExist(cfgErr):
+		case cfgErr != nil:
+			ck.note = fmt.Sprintf("no %s beside %s: using the configuration stored in the checkpoint", configFile, weights)
 			cfg, cfgErr = mine, nil
+		case cfg.Generation < mine.Generation:
+			ck.note = fmt.Sprintf("%s is of generation %d, the checkpoint of %d (a save was interrupted): using the configuration stored in the checkpoint",
+				filepath.Join(dir, configFile), cfg.Generation, mine.Generation)
+			cfg = mine
+		case cfg.Generation > mine.Generation:
+			return nil, fmt.Errorf("%s is of generation %d, newer than its checkpoint's %d: the run folder was not written by one train run", filepath.Join(dir, configFile), cfg.Generation, mine.Generation)
 		}
 	}
 	if cfgErr != nil {

@@ -454,12 +454,18 @@ func ReadConfig(path string) (*Config, error) {
 	b, err := ReadLimited(path, MaxConfigBytes)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no model configuration %s (a train run writes it beside the checkpoint)", path)
+			return nil, missingError("no model configuration " + path + " (a train run writes it beside the checkpoint)")
 		}
 		return nil, err
 	}
 	return ParseConfig(path, b)
 }
+
+// missingError is the error of a missing file: IsNotExist holds for it.
+type missingError string
+
+func (e missingError) Error() string { return string(e) }
+func (e missingError) Unwrap() error { return os.ErrNotExist }
 
 // ParseConfig decodes and validates a configuration read from name.
 func ParseConfig(name string, b []byte) (*Config, error) {

@@ -17,7 +17,7 @@ import (
 // limit.
 const (
 	MaxFileBytes   = 1 << 30  // a CSV, IDX or image file
-	MaxStreamBytes = 64 << 20 // the same read from a device or pipe
+	MaxStreamBytes = 32 << 20 // the same read from a device or pipe, and an image
 	MaxIDXBytes    = 1 << 30  // the data an IDX header claims, after decompression
 	MaxConfigBytes = 16 << 20 // config.json
 	MaxPixels      = 1 << 24  // an image to predict, 4096×4096
