@@ -455,3 +455,54 @@ func TestPredictReadmeFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalDataPaths: a model trained on a CSV file is evaluated on the file
+// given again with --data (its held-out split) or on another file (whole);
+// without --data eval does not read the path config.json records.
+func TestEvalDataPaths(t *testing.T) {
+	tmp := t.TempDir()
+	var b strings.Builder
+	b.WriteString("x,y,label\n")
+	for i := range 50 {
+		fmt.Fprintf(&b, "%d,%d,%d\n", i%2*10+i%3, i%5, i%2)
+	}
+	train := filepath.Join(tmp, "train.csv")
+	other := filepath.Join(tmp, "other.csv")
+	os.WriteFile(train, []byte(b.String()), 0o644)
+	os.WriteFile(other, []byte("x,y,label\n1,2,0\n11,3,1\n0,4,0\n"), 0o644)
+	dir := filepath.Join(tmp, "run")
+	if code, _, stderr := runCmd(t, "train", "--data", train, "--epochs", "2", "--out", dir); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCmd(t, "eval", "--checkpoint", dir); code != 1 || !strings.Contains(stderr, "pass the file with --data") {
+		t.Errorf("eval without --data: exit %d, %q", code, stderr)
+	}
+	for _, tt := range []struct {
+		data string
+		want string
+	}{
+		{train, "(10 samples)"}, // the held-out 20 % of 50
+		{other, "(3 samples)"},  // another file, whole
+	} {
+		code, stdout, stderr := runCmd(t, "eval", "--checkpoint", dir, "--data", tt.data)
+		if code != 0 || !strings.Contains(stdout, tt.want) {
+			t.Errorf("eval --data %s: exit %d, %q %q; want %s", filepath.Base(tt.data), code, stdout, stderr, tt.want)
+		}
+	}
+}
+
+// TestGraphDefaultOut: graph without --out writes under runs/ (ignored by
+// git), not into the current folder.
+func TestGraphDefaultOut(t *testing.T) {
+	tmp := t.TempDir()
+	r := runBin(t, tmp, nil, "graph", "--svg=false")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "runs", "graph", "digits-mlp.dot")); err != nil {
+		t.Error(err)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 1 {
+		t.Errorf("graph wrote %d entries into its folder; want only runs/", len(ents))
+	}
+}
