@@ -139,6 +139,9 @@ func Load(s Source, task string, classes int) (*Set, error) {
 		return nil, err
 	}
 	for _, d := range []*datasets.Dataset{all, train, test} {
+		if d != nil && d.NumSamples == 0 {
+			return nil, fmt.Errorf("%s: no samples", d.Name)
+		}
 		if err := checkFinite(d); err != nil {
 			return nil, err
 		}
