@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -46,13 +47,19 @@ func (t *Table) Column(name string) ([]float64, error) {
 // quoting; blank lines are skipped; spaces around cells are ignored).
 // Every cell after the header must be a number as strconv.ParseFloat
 // accepts it (so "NaN" and "Inf" are allowed). Errors give the line and
-// the column (1-based field number and header name) of the problem: an
+// the column (1-based field number) of the problem: an
 // empty input, a missing header (a first row made only of numbers), an
 // empty column name, a row with a different number of fields than the
 // header (ragged), a cell that is empty or not a number, or malformed CSV
-// quoting.
+// quoting. The errors quote nothing of the file (neither cells nor column
+// names), so that they can be shown whatever the file holds. A UTF-8 byte-order mark at
+// the start, as spreadsheet programs write, is skipped.
 func ReadCSV(r io.Reader) (*Table, error) {
-	cr := csv.NewReader(r)
+	br := bufio.NewReader(r)
+	if bom, _ := br.Peek(3); string(bom) == "\ufeff" {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1 // checked here, with a better message
 	header, err := cr.Read()
 	if err == io.EOF {
@@ -94,14 +101,14 @@ func ReadCSV(r io.Reader) (*Table, error) {
 			cell = strings.TrimSpace(cell)
 			line, _ := cr.FieldPos(j)
 			if cell == "" {
-				return nil, fmt.Errorf("csv: line %d, column %d (%q): empty cell", line, j+1, header[j])
+				return nil, fmt.Errorf("csv: line %d, column %d: empty cell", line, j+1)
 			}
 			v, err := strconv.ParseFloat(cell, 64)
 			if err != nil {
 				if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-					return nil, fmt.Errorf("csv: line %d, column %d (%q): %q is out of range for a float64", line, j+1, header[j], cell)
+					return nil, fmt.Errorf("csv: line %d, column %d: the number is out of range for a float64", line, j+1)
 				}
-				return nil, fmt.Errorf("csv: line %d, column %d (%q): %q is not a number", line, j+1, header[j], cell)
+				return nil, fmt.Errorf("csv: line %d, column %d: not a number", line, j+1)
 			}
 			row[j] = v
 		}

@@ -21,5 +21,5 @@ func ExampleReadCSV() {
 	fmt.Println(err)
 	// Output:
 	// [x y] [[1 2] [3 4.5]] [2 4.5]
-	// csv: line 3, column 2 ("y"): "oops" is not a number
+	// csv: line 3, column 2: not a number
 }

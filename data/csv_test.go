@@ -55,12 +55,12 @@ func TestReadCSVErrors(t *testing.T) {
 		{"empty column name", "a,,c\n1,2,3\n", "line 1, column 2: empty column name"},
 		{"ragged short", "a,b,c\n1,2,3\n4,5\n", "line 3: ragged row: 2 fields, but the header has 3"},
 		{"ragged long", "a,b\n1,2,3\n", "line 2: ragged row: 3 fields"},
-		{"not a number", "a,b\n1,2\n3,x4\n", `line 3, column 2 ("b"): "x4" is not a number`},
-		{"empty cell", "a,b\n1,\n", `line 2, column 2 ("b"): empty cell`},
-		{"out of range", "a\n1e999\n", `line 2, column 1 ("a"): "1e999" is out of range`},
+		{"not a number", "a,b\n1,2\n3,x4\n", `line 3, column 2: not a number`},
+		{"empty cell", "a,b\n1,\n", `line 2, column 2: empty cell`},
+		{"out of range", "a\n1e999\n", `line 2, column 1: the number is out of range`},
 		{"bad quote", "a,b\n1,\"2\n", "csv: parse error on line 2"},
 		{"bare quote", "a,b\"c\n", "bare \""},
-		{"multi-line quoted field", "a,b\n\"1\n\",2\n3,z\n", `line 4, column 2 ("b")`},
+		{"multi-line quoted field", "a,b\n\"1\n\",2\n3,z\n", `line 4, column 2`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,4 +121,18 @@ func FuzzReadCSV(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestReadCSVByteOrderMark(t *testing.T) {
+	tab, err := ReadCSV(strings.NewReader("\ufefflabel,x\n1,2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tab.ColumnIndex("label") != 0 {
+		t.Errorf("header %q: the byte-order mark was not skipped", tab.Header)
+	}
+	// A byte-order mark later in the file is not skipped.
+	if _, err := ReadCSV(strings.NewReader("a\n\ufeff1\n")); err == nil {
+		t.Error("a mark inside the data was accepted as part of a number")
+	}
 }

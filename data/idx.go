@@ -187,7 +187,12 @@ const chunk = 64 << 10
 // Memory is allocated only as data actually arrives (or, when r's size is
 // known, after checking the dimensions against it), so a header claiming
 // huge dimensions costs nothing.
-func ReadIDX(r io.Reader) (*IDX, error) {
+func ReadIDX(r io.Reader) (*IDX, error) { return ReadIDXLimit(r, math.MaxInt) }
+
+// ReadIDXLimit is [ReadIDX] that also fails, before reading the data, when
+// the dimensions need more than limit bytes of data (after decompression):
+// a bound on the memory a gzip-compressed or endless input can take.
+func ReadIDXLimit(r io.Reader, limit int) (*IDX, error) {
 	hint := remaining(r)
 	br := bufio.NewReader(r)
 	var src io.Reader = br
@@ -240,6 +245,9 @@ func ReadIDX(r io.Reader) (*IDX, error) {
 		return nil, fmt.Errorf("idx: dimensions %v overflow: too many elements", dims)
 	}
 	nbytes := count * size
+	if nbytes > limit {
+		return nil, fmt.Errorf("idx: dimensions %v of %s need %d bytes, more than the limit of %d", dims, idxTypeName(typ), nbytes, limit)
+	}
 	if hint >= 0 {
 		left := hint - int64(4+4*nd)
 		if int64(nbytes) > left {
@@ -307,13 +315,16 @@ func readN(r io.Reader, n int, known bool) ([]byte, error) {
 
 // ReadIDXFile reads the IDX file at path, gzip-compressed or not; see
 // [ReadIDX].
-func ReadIDXFile(path string) (*IDX, error) {
+func ReadIDXFile(path string) (*IDX, error) { return ReadIDXFileLimit(path, math.MaxInt) }
+
+// ReadIDXFileLimit is [ReadIDXFile] with the bound of [ReadIDXLimit].
+func ReadIDXFileLimit(path string, limit int) (*IDX, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	x, err := ReadIDX(f)
+	x, err := ReadIDXLimit(f, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

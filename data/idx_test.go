@@ -287,3 +287,23 @@ func FuzzReadIDX(f *testing.F) {
 		}
 	})
 }
+
+func TestReadIDXLimit(t *testing.T) {
+	raw := idxBytes(IDXUint8, []uint32{2, 3}, []byte{1, 2, 3, 4, 5, 6})
+	if x, err := ReadIDXLimit(bytes.NewReader(gzipped(t, raw)), 6); err != nil || len(x.Data) != 6 {
+		t.Errorf("at the limit: %v, %v", x, err)
+	}
+	// A gzip stream that expands to more than the limit fails on its header.
+	big := gzipped(t, idxBytes(IDXUint8, []uint32{1 << 12, 1 << 12}, make([]byte, 1<<24)))
+	_, err := ReadIDXLimit(bytes.NewReader(big), 1<<20)
+	if err == nil || !strings.Contains(err.Error(), "more than the limit") {
+		t.Errorf("16 MiB against a 1 MiB limit: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "x-idx3-ubyte.gz")
+	if err := os.WriteFile(path, big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadIDXFileLimit(path, 1<<20); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("ReadIDXFileLimit: %v", err)
+	}
+}

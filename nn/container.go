@@ -177,17 +177,70 @@ func SetParam(m Module, name string, t *nabla.Tensor) {
 // new leaves that require gradients; their old gradients are dropped, so
 // an optimizer built on the old tensors must be rebuilt. Gradient checks
 // use To(m, nabla.Float64).
+//
+// To converts all or nothing: it first converts every tensor and checks
+// that a module can take each one back (a nil tensor, or one that a module
+// lists but cannot replace because it is not a [ParamSetter], panics with
+// a *nabla.ValueError before anything changes); if a SetParam still
+// panics, the tensors already replaced are put back before the panic goes
+// on.
 func To(m Module, dt nabla.DType) {
-	for _, p := range m.Params() {
-		if p.Tensor.DType() != dt {
-			SetParam(m, p.Name, p.Tensor.Detach().To(dt).Contiguous().RequireGrad())
+	type change struct {
+		name     string
+		old, new *nabla.Tensor
+	}
+	var changes []change
+	add := func(ps []Param, grad bool) {
+		for _, p := range ps {
+			if p.Tensor == nil {
+				panic(&nabla.ValueError{Op: "nn.To", Reason: fmt.Sprintf("%s lists %q with a nil tensor", describe(m), p.Name)})
+			}
+			if p.Tensor.DType() == dt {
+				continue
+			}
+			t := p.Tensor.Detach().To(dt).Contiguous()
+			if grad {
+				t = t.RequireGrad()
+			}
+			changes = append(changes, change{p.Name, p.Tensor, t})
 		}
 	}
-	for _, p := range Buffers(m) {
-		if p.Tensor.DType() != dt {
-			SetParam(m, p.Name, p.Tensor.Detach().To(dt).Contiguous())
+	add(m.Params(), true)
+	add(Buffers(m), false)
+	for _, c := range changes {
+		if owner := setterOf(m, c.name); owner == nil {
+			panic(&nabla.ValueError{Op: "nn.To", Reason: fmt.Sprintf("no module of %s can replace %q (its owner is not a ParamSetter); nothing was converted", describe(m), c.name)})
 		}
 	}
+	done := 0
+	defer func() {
+		if r := recover(); r != nil {
+			for _, c := range changes[:done] {
+				SetParam(m, c.name, c.old)
+			}
+			panic(r)
+		}
+	}()
+	for _, c := range changes {
+		SetParam(m, c.name, c.new)
+		done++
+	}
+}
+
+// setterOf returns the module that SetParam(m, name, t) hands the tensor
+// to, or nil if none would take it.
+func setterOf(m Module, name string) ParamSetter {
+	if p, ok := m.(Parent); ok {
+		for _, c := range p.Children() {
+			if rest, ok := strings.CutPrefix(name, c.Name+"."); ok {
+				return setterOf(c.Module, rest)
+			}
+		}
+	}
+	if s, ok := m.(ParamSetter); ok {
+		return s
+	}
+	return nil
 }
 
 // describe names a module for error messages: its String if it has one,

@@ -3,6 +3,7 @@ package nn_test
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/nabla-go/nabla"
@@ -254,5 +255,68 @@ func TestNoGrad(t *testing.T) {
 	}
 	if got := len(nn.Leaves(m)); got != 2 {
 		t.Errorf("Leaves = %d tensors; want 2", got)
+	}
+}
+
+// scaled owns a tensor directly beside its child but cannot replace it:
+// it is a Parent, not a ParamSetter.
+type scaled struct {
+	Lin   *nn.Linear
+	Scale *nabla.Tensor
+}
+
+func (s *scaled) Forward(x *nabla.Tensor) *nabla.Tensor { return s.Lin.Forward(x).Mul(s.Scale) }
+func (s *scaled) Children() []nn.Child                  { return []nn.Child{{Name: "lin", Module: s.Lin}} }
+func (s *scaled) Params() []nn.Param {
+	return append(nn.Collect(s.Children()...), nn.Param{Name: "scale", Tensor: s.Scale})
+}
+
+// picky replaces its weight but refuses its bias with a panic.
+type picky struct{ W, B *nabla.Tensor }
+
+func (p *picky) Forward(x *nabla.Tensor) *nabla.Tensor { return x.Mul(p.W).Add(p.B) }
+func (p *picky) Params() []nn.Param {
+	return []nn.Param{{Name: "w", Tensor: p.W}, {Name: "b", Tensor: p.B}}
+}
+func (p *picky) SetParam(name string, t *nabla.Tensor) {
+	if name != "w" {
+		panic(&nabla.ValueError{Op: "picky", Reason: "will not replace " + name})
+	}
+	p.W = t
+}
+
+func TestToAllOrNothing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	dtypes := func(m nn.Module) []nabla.DType {
+		var d []nabla.DType
+		for _, p := range m.Params() {
+			d = append(d, p.Tensor.DType())
+		}
+		return d
+	}
+	for _, tt := range []struct {
+		name string
+		m    nn.Module
+		msg  string
+	}{
+		{"owner is not a ParamSetter", &scaled{nn.NewLinear(rng, 3, 2), nabla.Full(2, 2).RequireGrad()}, `"scale"`},
+		{"SetParam panics half-way", &picky{nabla.Full(1, 2).RequireGrad(), nabla.Full(0, 2).RequireGrad()}, "will not replace b"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := dtypes(tt.m)
+			tensors := nn.Leaves(tt.m)
+			err := nabla.Maybe(func() { nn.To(tt.m, nabla.Float64) })
+			if err == nil || !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("To: err %v; want one naming %s", err, tt.msg)
+			}
+			if got := dtypes(tt.m); !slices.Equal(got, before) {
+				t.Errorf("dtypes after the failed To: %v; want them unchanged, %v", got, before)
+			}
+			for i, l := range nn.Leaves(tt.m) {
+				if l != tensors[i] {
+					t.Errorf("parameter %d was replaced", i)
+				}
+			}
+		})
 	}
 }

@@ -8,43 +8,132 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 
 	"github.com/nabla-go/nabla/cmd/nabla/internal/model"
 	"github.com/nabla-go/nabla/nn"
+	"github.com/nabla-go/nabla/safetensors"
 )
+
+// checkpoint is a trained model loaded from a run folder.
+type checkpoint struct {
+	cfg  *model.Config
+	m    nn.Module
+	dir  string // the folder of the checkpoint file
+	note string // a warning for stderr, or ""
+}
 
 // loadCheckpoint reads a trained model from path: a train run's output
 // folder, or the .safetensors file in it with config.json beside it.
-func loadCheckpoint(path string) (*model.Config, nn.Module, string, error) {
+//
+// Nothing is allocated for the model before its checkpoint's header has
+// been checked against the configuration: the configuration's sizes are
+// bounded (Config.Validate) and every tensor the model would have must be
+// in the file with the same shape. The configuration is config.json's, or
+// the copy in the checkpoint's metadata when config.json is missing,
+// corrupt or of another generation (a save interrupted between the two
+// files). Weights that are not finite are an error.
+func loadCheckpoint(path string) (*checkpoint, error) {
 	if path == "" {
-		return nil, nil, "", usagef("--checkpoint is required: a train run's output folder or its %s", checkpointFile)
+		return nil, usagef("--checkpoint is required: a train run's output folder or its %s", checkpointFile)
 	}
 	st, err := os.Stat(path)
 	if err != nil {
 		if model.IsNotExist(err) {
-			return nil, nil, "", fmt.Errorf("checkpoint %s does not exist", path)
+			return nil, fmt.Errorf("checkpoint %s does not exist", path)
 		}
-		return nil, nil, "", err
+		return nil, err
 	}
 	weights := path
 	if st.IsDir() {
 		weights = filepath.Join(path, checkpointFile)
 		if !exists(weights) {
-			return nil, nil, "", fmt.Errorf("no checkpoint %s in %s (train writes it with --out)", checkpointFile, path)
+			return nil, fmt.Errorf("no checkpoint %s in %s (train writes it with --out)", checkpointFile, path)
 		}
 	}
-	cfg, err := model.ReadConfig(filepath.Join(filepath.Dir(weights), configFile))
+	dir := filepath.Dir(weights)
+	hdr, err := safetensors.ReadHeaderFile(weights)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, fmt.Errorf("corrupt checkpoint: %v", err)
+	}
+	ck := &checkpoint{dir: dir}
+	cfg, cfgErr := model.ReadConfig(filepath.Join(dir, configFile))
+	if own, ok := hdr.Metadata[configKey]; ok {
+		mine, err := model.ParseConfig(weights+" (the configuration in its metadata)", []byte(own))
+		if err != nil {
+			return nil, fmt.Errorf("corrupt checkpoint: %v", err)
+		}
+		if g, _ := strconv.Atoi(hdr.Metadata[genKey]); g != mine.Generation {
+			return nil, fmt.Errorf("corrupt checkpoint: %s: generation %q in its metadata, %d in its configuration", weights, hdr.Metadata[genKey], mine.Generation)
+		}
+		// Saves write the checkpoint first, then config.json, each
+		// atomically: a missing config.json or one of an older generation
+		// is an interrupted save, whose checkpoint is whole with its own
+		// copy. A config.json that is invalid, or newer, is not.
+		switch {
+		case cfgErr != nil && !model.IsNotExist(cfgErr):
+		case cfgErr != nil:
+			ck.note = fmt.Sprintf("no %s beside %s: using the configuration stored in the checkpoint", configFile, weights)
+			cfg, cfgErr = mine, nil
+		case cfg.Generation < mine.Generation:
+			ck.note = fmt.Sprintf("%s is of generation %d, the checkpoint of %d (a save was interrupted): using the configuration stored in the checkpoint",
+				filepath.Join(dir, configFile), cfg.Generation, mine.Generation)
+			cfg = mine
+		case cfg.Generation > mine.Generation:
+			return nil, fmt.Errorf("%s is of generation %d, newer than its checkpoint's %d: the run folder was not written by one train run", filepath.Join(dir, configFile), cfg.Generation, mine.Generation)
+		}
+	}
+	if cfgErr != nil {
+		return nil, cfgErr
+	}
+	if err := fits(hdr, cfg); err != nil {
+		return nil, fmt.Errorf("checkpoint %s does not fit the model of its configuration: %v", weights, err)
 	}
 	m, err := cfg.Build(rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("%s: %v", configFile, err)
+		return nil, fmt.Errorf("%s: %v", configFile, err)
 	}
 	if err := model.LoadWeights(weights, m); err != nil {
-		return nil, nil, "", fmt.Errorf("corrupt checkpoint or one that does not fit the model: %v", err)
+		return nil, fmt.Errorf("corrupt checkpoint or one that does not fit the model: %v", err)
 	}
-	return cfg, m, filepath.Dir(weights), nil
+	for _, p := range nn.StateDict(m) {
+		if i, v, bad := firstNonFinite(p.Tensor.Float64s()); bad {
+			return nil, fmt.Errorf("checkpoint %s: tensor %q holds %v at element %d: refusing weights that are not finite", weights, p.Name, v, i)
+		}
+	}
+	ck.cfg, ck.m = cfg, m
+	return ck, nil
+}
+
+// fits checks the tensors of a checkpoint's header against those of the
+// model cfg describes: the same names, each with the same shape.
+func fits(hdr *safetensors.File, cfg *model.Config) error {
+	want := cfg.Tensors()
+	if len(hdr.Tensors) != len(want) {
+		return fmt.Errorf("%d tensors in the file, %d in the model", len(hdr.Tensors), len(want))
+	}
+	for _, w := range want {
+		t, ok := hdr.Get(w.Name)
+		if !ok {
+			return fmt.Errorf("no tensor %q in the file", w.Name)
+		}
+		if !slices.Equal(t.Shape, w.Shape) {
+			return fmt.Errorf("tensor %q has shape %v in the file, %v in the model", w.Name, t.Shape, w.Shape)
+		}
+	}
+	return nil
+}
+
+// firstNonFinite returns the index and value of the first NaN or infinite
+// element of v.
+func firstNonFinite(v []float64) (int, float64, bool) {
+	for i, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return i, x, true
+		}
+	}
+	return 0, 0, false
 }
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -61,21 +150,19 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	cfg, m, dir, err := loadCheckpoint(ckpt)
+	ck, err := loadCheckpoint(ckpt)
 	if err != nil {
 		return err
 	}
-	src := cfg.Data
-	if dataDir != "" {
-		src.Path = dataDir
+	if ck.note != "" {
+		fmt.Fprintf(stderr, "nabla eval: note: %s\n", ck.note)
 	}
-	if dataFlag != "" {
-		if src, err = model.ParseSource(dataFlag, dataDir, labels, cfg.Data.Target); err != nil {
-			return usageError{fmt.Errorf("invalid value for --data: %v", err)}
-		}
-		src.TestFrac, src.Seed = cfg.Data.TestFrac, cfg.Data.Seed
+	cfg, m, dir := ck.cfg, ck.m, ck.dir
+	src, whole, err := evalSource(cfg, dir, dataFlag, dataDir, labels)
+	if err != nil {
+		return err
 	}
-	d, err := model.LoadEval(src, cfg.Task, cfg.Outputs, dataFlag != "")
+	d, err := model.LoadEval(src, cfg.Task, cfg.Outputs, whole)
 	if err != nil {
 		return err
 	}
@@ -113,6 +200,62 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "\nwrote %s\n", png)
 	return nil
+}
+
+// evalSource returns the data to evaluate the model cfg on, and whether
+// to use a CSV or IDX file whole (otherwise its held-out test split).
+//
+// Paths come only from the command line or from inside the run folder
+// dir: a config.json may come from anyone, and eval must not read (and
+// quote in an error) whatever file it names. With --data, the file the
+// model was trained on gives its test split, any other file is used whole.
+// Without it, the recorded data set is used if it needs no file (the
+// embedded sets, Debian's Fashion-MNIST) or its file is inside dir.
+func evalSource(cfg *model.Config, dir, dataFlag, dataDir, labels string) (model.Source, bool, error) {
+	rec := cfg.Data
+	if dataFlag != "" {
+		src, err := model.ParseSource(dataFlag, dataDir, labels, rec.Target)
+		if err != nil {
+			return src, false, usageError{fmt.Errorf("invalid value for --data: %v", err)}
+		}
+		src.TestFrac, src.Seed = rec.TestFrac, rec.Seed
+		same := src.Name == rec.Name && src.Path == rec.Path && (src.Name == "csv" || src.Name == "idx")
+		return src, !same, nil
+	}
+	src := rec
+	var err error
+	switch rec.Name {
+	case "mnist", "fashion-mnist":
+		src.Path = dataDir // "": Debian's Fashion-MNIST; mnist asks for --data-dir
+	case "csv", "idx":
+		if dataDir != "" && rec.Name == "idx" {
+			src.Path, err = filepath.Abs(dataDir)
+		} else {
+			src.Path, err = inRun(dir, rec.Path)
+		}
+		if err != nil {
+			return src, false, fmt.Errorf("the model was trained on %s, outside its run folder, and eval reads data files only from the command line or the run folder: pass the file with --data (the training file gives its held-out test split)", rec.Path)
+		}
+		src.Labels = ""
+		if labels != "" {
+			src.Labels, err = filepath.Abs(labels)
+		} else if rec.Labels != "" {
+			src.Labels, err = inRun(dir, rec.Labels)
+		}
+		if err != nil {
+			return src, false, fmt.Errorf("the model's labels %s are outside its run folder: pass them with --labels", rec.Labels)
+		}
+	}
+	return src, false, nil
+}
+
+// inRun returns the path p, recorded in a run folder's configuration,
+// inside the run folder dir, or an error if p is absolute or leaves it.
+func inRun(dir, p string) (string, error) {
+	if !filepath.IsLocal(p) {
+		return "", fmt.Errorf("%s is not inside the run folder", p)
+	}
+	return filepath.Join(dir, p), nil
 }
 
 // writeClassReport prints precision, recall and support per class.

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"github.com/nabla-go/nabla"
@@ -23,7 +24,7 @@ func runGraph(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f.dataFlags(fs.FlagSet)
 	f.modelFlags(fs.FlagSet)
 	fs.IntVar(&batch, "batch-size", 4, "samples in the batch")
-	fs.StringVar(&out, "out", "graph.dot", "DOT file to write; - for stdout")
+	fs.StringVar(&out, "out", "", "DOT file to write; - for stdout (default runs/graph/DATA-MODEL.dot)")
 	fs.BoolVar(&svg, "svg", true, "also write an SVG beside the DOT file when dot is on PATH")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -67,7 +68,13 @@ func runGraph(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		_, err := stdout.Write(dot.Bytes())
 		return err
 	}
-	if err := os.WriteFile(out, dot.Bytes(), 0o644); err != nil {
+	if out == "" {
+		out = filepath.Join("runs", "graph", dataLabel(src)+"-"+f.model+".dot")
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := model.WriteAtomic(out, func(w io.Writer) error { _, err := w.Write(dot.Bytes()); return err }); err != nil {
 		return err
 	}
 	what := "loss"
@@ -78,12 +85,12 @@ func runGraph(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !svg {
 		return nil
 	}
+	svgPath := strings.TrimSuffix(out, ".dot") + ".svg"
 	dotBin, err := exec.LookPath("dot")
 	if err != nil {
-		fmt.Fprintf(stdout, "dot (Graphviz) is not on PATH: no SVG; render it with: dot -Tsvg %s -o graph.svg\n", out)
+		fmt.Fprintf(stdout, "dot (Graphviz) is not on PATH: no SVG; render it with: dot -Tsvg %s -o %s\n", out, svgPath)
 		return nil
 	}
-	svgPath := strings.TrimSuffix(out, ".dot") + ".svg"
 	cmd := exec.CommandContext(ctx, dotBin, "-Tsvg", "-o", svgPath, out)
 	var msg bytes.Buffer
 	cmd.Stderr = &msg

@@ -7,11 +7,13 @@
 //	nabla eval --checkpoint runs/digits-mlp
 //	nabla predict --checkpoint runs/digits-mlp digit.png
 //	nabla graph --model cnn --out graph.dot
+//	nabla version
 //
 // Run "nabla help" or "nabla COMMAND --help" for the flags. The exit code is
 // 0 on success, 1 when the work fails (a missing or corrupt file), 2 for bad
-// usage (an unknown flag or a bad flag value) and 130 when training is
-// interrupted with Ctrl-C (after saving a checkpoint).
+// usage (an unknown flag or a bad flag value, an existing --out without
+// --overwrite) and 130 when training is interrupted with Ctrl-C (after
+// saving a checkpoint).
 package main
 
 import (

@@ -54,9 +54,15 @@ func trained(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(saveLoopEnv); dir != "" {
+		saveLoop(dir) // the child of TestKillDuringSave; never returns
+	}
 	code := m.Run()
 	if trainDir != "" {
 		os.RemoveAll(filepath.Dir(trainDir))
+	}
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
 	os.Exit(code)
 }

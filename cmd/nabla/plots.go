@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"io"
 	"math"
-	"os"
+
+	"github.com/nabla-go/nabla/cmd/nabla/internal/model"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette/brewer"
@@ -105,16 +107,12 @@ func plotCurves(path, title string, ms []epochMetrics, regression bool) error {
 	return writePNG(path, img)
 }
 
+// writePNG writes img to path atomically.
 func writePNG(path string, img *vgimg.Canvas) error {
-	f, err := os.Create(path)
-	if err != nil {
+	return model.WriteAtomic(path, func(w io.Writer) error {
+		_, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(w)
 		return err
-	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	})
 }
 
 // intTicks marks whole numbers only, for epoch axes.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -46,10 +47,14 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if invert != "auto" && invert != "true" && invert != "false" {
 		return usagef("invalid value %q for --invert: want auto, true or false", invert)
 	}
-	cfg, m, _, err := loadCheckpoint(ckpt)
+	ck, err := loadCheckpoint(ckpt)
 	if err != nil {
 		return err
 	}
+	if ck.note != "" {
+		fmt.Fprintf(stderr, "nabla predict: note: %s\n", ck.note)
+	}
+	cfg, m := ck.cfg, ck.m
 	files := fs.Args()
 	if len(files) == 0 {
 		files = []string{"-"}
@@ -81,6 +86,9 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	k := cfg.Outputs
+	if i, v, bad := firstNonFinite32(out); bad {
+		return fmt.Errorf("%s: the model's output is %v: its weights or normalisation give values that are not finite", ins[i/k].name, v)
+	}
 	width := 0
 	for _, in := range ins {
 		width = max(width, len(in.name))
@@ -144,10 +152,10 @@ func cmpFloat(a, b float64) int {
 // A first row that is not all numbers is a header; if it names one column
 // more than the model's features, that column (the label) is skipped.
 func readRows(path string, cfg *model.Config) ([]input, error) {
-	var r io.Reader = os.Stdin
+	r := model.Bounded(os.Stdin, "stdin", model.MaxStreamBytes)
 	name := "stdin"
 	if path != "-" {
-		f, err := os.Open(path)
+		f, err := model.OpenLimited(path, model.MaxFileBytes)
 		if err != nil {
 			if model.IsNotExist(err) {
 				return nil, fmt.Errorf("input %s does not exist", path)
@@ -157,7 +165,7 @@ func readRows(path string, cfg *model.Config) ([]input, error) {
 		defer f.Close()
 		r, name = f, path
 	}
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(model.SkipBOM(r))
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	skip := -1
@@ -193,8 +201,8 @@ func readRows(path string, cfg *model.Config) ([]input, error) {
 		x := make([]float32, len(rec))
 		for j, c := range rec {
 			v, err := strconv.ParseFloat(strings.TrimSpace(c), 64)
-			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("%s:%d: column %d: %q is not a finite number", name, line, j+1, c)
+			if f := float64(float32(v)); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				return nil, fmt.Errorf("%s:%d: column %d: not a finite float32 number", name, line, j+1)
 			}
 			x[j] = float32(v)
 		}
@@ -223,15 +231,22 @@ func readImage(path string, cfg *model.Config, invert string) ([]input, error) {
 	if cfg.NumFeatures != h*w {
 		return nil, fmt.Errorf("%s: the model takes %v images; only one-channel images can be read", path, fs)
 	}
-	f, err := os.Open(path)
+	raw, err := model.ReadLimited(path, model.MaxStreamBytes)
 	if err != nil {
 		if model.IsNotExist(err) {
 			return nil, fmt.Errorf("input %s does not exist", path)
 		}
 		return nil, err
 	}
-	defer f.Close()
-	src, _, err := image.Decode(f)
+	// The header first: a few bytes may claim 10¹⁰ pixels.
+	ic, _, err := image.DecodeConfig(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a readable image: %v", path, err)
+	}
+	if ic.Width <= 0 || ic.Height <= 0 || ic.Width > model.MaxPixels/ic.Height {
+		return nil, fmt.Errorf("%s: the image is %d×%d pixels, more than the limit of %d", path, ic.Width, ic.Height, model.MaxPixels)
+	}
+	src, _, err := image.Decode(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a readable image: %v", path, err)
 	}

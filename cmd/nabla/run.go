@@ -35,6 +35,7 @@ var commands = map[string]command{
 	"predict": {"classify CSV rows or PNG images with a trained model", runPredict},
 	"graph":   {"write the computational graph of one training step (DOT, SVG)", runGraph},
 	"bench":   {"run the benchmark workloads of DESIGN.md, one JSON line per figure", runBench},
+	"version": {"print the module version, the Go version and the commit of this build", runVersion},
 }
 
 // usageError is an error in the command line: exit code 2.

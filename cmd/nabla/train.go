@@ -24,6 +24,7 @@ import (
 	"github.com/nabla-go/nabla/datasets"
 	"github.com/nabla-go/nabla/nn"
 	"github.com/nabla-go/nabla/optim"
+	"github.com/nabla-go/nabla/safetensors"
 )
 
 // The files a train run writes into its output folder.
@@ -35,13 +36,21 @@ const (
 	confusionFile  = "confusion.png"
 )
 
+// The checkpoint's metadata keys of the run's generation and of its
+// configuration (config.json's content).
+const (
+	genKey    = "nabla.generation"
+	configKey = "nabla.config"
+)
+
 var optimizers = []string{"sgd", "adam", "adamw", "rmsprop", "adagrad"}
 
 // trainFlags are the flags of train; graph shares the data and model ones.
 type trainFlags struct {
 	data, dataDir, labels, target, task string
 	testFrac                            float64
-	limit                               int
+	limit, classes                      int
+	overwrite                           bool
 	model                               string
 	hidden                              intList
 	epochs, batch                       int
@@ -60,6 +69,7 @@ func (f *trainFlags) dataFlags(fs *flag.FlagSet) {
 	fs.StringVar(&f.task, "task", "", "for CSV files: classification or regression (default classification)")
 	fs.Float64Var(&f.testFrac, "test-frac", 0.2, "fraction of the samples held out for testing, for data sets without a test set of their own")
 	fs.IntVar(&f.limit, "limit", 0, "use only the first N samples of each split (0: all)")
+	fs.IntVar(&f.classes, "classes", 0, fmt.Sprintf("for CSV and IDX files: the number of classes, labels 0 to N-1 (default: the largest label plus one, at most %d)", model.MaxInferredClasses))
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the random split, initialisation and shuffling")
 }
 
@@ -81,6 +91,9 @@ func (f *trainFlags) check() (model.Source, error) {
 	if f.limit < 0 {
 		return model.Source{}, usagef("invalid value %d for --limit: want 0 or more", f.limit)
 	}
+	if f.classes != 0 && (f.classes < 2 || f.classes > model.MaxClasses) {
+		return model.Source{}, usagef("invalid value %d for --classes: want 2 to %d", f.classes, model.MaxClasses)
+	}
 	switch f.task {
 	case "", model.Classification, model.Regression:
 	default:
@@ -100,7 +113,7 @@ func (f *trainFlags) load(src model.Source) (*model.Set, *model.Config, error) {
 	if task == "" {
 		task = model.Classification
 	}
-	set, err := model.Load(src, task)
+	set, err := model.Load(src, task, f.classes)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -154,7 +167,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&f.lr, "lr", 0, "learning rate (default: 1e-3; 1e-2 for sgd and adagrad)")
 	fs.Float64Var(&f.weightDecay, "weight-decay", 0, "weight decay (L2 penalty; decoupled for adamw)")
 	fs.Float64Var(&f.momentum, "momentum", 0.9, "momentum of sgd and rmsprop")
-	fs.StringVar(&f.out, "out", "", "output folder (default runs/DATA-MODEL)")
+	fs.StringVar(&f.out, "out", "", "output folder (default runs/DATA-MODEL, or runs/DATA-MODEL-2, -3, ... if that holds a run already)")
+	fs.BoolVar(&f.overwrite, "overwrite", false, "replace the run in an existing --out (an interrupted run is then saved beside it, in OUT.interrupted)")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the training to `file`")
 	fs.StringVar(&f.memprofile, "memprofile", "", "write a heap profile after training to `file`")
 	if err := parse(fs, args); err != nil {
@@ -183,7 +197,11 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	f.defaults(src.Name)
 	if f.out == "" {
-		f.out = filepath.Join("runs", dataLabel(src)+"-"+f.model)
+		f.out = freeRunDir(filepath.Join("runs", dataLabel(src)+"-"+f.model))
+	}
+	hadRun := holdsRun(f.out)
+	if hadRun && !f.overwrite {
+		return usagef("--out %s holds a trained model already: pass --overwrite to replace it, or choose another --out", f.out)
 	}
 
 	set, cfg, err := f.load(src)
@@ -234,7 +252,15 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if trainErr != nil && !errors.Is(trainErr, errInterrupted) {
 		return trainErr
 	}
-	if err := t.save(f.out); err != nil {
+	saveDir := f.out
+	if errors.Is(trainErr, errInterrupted) && hadRun {
+		// Never replace a finished run by an interrupted one.
+		saveDir = f.out + ".interrupted"
+		if err := os.MkdirAll(saveDir, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := t.save(saveDir); err != nil {
 		return err
 	}
 	if f.memprofile != "" {
@@ -244,7 +270,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if errors.Is(trainErr, errInterrupted) {
 		fmt.Fprintf(stderr, "nabla train: interrupted in epoch %d after %d of its batches; saved the current weights and %d finished epoch(s) to %s\n",
-			t.epoch, t.batchDone, len(t.metrics), f.out)
+			t.epoch, t.batchDone, len(t.metrics), saveDir)
 		return errInterrupted
 	}
 	last := t.metrics[len(t.metrics)-1]
@@ -398,10 +424,39 @@ func (t *trainer) run(ctx context.Context) error {
 	return nil
 }
 
-// save writes the checkpoint, the configuration, the metrics and the
-// learning curves into dir.
+// The files of a run folder, for the removal of stale temporary files.
+var runFiles = []string{checkpointFile, configFile, metricsFile, curvesFile}
+
+// holdsRun reports whether dir holds a train run's checkpoint or
+// configuration.
+func holdsRun(dir string) bool {
+	return exists(filepath.Join(dir, checkpointFile)) || exists(filepath.Join(dir, configFile))
+}
+
+// freeRunDir returns dir if it holds no run, otherwise the first of
+// dir-2, dir-3, ... that does not.
+func freeRunDir(dir string) string {
+	d := dir
+	for i := 2; holdsRun(d); i++ {
+		d = fmt.Sprintf("%s-%d", dir, i)
+	}
+	return d
+}
+
+// save writes the run folder dir: the checkpoint, the configuration, the
+// metrics and the learning curves. Each file is written atomically (a
+// temporary file, synced, renamed over the old one). The checkpoint comes
+// first and carries the configuration and the run's generation in its
+// metadata, so that a crash before config.json is renamed leaves a folder
+// whose checkpoint loads with its own configuration (see loadCheckpoint):
+// the folder always loads as the old run or the new one.
 func (t *trainer) save(dir string) error {
-	meta := map[string]string{"format": "pt", "model": t.cfg.Model, "data": t.cfg.Data.Name, "epochs": strconv.Itoa(len(t.metrics))}
+	if err := model.RemoveStaleTemps(dir, runFiles...); err != nil {
+		return err
+	}
+	t.cfg.Generation = generation(dir) + 1
+	meta := map[string]string{"format": "pt", "model": t.cfg.Model, "data": t.cfg.Data.Name, "epochs": strconv.Itoa(len(t.metrics)),
+		genKey: strconv.Itoa(t.cfg.Generation), configKey: string(t.cfg.JSON())}
 	if err := model.SaveWeights(filepath.Join(dir, checkpointFile), t.m, meta); err != nil {
 		return err
 	}
@@ -419,11 +474,26 @@ func (t *trainer) save(dir string) error {
 	return plotCurves(filepath.Join(dir, curvesFile), title, t.metrics, reg)
 }
 
-func writeMetrics(path string, ms []epochMetrics, regression bool) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
+// generation returns the newest generation of the run in dir: the larger
+// of its checkpoint's and its config.json's, 0 for none.
+func generation(dir string) int {
+	g := 0
+	if h, err := safetensors.ReadHeaderFile(filepath.Join(dir, checkpointFile)); err == nil {
+		if n, err := strconv.Atoi(h.Metadata[genKey]); err == nil {
+			g = n
+		}
 	}
+	if c, err := model.ReadConfig(filepath.Join(dir, configFile)); err == nil {
+		g = max(g, c.Generation)
+	}
+	return g
+}
+
+func writeMetrics(path string, ms []epochMetrics, regression bool) error {
+	return model.WriteAtomic(path, func(f io.Writer) error { return encodeMetrics(f, ms, regression) })
+}
+
+func encodeMetrics(f io.Writer, ms []epochMetrics, regression bool) error {
 	w := csv.NewWriter(f)
 	header := []string{"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"}
 	if regression {
@@ -435,11 +505,7 @@ func writeMetrics(path string, ms []epochMetrics, regression bool) error {
 		w.Write([]string{strconv.Itoa(m.Epoch), g(m.TrainLoss), g(m.TrainAcc), g(m.TestLoss), g(m.TestAcc), strconv.FormatFloat(m.Seconds, 'f', 3, 64)})
 	}
 	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return w.Error()
 }
 
 // evaluation is a model's performance on a data set.
@@ -482,6 +548,10 @@ func evaluate(m nn.Module, cfg *model.Config, d *datasets.Dataset) (ev evaluatio
 	if err != nil {
 		return ev, err
 	}
+	k := len(ev.out) / max(n, 1)
+	if i, v, bad := firstNonFinite32(ev.out); bad {
+		return ev, fmt.Errorf("%s: the model's output for sample %d is %v: its weights or normalisation give values that are not finite", d.Name, i/k+1, v)
+	}
 	ev.loss, ev.acc = lossSum/float64(n), correct/float64(n)
 	if cfg.Task == model.Regression {
 		var sse, sst, mean float64
@@ -499,6 +569,17 @@ func evaluate(m nn.Module, cfg *model.Config, d *datasets.Dataset) (ev evaluatio
 		ev.acc = 1 - sse/math.Max(sst, 1e-12)
 	}
 	return ev, nil
+}
+
+// firstNonFinite32 returns the index and value of the first NaN or
+// infinite element of v.
+func firstNonFinite32(v []float32) (int, float32, bool) {
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return i, x, true
+		}
+	}
+	return 0, 0, false
 }
 
 // dataLabel names the data of src for titles and folder names: the

@@ -3,8 +3,8 @@
 // [0, 1], holding out 20% for testing. It prints the test accuracy and
 // writes the learning curves.
 //
-//	go run ./examples/digits                 # writes digits.png
-//	go run ./examples/digits -epochs 50 -out curves.png
+//	go run ./examples/digits                 # writes digits.png in the temporary folder
+//	go run ./examples/digits -epochs 50 -out /tmp/curves.png
 package main
 
 import (
@@ -27,7 +27,7 @@ import (
 
 func main() {
 	epochs := flag.Int("epochs", 20, "passes over the training set")
-	out := flag.String("out", "digits.png", "PNG file for the learning curves")
+	out := flag.String("out", chart.DefaultOut("digits.png"), "PNG file for the learning curves (default in the temporary folder)")
 	flag.Parse()
 	if _, err := run(os.Stdout, *epochs, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "digits:", err)

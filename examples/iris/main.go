@@ -2,8 +2,8 @@
 // embedded in package datasets, holding out 20% of the 150 flowers for
 // testing. It prints the test accuracy and writes the learning curves.
 //
-//	go run ./examples/iris                 # writes iris.png
-//	go run ./examples/iris -epochs 50 -out curves.png
+//	go run ./examples/iris                 # writes iris.png in the temporary folder
+//	go run ./examples/iris -epochs 50 -out /tmp/curves.png
 package main
 
 import (
@@ -25,7 +25,7 @@ import (
 
 func main() {
 	epochs := flag.Int("epochs", 50, "passes over the training set")
-	out := flag.String("out", "iris.png", "PNG file for the learning curves")
+	out := flag.String("out", chart.DefaultOut("iris.png"), "PNG file for the learning curves (default in the temporary folder)")
 	flag.Parse()
 	if _, err := run(os.Stdout, *epochs, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "iris:", err)

@@ -4,8 +4,8 @@
 // nabla.Grad(nabla.Grad(f)) gives f″(x) = 6x, both computed by automatic
 // differentiation, one point at a time, and checked against the formulas.
 //
-//	go run ./examples/poly              # writes poly.png
-//	go run ./examples/poly -out plot.png -n 50
+//	go run ./examples/poly              # writes poly.png in the temporary folder
+//	go run ./examples/poly -out /tmp/plot.png -n 50
 package main
 
 import (
@@ -21,10 +21,11 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/nabla-go/nabla"
+	"github.com/nabla-go/nabla/examples/internal/chart"
 )
 
 func main() {
-	out := flag.String("out", "poly.png", "PNG file to write")
+	out := flag.String("out", chart.DefaultOut("poly.png"), "PNG file to write (default in the temporary folder)")
 	n := flag.Int("n", 141, "number of points on [-7, 7]")
 	flag.Parse()
 	if err := run(os.Stdout, *out, *n); err != nil {

@@ -4,7 +4,7 @@
 // out 20% for testing. It prints the test MSE and R² of both and plots the
 // predicted against the actual progression.
 //
-//	go run ./examples/regression            # writes regression.png
+//	go run ./examples/regression            # writes regression.png in the temporary folder
 package main
 
 import (
@@ -29,7 +29,7 @@ import (
 
 func main() {
 	steps := flag.Int("steps", 2000, "full-batch Adam steps per model")
-	out := flag.String("out", "regression.png", "PNG file for the scatter plot")
+	out := flag.String("out", chart.DefaultOut("regression.png"), "PNG file for the scatter plot (default in the temporary folder)")
 	flag.Parse()
 	if _, err := run(os.Stdout, *steps, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "regression:", err)

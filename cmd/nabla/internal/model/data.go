@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -80,10 +81,17 @@ type Set struct {
 	PixelMax    float64 // 0 unless the samples are images
 }
 
+// MaxInferredClasses bounds the number of classes inferred from the
+// largest label when --classes is not given: one stray label (999999)
+// must not build a model of a million classes.
+const MaxInferredClasses = 1000
+
 // Load reads the data set s describes and splits it. task is
 // Classification or Regression; it matters only for CSV files, whose
-// target column may be either.
-func Load(s Source, task string) (*Set, error) {
+// target column may be either. classes, when positive, is the number of
+// classes of a CSV or IDX file (--classes); otherwise it is the largest
+// label plus one, at most MaxInferredClasses.
+func Load(s Source, task string, classes int) (*Set, error) {
 	var (
 		all, train, test *datasets.Dataset
 		err              error
@@ -113,7 +121,7 @@ func Load(s Source, task string) (*Set, error) {
 		set.PixelMax = 1
 	case "csv":
 		set.Task = task
-		all, err = loadCSV(s.Path, s.Target, task)
+		all, err = loadCSV(s.Path, s.Target, task, classes)
 	case "idx":
 		var st os.FileInfo
 		if st, err = os.Stat(s.Path); err == nil && st.IsDir() {
@@ -121,7 +129,7 @@ func Load(s Source, task string) (*Set, error) {
 				test, err = datasets.MNIST(s.Path, false)
 			}
 		} else if err == nil {
-			all, err = loadIDX(s.Path, s.Labels)
+			all, err = loadIDX(s.Path, s.Labels, classes)
 		}
 		set.PixelMax = 1
 	default:
@@ -129,6 +137,14 @@ func Load(s Source, task string) (*Set, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	for _, d := range []*datasets.Dataset{all, train, test} {
+		if d != nil && d.NumSamples == 0 {
+			return nil, fmt.Errorf("%s: no samples", d.Name)
+		}
+		if err := checkFinite(d); err != nil {
+			return nil, err
+		}
 	}
 	if all != nil {
 		if all.NumSamples < 2 {
@@ -199,19 +215,59 @@ func Subset(d *datasets.Dataset, idx []int) *datasets.Dataset {
 // loadCSV reads a CSV file whose column target (the last column when
 // target is empty) is the label or the regression target, and whose other
 // columns are the features.
-func loadCSV(path, target, task string) (*datasets.Dataset, error) {
-	t, err := data.ReadCSVFile(path)
+func loadCSV(path, target, task string, classes int) (*datasets.Dataset, error) {
+	t, err := readCSV(path)
 	if err != nil {
 		return nil, err
 	}
-	return FromTable(t, filepath.Base(path), target, task, 0)
+	return FromTable(t, filepath.Base(path), target, task, classes)
+}
+
+// readCSV reads the CSV file at path within the limits of OpenLimited.
+func readCSV(path string) (*data.Table, error) {
+	f, err := OpenLimited(path, MaxFileBytes)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	t, err := data.ReadCSV(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
+// checkFinite reports the first sample feature of d that is NaN or
+// infinite (nil d is fine).
+func checkFinite(d *datasets.Dataset) error {
+	if d == nil {
+		return nil
+	}
+	for i, v := range d.X {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("%s: sample %d, feature %d: the value %v is not finite", d.Name, i/d.NumFeatures+1, i%d.NumFeatures+1, v)
+		}
+	}
+	return nil
+}
+
+// labelError is the error of a label beyond the classes: where it is, and
+// what to do about it.
+func labelError(where string, y, classes int) error {
+	if classes > 0 {
+		return fmt.Errorf("%s: label %d out of range: --classes %d takes labels 0 to %d", where, y, classes, classes-1)
+	}
+	return fmt.Errorf("%s: label %d would make %d classes, more than the %d inferred at most: pass --classes N if the labels really run from 0 to N-1 (at most %d)",
+		where, y, y+1, MaxInferredClasses, MaxClasses)
 }
 
 // FromTable turns a CSV table into a data set, the column target holding
 // the labels (task Classification) or the regression target. For
 // classification, numClasses > 0 bounds the labels; otherwise the number of
-// classes is the largest label plus one. A label that is not a whole number
-// in range is an error naming its row.
+// classes is the largest label plus one, at most MaxInferredClasses. A
+// label that is not a whole number in range, and a feature or target that
+// is not finite as a float32 (NaN, or 1e39, which overflows), is an error
+// naming its row and column.
 func FromTable(t *data.Table, name, target, task string, numClasses int) (*datasets.Dataset, error) {
 	ti := len(t.Header) - 1
 	if target != "" {
@@ -234,25 +290,24 @@ func FromTable(t *data.Table, name, target, task string, numClasses int) (*datas
 			if j == ti {
 				continue
 			}
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("%s: row %d (line %d), column %q: feature %v is not finite", name, i+1, i+2, t.Header[j], v)
+			if f := float64(float32(v)); math.IsNaN(f) || math.IsInf(f, 0) {
+				return nil, fmt.Errorf("%s: row %d (line %d), column %d (%q): the feature is %v, not a finite float32", name, i+1, i+2, j+1, t.Header[j], f)
 			}
 			d.X = append(d.X, float32(v))
 		}
 		y := r[ti]
 		if task == Regression {
-			if math.IsNaN(y) || math.IsInf(y, 0) {
-				return nil, fmt.Errorf("%s: row %d (line %d): target %v is not finite", name, i+1, i+2, y)
+			if f := float64(float32(y)); math.IsNaN(f) || math.IsInf(f, 0) {
+				return nil, fmt.Errorf("%s: row %d (line %d), column %d (%q): the target is %v, not a finite float32", name, i+1, i+2, ti+1, t.Header[ti], f)
 			}
 			d.Y = append(d.Y, float32(y))
 			continue
 		}
-		if y != math.Trunc(y) || y < 0 || y > 1e6 || numClasses > 0 && int(y) >= numClasses {
-			want := "a whole number ≥ 0"
-			if numClasses > 0 {
-				want = fmt.Sprintf("a whole number in [0, %d)", numClasses)
-			}
-			return nil, fmt.Errorf("%s: row %d (line %d): label %v out of range: column %q must hold %s", name, i+1, i+2, y, t.Header[ti], want)
+		if y != math.Trunc(y) || y < 0 {
+			return nil, fmt.Errorf("%s: row %d (line %d): label %v out of range: column %q must hold whole numbers ≥ 0", name, i+1, i+2, y, t.Header[ti])
+		}
+		if numClasses > 0 && y >= float64(numClasses) || numClasses <= 0 && y >= MaxInferredClasses {
+			return nil, labelError(fmt.Sprintf("%s: row %d (line %d), column %q", name, i+1, i+2, t.Header[ti]), int(min(y, 1e15)), numClasses)
 		}
 		d.Labels = append(d.Labels, int(y))
 		d.NumClasses = max(d.NumClasses, int(y)+1)
@@ -269,7 +324,7 @@ func FromTable(t *data.Table, name, target, task string, numClasses int) (*datas
 // loadIDX reads an IDX images file (N×H×W bytes, or N×F feature rows) and
 // its labels file, given or guessed from the images' name
 // (train-images-idx3-ubyte → train-labels-idx1-ubyte).
-func loadIDX(path, labels string) (*datasets.Dataset, error) {
+func loadIDX(path, labels string, classes int) (*datasets.Dataset, error) {
 	if labels == "" {
 		base := filepath.Base(path)
 		guess := strings.Replace(strings.Replace(base, "images", "labels", 1), "idx3", "idx1", 1)
@@ -278,11 +333,11 @@ func loadIDX(path, labels string) (*datasets.Dataset, error) {
 		}
 		labels = filepath.Join(filepath.Dir(path), guess)
 	}
-	img, err := data.ReadIDXFile(path)
+	img, err := readIDX(path)
 	if err != nil {
 		return nil, err
 	}
-	lab, err := data.ReadIDXFile(labels)
+	lab, err := readIDX(labels)
 	if err != nil {
 		return nil, err
 	}
@@ -294,6 +349,9 @@ func loadIDX(path, labels string) (*datasets.Dataset, error) {
 		return nil, fmt.Errorf("%s has dimensions %v but %s has %v: want N samples and N labels", path, img.Dims, labels, lab.Dims)
 	}
 	n := img.Dims[0]
+	if n == 0 || img.Len() == 0 {
+		return nil, fmt.Errorf("%s has dimensions %v: no samples", path, img.Dims)
+	}
 	d := &datasets.Dataset{Name: strings.SplitN(filepath.Base(path), ".", 2)[0], NumSamples: n, NumFeatures: img.Len() / n, X: img.Float32s(), Labels: ys}
 	if len(img.Dims) == 3 {
 		d.FeatureShape = []int{1, img.Dims[1], img.Dims[2]}
@@ -306,15 +364,39 @@ func loadIDX(path, labels string) (*datasets.Dataset, error) {
 		}
 	}
 	for i, y := range ys {
-		if y < 0 || y > 1e6 {
-			return nil, fmt.Errorf("%s: label %d of sample %d out of range", labels, y, i)
+		if y < 0 {
+			return nil, fmt.Errorf("%s: sample %d: label %d out of range: want whole numbers ≥ 0", labels, i+1, y)
 		}
-		d.NumClasses = max(d.NumClasses, y+1)
+		if classes > 0 && int(y) >= classes || classes <= 0 && int(y) >= MaxInferredClasses {
+			return nil, labelError(fmt.Sprintf("%s: sample %d", labels, i+1), int(y), classes)
+		}
+		d.NumClasses = max(d.NumClasses, int(y)+1)
 	}
+	d.NumClasses = max(d.NumClasses, classes)
 	for k := range d.NumClasses {
 		d.ClassNames = append(d.ClassNames, strconv.Itoa(k))
 	}
 	return d, nil
+}
+
+// readIDX reads the IDX file at path within the limits of OpenLimited
+// and MaxIDXBytes.
+func readIDX(path string) (*data.IDX, error) {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		// A device or pipe: read a bounded copy.
+		b, err := ReadLimited(path, MaxStreamBytes)
+		if err != nil {
+			return nil, err
+		}
+		x, err := data.ReadIDXLimit(bytes.NewReader(b), MaxIDXBytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return x, nil
+	} else if err == nil && st.Size() > MaxFileBytes {
+		return nil, tooLarge(path, MaxFileBytes)
+	}
+	return data.ReadIDXFileLimit(path, MaxIDXBytes)
 }
 
 // IsNotExist reports whether err means that a file or folder is missing.
@@ -328,18 +410,26 @@ func LoadEval(s Source, task string, numClasses int, whole bool) (*datasets.Data
 	if whole {
 		switch s.Name {
 		case "csv":
-			t, err := data.ReadCSVFile(s.Path)
+			t, err := readCSV(s.Path)
 			if err != nil {
 				return nil, err
 			}
-			return FromTable(t, filepath.Base(s.Path), s.Target, task, numClasses)
+			d, err := FromTable(t, filepath.Base(s.Path), s.Target, task, numClasses)
+			if err != nil {
+				return nil, err
+			}
+			return d, checkFinite(d)
 		case "idx":
 			if st, err := os.Stat(s.Path); err == nil && !st.IsDir() {
-				return loadIDX(s.Path, s.Labels)
+				d, err := loadIDX(s.Path, s.Labels, numClasses)
+				if err != nil {
+					return nil, err
+				}
+				return d, checkFinite(d)
 			}
 		}
 	}
-	set, err := Load(s, task)
+	set, err := Load(s, task, numClasses)
 	if err != nil {
 		return nil, err
 	}
