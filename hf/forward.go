@@ -2,6 +2,7 @@ package hf
 
 import (
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/nabla-go/nabla"
@@ -14,6 +15,8 @@ import (
 // padding, never attended to, and its real tokens take positions from 0.
 type Cache struct {
 	k, v []*nabla.Tensor // per layer: (B, H, S, hd) for GPT-2, (B, Hkv, 1, S, hd) for Llama
+	// per layer, outside a graph: buffers whose first S rows k and v view
+	kbuf, vbuf []*nabla.Tensor
 	pads []int
 	n    int // S, the positions cached
 }
@@ -234,23 +237,76 @@ func (at attention) options() nabla.AttentionOptions {
 	return nabla.AttentionOptions{Causal: at.causal, Mask: at.mask}
 }
 
-// append adds one layer's new keys and values to the cache along axis and
-// returns all of them; a nil cache returns k and v.
+// append adds one layer's new keys and values to the cache along axis (the
+// sequence axis, next to last) and returns all of them; a nil cache
+// returns k and v. Outside a recorded graph the cache is a buffer with
+// room to grow, written in place, and the result a view of its filled
+// part, so that a step copies only its new rows; with gradients it
+// concatenates, as a graph needs.
 func (c *Cache) append(layer int, k, v *nabla.Tensor, axis int) (*nabla.Tensor, *nabla.Tensor) {
 	if c == nil {
 		return k, v
 	}
 	for len(c.k) <= layer {
 		c.k, c.v = append(c.k, nil), append(c.v, nil)
+		c.kbuf, c.vbuf = append(c.kbuf, nil), append(c.vbuf, nil)
 	}
-	if c.k[layer] != nil {
-		k = nabla.Concat([]*nabla.Tensor{c.k[layer], k}, axis)
-		v = nabla.Concat([]*nabla.Tensor{c.v[layer], v}, axis)
-	} else {
-		k, v = k.Contiguous(), v.Contiguous()
+	if k.RequiresGrad() || v.RequiresGrad() {
+		if c.k[layer] != nil {
+			k = nabla.Concat([]*nabla.Tensor{c.k[layer], k}, axis)
+			v = nabla.Concat([]*nabla.Tensor{c.v[layer], v}, axis)
+		}
+		c.k[layer], c.v[layer] = k, v
+		return k, v
 	}
-	c.k[layer], c.v[layer] = k, v
-	return k, v
+	c.kbuf[layer] = grow(c.kbuf[layer], k, c.n, axis)
+	c.vbuf[layer] = grow(c.vbuf[layer], v, c.n, axis)
+	n := c.n + k.Shape()[axis]
+	c.k[layer] = c.kbuf[layer].Slice(axis, 0, n, 1)
+	c.v[layer] = c.vbuf[layer].Slice(axis, 0, n, 1)
+	return c.k[layer], c.v[layer]
+}
+
+// grow writes x's rows along axis after the first n rows of buf (a
+// contiguous float32 buffer of x's shape but for a longer axis), making
+// a buffer twice as long when they do not fit, and returns it.
+func grow(buf, x *nabla.Tensor, n, axis int) *nabla.Tensor {
+	xs := x.Shape()
+	t := xs[axis]
+	if buf == nil || buf.Shape()[axis] < n+t {
+		size := slices.Clone(xs)
+		size[axis] = max(2*(n+t), 64)
+		nb := nabla.Zeros(size...)
+		if buf != nil {
+			copyRows(nb, buf, 0, n, axis)
+		}
+		buf = nb
+	}
+	copyRows(buf, x, n, t, axis)
+	return buf
+}
+
+// copyRows copies rows [0, t) of src along axis (all axes before it are
+// outer, the ones after it inner) to rows [at, at+t) of the contiguous dst.
+func copyRows(dst, src *nabla.Tensor, at, t, axis int) {
+	ds := dst.Shape()
+	s := src
+	if s.Shape()[axis] != t {
+		s = s.Slice(axis, 0, t, 1)
+	}
+	vals := s.Contiguous().Data32()
+	outer, inner := 1, 1
+	for _, d := range ds[:axis] {
+		outer *= d
+	}
+	for _, d := range ds[axis+1:] {
+		inner *= d
+	}
+	d := dst.Data32()
+	rows := ds[axis]
+	for o := range outer {
+		copy(d[(o*rows+at)*inner:][:t*inner], vals[o*t*inner:][:t*inner])
+	}
 }
 
 // rmsNorm is x / √(mean(x²) + eps) · w over the last axis, as LLaMA's
