@@ -17,8 +17,8 @@ type Cache struct {
 	k, v []*nabla.Tensor // per layer: (B, H, S, hd) for GPT-2, (B, Hkv, 1, S, hd) for Llama
 	// per layer, outside a graph: buffers whose first S rows k and v view
 	kbuf, vbuf []*nabla.Tensor
-	pads []int
-	n    int // S, the positions cached
+	pads       []int
+	n          int // S, the positions cached
 }
 
 // NewCache returns an empty cache for batch rows with the given left
