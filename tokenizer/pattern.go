@@ -31,6 +31,7 @@ const lookaheadTail = `|\s+(?!\S)|\s+`
 
 // pattern is a compiled pre-tokenizer regex.
 type pattern struct {
+	scan    func(s string) int // a hand-written scanner for the pattern, or nil
 	re      *regexp.Regexp
 	wsGroup int // index of the translated `(\s+)` group, or 0 if there is none
 }
@@ -54,6 +55,7 @@ func compilePattern(src string) (*pattern, error) {
 		return nil, fmt.Errorf("pre-tokenizer pattern %q: %v", src, err)
 	}
 	p.re = re
+	p.scan = scanners[src]
 	if tail {
 		p.wsGroup = re.NumSubexp()
 	}
@@ -111,6 +113,14 @@ func translateClasses(s string) (string, error) {
 // split calls emit with the pieces of s: every match, and the text between
 // matches (Hugging Face's "Isolated" behaviour).
 func (p *pattern) split(s string, emit func(string)) {
+	if p.scan != nil {
+		for len(s) > 0 {
+			n := p.scan(s)
+			emit(s[:n])
+			s = s[n:]
+		}
+		return
+	}
 	for len(s) > 0 {
 		loc := p.find(s)
 		if loc == nil {

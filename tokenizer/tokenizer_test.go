@@ -189,42 +189,105 @@ func TestBadFiles(t *testing.T) {
 	}
 }
 
-// TestWindowedFind checks that looking for each match in a window first
-// (pattern.find) splits exactly as looking in the whole rest of the text
-// does, on Opticks as one string and on long runs that cross windows.
-func TestWindowedFind(t *testing.T) {
-	opticks, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "src", "testdata", "Isaac.Newton-Opticks.txt"))
-	if err != nil {
-		t.Skip("Opticks not found:", err)
+// regexSplit splits s as pattern.split does, with regexp searching the
+// whole rest of the text every time: the reference for the scanners and
+// for the windowed search.
+func regexSplit(p *pattern, s string) []string {
+	var out []string
+	for len(s) > 0 {
+		loc := p.re.FindStringSubmatchIndex(s)
+		if loc == nil {
+			return append(out, s)
+		}
+		end := loc[1]
+		if g := p.wsGroup; g > 0 && loc[2*g] >= 0 && end < len(s) && utf8.RuneCountInString(s[loc[0]:end]) > 1 {
+			_, n := utf8.DecodeLastRuneInString(s[loc[0]:end])
+			end -= n
+		}
+		if loc[0] > 0 {
+			out = append(out, s[:loc[0]])
+		}
+		out = append(out, s[loc[0]:end])
+		s = s[end:]
 	}
-	texts := []string{string(opticks[:100000]), strings.Repeat("a", 3000) + "  b", strings.Repeat(" ", 1500) + "x", strings.Repeat("水", 700) + "'re", strings.Repeat("1", 1200) + "\r\n\r\n  z"}
-	for _, src := range []string{gpt2Pattern, `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`} {
+	return out
+}
+
+var scannerPatterns = []string{gpt2Pattern, llama3Pattern, qwen2Pattern}
+
+// scannerTexts are Opticks and texts made to cross the windowed search's
+// window and to hit each alternative of the patterns.
+func scannerTexts(t testing.TB) []string {
+	texts := []string{
+		strings.Repeat("a", 3000) + "  b", strings.Repeat(" ", 1500) + "x", strings.Repeat("水", 700) + "'re",
+		strings.Repeat("1", 1200) + "\r\n\r\n  z", "it's IT'S 'Ll 'ſ 'RE 've 'd'm''t", " \t\n x\n\n\t y  \r\n", "a1b22c333d4444 ١٢٣ ½",
+		"!!! ?.\n\n;; 'x  \u00a0\u2003y\u3000", "é\u0301 ﬁ Ⅻ 😀😀 a😀b", "",
+	}
+	if opticks, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "src", "testdata", "Isaac.Newton-Opticks.txt")); err == nil {
+		texts = append(texts, string(opticks[:200000]))
+	}
+	return texts
+}
+
+// TestScannersMatchRegexp checks the hand-written scanners against the
+// translated regexes, and the windowed regexp search (used for other
+// patterns) against the whole-text one.
+func TestScannersMatchRegexp(t *testing.T) {
+	for _, src := range scannerPatterns {
 		p, err := compilePattern(src)
 		if err != nil {
 			t.Fatal(err)
 		}
-		whole := &pattern{re: p.re, wsGroup: p.wsGroup}
-		for _, text := range texts {
-			var got, want []string
-			p.split(text, func(s string) { got = append(got, s) })
-			// the same loop, always searching the whole rest
-			s := text
-			for len(s) > 0 {
-				loc := whole.re.FindStringSubmatchIndex(s)
-				end := loc[1]
-				if g := whole.wsGroup; loc[2*g] >= 0 && end < len(s) && utf8.RuneCountInString(s[loc[0]:end]) > 1 {
-					_, n := utf8.DecodeLastRuneInString(s[loc[0]:end])
-					end -= n
+		if p.scan == nil {
+			t.Fatalf("pattern %.30q has no scanner", src)
+		}
+		windowed := &pattern{re: p.re, wsGroup: p.wsGroup}
+		for _, text := range scannerTexts(t) {
+			want := regexSplit(p, text)
+			for name, q := range map[string]*pattern{"scanner": p, "windowed regexp": windowed} {
+				var got []string
+				q.split(text, func(s string) { got = append(got, s) })
+				if !slices.Equal(got, want) {
+					n := 0
+					for n < min(len(got), len(want)) && got[n] == want[n] {
+						n++
+					}
+					t.Errorf("%s, pattern %.30q, text of %d bytes: piece %d is %q, regexp's %q", name, src, len(text), n, at(got, n), at(want, n))
 				}
-				if loc[0] > 0 {
-					want = append(want, s[:loc[0]])
-				}
-				want = append(want, s[loc[0]:end])
-				s = s[end:]
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("pattern %.20q on a text of %d bytes: windowed split differs (%d pieces, want %d)", src, len(text), len(got), len(want))
 			}
 		}
 	}
+}
+
+func at(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
+	}
+	return "(none)"
+}
+
+// FuzzScanners compares the scanners with the regexes on random text.
+func FuzzScanners(f *testing.F) {
+	for _, s := range scannerTexts(f) {
+		if len(s) < 5000 {
+			f.Add(s)
+		}
+	}
+	var ps []*pattern
+	for _, src := range scannerPatterns {
+		p, err := compilePattern(src)
+		if err != nil {
+			f.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, p := range ps {
+			var got []string
+			p.split(s, func(x string) { got = append(got, x) })
+			if want := regexSplit(p, s); !slices.Equal(got, want) {
+				t.Errorf("%q: scanner %q, regexp %q", s, got, want)
+			}
+		}
+	})
 }
