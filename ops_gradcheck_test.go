@@ -294,6 +294,26 @@ var gradCases = []gradCase{
 		return nabla.AdaptiveAvgPool2d(x, 2, 3)
 	}), shapes: [][]input{ins(sh(1, 2, 5, 4))}},
 	{name: "Dot", ops: []string{"MatMul"}, f: bin((*T).Dot), shapes: [][]input{ins(sh(4), sh(4))}},
+
+	// recurrent gate ops, squared so that at second order the upstream
+	// depends on the inputs too (the op-built backward's d/dg rule)
+	{name: "LSTMCellGates", ops: []string{"LSTMCellGates"}, f: func(in []*T) *T {
+		return nabla.LSTMCellGates(in[0], in[1], in[2]).Square()
+	}, shapes: [][]input{ins(sh(3, 8), sh(3, 8), sh(3, 2)), ins(tr(2, 12), sh(2, 12), tr(2, 3)), ins(sh(1, 4), sh(1, 4), sh(1, 1))}},
+	// Two steps, the second fed the first's h (through a product, as the
+	// recurrent GEMM does) and c.
+	{name: "LSTMCellGates/steps", ops: []string{"LSTMCellGates"}, f: func(in []*T) *T {
+		s := nabla.LSTMCellGates(in[0], in[1], in[2])
+		s = nabla.LSTMCellGates(in[0], s.Index(0, 0).MatMul(in[3]), s.Index(0, 1))
+		return s.Index(0, 0).Mul(s.Index(0, 1))
+	}, shapes: [][]input{ins(sh(2, 8), sh(2, 8), sh(2, 2), sh(2, 8))}},
+	{name: "GRUCellGates", ops: []string{"GRUCellGates"}, f: func(in []*T) *T {
+		return nabla.GRUCellGates(in[0], in[1], in[2], in[3]).Square()
+	}, shapes: [][]input{ins(sh(3, 6), sh(3, 6), sh(3, 2), sh(6)), ins(tr(2, 9), sh(2, 9), tr(2, 3), sh(9))}},
+	{name: "GRUCellGates/nobias", ops: []string{"GRUCellGates"}, f: func(in []*T) *T {
+		h := nabla.GRUCellGates(in[0], in[1], in[2], nil)
+		return nabla.GRUCellGates(in[0], h.MatMul(in[3]), h, nil).Square()
+	}, shapes: [][]input{ins(sh(2, 6), sh(2, 6), sh(2, 2), sh(2, 6))}},
 }
 
 func TestGradcheck(t *testing.T) {
