@@ -314,6 +314,25 @@ var gradCases = []gradCase{
 		h := nabla.GRUCellGates(in[0], in[1], in[2], nil)
 		return nabla.GRUCellGates(in[0], h.MatMul(in[3]), h, nil).Square()
 	}, shapes: [][]input{ins(sh(2, 6), sh(2, 6), sh(2, 2), sh(2, 6))}},
+	// The recurrent layers' time loops, every step one node: outputs of
+	// every step and the final states, time-major forward and batch-first
+	// reverse (the projection then has rows spaced apart).
+	{name: "LSTMLayer", ops: []string{"LSTMStep"}, f: func(in []*T) *T {
+		hs, hn, cn := nabla.LSTMLayer(in[0], 0, in[1], in[2], in[3], false)
+		return nabla.Concat([]*T{nabla.Stack(hs, 0), hn.Mul(cn).Unsqueeze(0)}, 0).Square()
+	}, shapes: [][]input{ins(sh(3, 2, 8), sh(8, 2), sh(2, 2), sh(2, 2)), ins(sh(2, 1, 4), tr(4, 1), sh(1, 1), sh(1, 1))}},
+	{name: "LSTMLayer/reverse", ops: []string{"LSTMStep"}, f: func(in []*T) *T {
+		hs, _, cn := nabla.LSTMLayer(in[0], 1, in[1], in[2], in[3], true)
+		return nabla.Stack(hs, 1).Sum(1).Mul(cn)
+	}, shapes: [][]input{ins(sh(2, 3, 8), sh(8, 2), sh(2, 2), sh(2, 2))}},
+	{name: "GRULayer", ops: []string{"GRUStep"}, f: func(in []*T) *T {
+		hs, hn := nabla.GRULayer(in[0], 0, in[1], in[2], in[3], false)
+		return nabla.Concat([]*T{nabla.Stack(hs, 0), hn.Unsqueeze(0)}, 0).Square()
+	}, shapes: [][]input{ins(sh(3, 2, 6), sh(6, 2), sh(6), sh(2, 2)), ins(sh(2, 1, 3), tr(3, 1), sh(3), sh(1, 1))}},
+	{name: "GRULayer/reverse-nobias", ops: []string{"GRUStep"}, f: func(in []*T) *T {
+		hs, _ := nabla.GRULayer(in[0], 1, in[1], nil, in[2], true)
+		return nabla.Stack(hs, 1).Square()
+	}, shapes: [][]input{ins(sh(2, 3, 6), sh(6, 2), sh(2, 2))}},
 }
 
 func TestGradcheck(t *testing.T) {

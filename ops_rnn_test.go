@@ -155,3 +155,89 @@ func BenchmarkGRUGates(b *testing.B) {
 		}
 	})
 }
+
+// lstmLoopComposed is LSTMLayer (time-major) written with LSTMCellGates,
+// slices and MatMul, the reference for the layer op's gradients.
+func lstmLoopComposed(proj, whh, h, c *T, reverse bool) []*T {
+	n := proj.Size(0)
+	hs := make([]*T, n)
+	for k := range n {
+		t := k
+		if reverse {
+			t = n - 1 - k
+		}
+		s := nabla.LSTMCellGates(proj.Index(0, t), h.MatMul(whh.T()), c)
+		h, c = s.Index(0, 0), s.Index(0, 1)
+		hs[t] = h
+	}
+	return hs
+}
+
+// TestLSTMLayerBackward checks the layer op's in-place gradient buffers
+// against the composed loop: when the loss uses only some steps (so the
+// last steps get no gradient), and over two backward passes of one graph
+// (the buffers must start from zero each time), in both directions.
+func TestLSTMLayerBackward(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	proj := randT(rng, nabla.Float64, 5, 3, 8).RequireGrad()
+	whh := randT(rng, nabla.Float64, 8, 2).RequireGrad()
+	h0 := randT(rng, nabla.Float64, 3, 2).RequireGrad()
+	c0 := randT(rng, nabla.Float64, 3, 2).RequireGrad()
+	wrt := []*T{proj, whh, h0, c0}
+	for _, reverse := range []bool{false, true} {
+		for _, use := range [][]int{{4}, {1}, {0, 2}} {
+			hs, _, _ := nabla.LSTMLayer(proj, 0, whh, h0, c0, reverse)
+			ref := lstmLoopComposed(proj, whh, h0, c0, reverse)
+			var y, yr *T
+			for _, i := range use {
+				if y == nil {
+					y, yr = hs[i].Sum(), ref[i].Sum()
+				} else {
+					y, yr = y.Add(hs[i].Square().Sum()), yr.Add(ref[i].Square().Sum())
+				}
+				rnnClose(t, "h", hs[i], ref[i], 1e-12)
+			}
+			want := nabla.Gradients(yr, wrt)
+			for pass := range 2 {
+				got := nabla.Gradients(y, wrt, nabla.RetainGraph())
+				for i := range got {
+					rnnClose(t, "reverse "+strconv.FormatBool(reverse)+" pass "+strconv.Itoa(pass)+" grad "+strconv.Itoa(i), got[i], want[i], 1e-10)
+				}
+			}
+		}
+	}
+}
+
+// TestGRULayerBackward is TestLSTMLayerBackward for GRULayer.
+func TestGRULayerBackward(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	proj := randT(rng, nabla.Float64, 5, 3, 6).RequireGrad()
+	whh := randT(rng, nabla.Float64, 6, 2).RequireGrad()
+	bhh := randT(rng, nabla.Float64, 6).RequireGrad()
+	h0 := randT(rng, nabla.Float64, 3, 2).RequireGrad()
+	wrt := []*T{proj, whh, bhh, h0}
+	for _, reverse := range []bool{false, true} {
+		for _, use := range []int{4, 1} {
+			hs, _ := nabla.GRULayer(proj, 0, whh, bhh, h0, reverse)
+			h := h0
+			ref := make([]*T, 5)
+			for k := range 5 {
+				i := k
+				if reverse {
+					i = 4 - k
+				}
+				h = nabla.GRUCellGates(proj.Index(0, i), h.MatMul(whh.T()), h, bhh)
+				ref[i] = h
+			}
+			rnnClose(t, "h", hs[use], ref[use], 1e-12)
+			want := nabla.Gradients(ref[use].Square().Sum(), wrt)
+			y := hs[use].Square().Sum()
+			for pass := range 2 {
+				got := nabla.Gradients(y, wrt, nabla.RetainGraph())
+				for i := range got {
+					rnnClose(t, "GRU grad "+strconv.Itoa(i)+" pass "+strconv.Itoa(pass), got[i], want[i], 1e-10)
+				}
+			}
+		}
+	}
+}

@@ -248,10 +248,9 @@ func sameInts(a, b []int) bool {
 
 // stepFunc runs one direction of one layer over the time steps: given the
 // input projections of every step, proj (with the time axis tAx), the
-// recurrent weight's transpose, the recurrent bias (for GRU), and the
-// initial states, it returns the hidden state of every step and the final
-// states.
-type stepFunc func(proj *nabla.Tensor, tAx int, whhT, bhh *nabla.Tensor, h, c *nabla.Tensor, reverse bool) (hs []*nabla.Tensor, hn, cn *nabla.Tensor)
+// recurrent weight W_hh, the recurrent bias (for GRU), and the initial
+// states, it returns the hidden state of every step and the final states.
+type stepFunc func(proj *nabla.Tensor, tAx int, whh, bhh *nabla.Tensor, h, c *nabla.Tensor, reverse bool) (hs []*nabla.Tensor, hn, cn *nabla.Tensor)
 
 // run is the shared forward pass: layers, directions, dropout and the
 // layouts of PyTorch's outputs.
@@ -302,7 +301,7 @@ func (r *recurrent) run(x, h0, c0 *nabla.Tensor, step stepFunc) (out, hn, cn *na
 			if cs0 != nil {
 				c = cs0[i]
 			}
-			hs, h, cl := step(proj, tAx, w[1].T(), bhh, hs0[i], c, d == 1)
+			hs, h, cl := step(proj, tAx, w[1], bhh, hs0[i], c, d == 1)
 			outs[d] = nabla.Stack(hs, tAx)
 			hns = append(hns, h)
 			if cl != nil {
@@ -367,7 +366,8 @@ func (m *RNN) Forward(x *nabla.Tensor) *nabla.Tensor {
 // *nabla.ShapeError naming the module if a shape does not fit.
 func (m *RNN) ForwardState(x, h0 *nabla.Tensor) (out, hn *nabla.Tensor) {
 	relu := m.opts.Nonlinearity == "relu"
-	out, hn, _ = m.run(x, h0, nil, func(proj *nabla.Tensor, tAx int, whhT, _ *nabla.Tensor, h, _ *nabla.Tensor, reverse bool) ([]*nabla.Tensor, *nabla.Tensor, *nabla.Tensor) {
+	out, hn, _ = m.run(x, h0, nil, func(proj *nabla.Tensor, tAx int, whh, _ *nabla.Tensor, h, _ *nabla.Tensor, reverse bool) ([]*nabla.Tensor, *nabla.Tensor, *nabla.Tensor) {
+		whhT := whh.T()
 		T := proj.Size(tAx)
 		hs := make([]*nabla.Tensor, T)
 		at := timeOrder(T, reverse)
@@ -394,8 +394,9 @@ func (m *RNN) ForwardState(x, h0 *nabla.Tensor) (out, hn *nabla.Tensor) {
 //
 // Input and output are laid out as for [RNN]; the final states h_n and
 // c_n are both (num_layers·D, B, H). The time loop projects the input of
-// all steps with one GEMM per layer and direction, then runs one GEMM and
-// one fused [nabla.LSTMCellGates] op per step.
+// all steps with one GEMM per layer and direction, then runs
+// [nabla.LSTMLayer]: one node per step that computes h·W_hhᵀ and the
+// gates, fused.
 type LSTM struct{ recurrent }
 
 // NewLSTM returns an LSTM from in features to hidden units, initialised as
@@ -416,17 +417,8 @@ func (m *LSTM) Forward(x *nabla.Tensor) *nabla.Tensor {
 // (or (num_layers·D, H) for an unbatched x); nil means zeros. It panics
 // with a *nabla.ShapeError naming the module if a shape does not fit.
 func (m *LSTM) ForwardState(x, h0, c0 *nabla.Tensor) (out, hn, cn *nabla.Tensor) {
-	return m.run(x, h0, c0, func(proj *nabla.Tensor, tAx int, whhT, _ *nabla.Tensor, h, c *nabla.Tensor, reverse bool) ([]*nabla.Tensor, *nabla.Tensor, *nabla.Tensor) {
-		T := proj.Size(tAx)
-		hs := make([]*nabla.Tensor, T)
-		at := timeOrder(T, reverse)
-		for k := 0; k < T; k++ {
-			t := at(k)
-			s := nabla.LSTMCellGates(proj.Index(tAx, t), h.MatMul(whhT), c)
-			h, c = s.Index(0, 0), s.Index(0, 1)
-			hs[t] = h
-		}
-		return hs, h, c
+	return m.run(x, h0, c0, func(proj *nabla.Tensor, tAx int, whh, _ *nabla.Tensor, h, c *nabla.Tensor, reverse bool) ([]*nabla.Tensor, *nabla.Tensor, *nabla.Tensor) {
+		return nabla.LSTMLayer(proj, tAx, whh, h, c, reverse)
 	})
 }
 
@@ -437,7 +429,7 @@ func (m *LSTM) ForwardState(x, h0, c0 *nabla.Tensor) (out, hn, cn *nabla.Tensor)
 //	n = tanh(x·W_inᵀ + b_in + r·(h·W_hnᵀ + b_hn));  h' = (1 - z)·n + z·h
 //
 // Input and output are laid out as for [RNN]. The time loop is that of
-// [LSTM], with the fused [nabla.GRUCellGates].
+// [LSTM], with [nabla.GRULayer].
 type GRU struct{ recurrent }
 
 // NewGRU returns a GRU from in features to hidden units, initialised as
@@ -456,16 +448,9 @@ func (m *GRU) Forward(x *nabla.Tensor) *nabla.Tensor {
 // ForwardState returns the output and the final hidden states h_n for x
 // and the initial states h0, as [RNN.ForwardState].
 func (m *GRU) ForwardState(x, h0 *nabla.Tensor) (out, hn *nabla.Tensor) {
-	out, hn, _ = m.run(x, h0, nil, func(proj *nabla.Tensor, tAx int, whhT, bhh *nabla.Tensor, h, _ *nabla.Tensor, reverse bool) ([]*nabla.Tensor, *nabla.Tensor, *nabla.Tensor) {
-		T := proj.Size(tAx)
-		hs := make([]*nabla.Tensor, T)
-		at := timeOrder(T, reverse)
-		for k := 0; k < T; k++ {
-			t := at(k)
-			h = nabla.GRUCellGates(proj.Index(tAx, t), h.MatMul(whhT), h, bhh)
-			hs[t] = h
-		}
-		return hs, h, nil
+	out, hn, _ = m.run(x, h0, nil, func(proj *nabla.Tensor, tAx int, whh, bhh *nabla.Tensor, h, _ *nabla.Tensor, reverse bool) ([]*nabla.Tensor, *nabla.Tensor, *nabla.Tensor) {
+		hs, hn := nabla.GRULayer(proj, tAx, whh, bhh, h, reverse)
+		return hs, hn, nil
 	})
 	return out, hn
 }
