@@ -333,6 +333,14 @@ var gradCases = []gradCase{
 		hs, _ := nabla.GRULayer(in[0], 1, in[1], nil, in[2], true)
 		return nabla.Stack(hs, 1).Square()
 	}, shapes: [][]input{ins(sh(2, 3, 6), sh(6, 2), sh(2, 2))}},
+	{name: "RNNLayer/tanh", ops: []string{"RNNStep"}, f: func(in []*T) *T {
+		hs, hn := nabla.RNNLayer(in[0], 0, in[1], in[2], false, false)
+		return nabla.Concat([]*T{nabla.Stack(hs, 0), hn.Unsqueeze(0)}, 0).Square()
+	}, shapes: [][]input{ins(sh(3, 2, 2), sh(2, 2), sh(2, 2)), ins(sh(2, 1, 3), tr(3, 3), sh(1, 3))}},
+	{name: "RNNLayer/relu-reverse", ops: []string{"RNNStep"}, f: func(in []*T) *T {
+		hs, _ := nabla.RNNLayer(in[0], 1, in[1], in[2], true, true)
+		return nabla.Stack(hs, 1).Square()
+	}, shapes: [][]input{ins(sh(2, 3, 2), sh(2, 2), sh(2, 2))}},
 }
 
 func TestGradcheck(t *testing.T) {

@@ -6,9 +6,9 @@ import (
 	"github.com/nabla-go/nabla/internal/kernel"
 )
 
-// This file holds the time loops of nn.LSTM and nn.GRU: one node per
-// step, "LSTMStep" or "GRUStep", which computes the recurrent product
-// h·W_hhᵀ and the gate arithmetic in one op.
+// This file holds the time loops of nn.LSTM, nn.GRU and nn.RNN: one node
+// per step, "LSTMStep", "GRUStep" or "RNNStep", which computes the
+// recurrent product h·W_hhᵀ and the gate arithmetic in one op.
 //
 // Why the loop lives here and not in package nn: every step reads its
 // slice of the input projection (T·B rows, computed by one GEMM) and the
@@ -332,4 +332,120 @@ func gruStepGradOps(g, proj, hp, whh, bhh *Tensor, tAx, t int) []*Tensor {
 		db = dgh.Sum(0)
 	}
 	return []*Tensor{dproj, dh.Add(dgh.MatMul(whh)), dgh.T().MatMul(hp), db}
+}
+
+// RNNLayer runs one direction of one Elman RNN layer over the time steps,
+// as torch.nn.RNN does: h_t = tanh(proj_t + h_{t-1}·W_hhᵀ), or relu,
+// where proj holds x·W_ihᵀ + b_ih + b_hh of every step, (T, B, H) with
+// tAx = 0 or (B, T, H) with tAx = 1, and whh is W_hh, (H, H). It returns
+// the hidden state of every step, in time order, and the final state.
+// Each step is one node ("RNNStep"), with the backward pass of
+// [LSTMLayer]. It panics with a *ShapeError if the shapes do not fit.
+func RNNLayer(proj *Tensor, tAx int, whh, h0 *Tensor, relu, reverse bool) (hs []*Tensor, hn *Tensor) {
+	b, h := checkLoop("RNNLayer", proj, tAx, whh, 1)
+	if len(h0.shape) != 2 || h0.shape[0] != b || h0.shape[1] != h {
+		panicShape("RNNLayer", "the initial state must be (B, H) = ("+strconv.Itoa(b)+", "+strconv.Itoa(h)+")", proj.shape, h0.shape)
+	}
+	dt := promote(proj.dtype, whh.dtype)
+	proj, whh = proj.To(dt), whh.To(dt)
+	l := &rnnLoop{proj: proj, whh: whh, tAx: tAx}
+	hc := h0.To(dt)
+	T := proj.shape[tAx]
+	hs = make([]*Tensor, T)
+	for k := 0; k < T; k++ {
+		t := k
+		if reverse {
+			t = T - 1 - k
+		}
+		hc = rnnStep(l, hc, t, k == 0, relu, b, h)
+		hs[t] = hc
+	}
+	return hs, hc
+}
+
+func rnnStep(l *rnnLoop, hPrev *Tensor, t int, first, relu bool, b, n int) *Tensor {
+	proj := l.proj
+	if proj.strides[2] != 1 {
+		proj = proj.contiguous()
+	}
+	wc, hc := l.whh.contiguous(), hPrev.contiguous()
+	dt := proj.dtype
+	out := newShared(proj.arena, dt, []int{b, n}, []int{n, 1})
+	if dt == Float64 {
+		rnnStepForward(out.f64, slot[float64](proj, l.tAx, t), dataOf[float64](wc), dataOf[float64](hc), relu, b, n)
+	} else {
+		rnnStepForward(out.f32, slot[float32](proj, l.tAx, t), dataOf[float32](wc), dataOf[float32](hc), relu, b, n)
+	}
+	return record("RNNStep", out, func(g, y *Tensor, in []*Tensor) []*Tensor {
+		if !g.noGraph {
+			a := in[0].Index(l.tAx, t).Add(in[1].MatMul(in[2].T()))
+			var da *Tensor
+			if relu {
+				da = g.Mul(a.Greater(ZerosLike(a)).To(a.dtype))
+			} else {
+				yy := a.Tanh()
+				da = g.Mul(OnesLike(yy).Sub(yy.Square()))
+			}
+			dproj := sliceBackward(da.Unsqueeze(l.tAx), in[0].shape, l.tAx, t, t+1, 1)
+			return []*Tensor{dproj, da.MatMul(in[2]), da.T().MatMul(in[1])}
+		}
+		if g.dtype != dt {
+			g = g.To(dt)
+		}
+		gc := g.contiguous()
+		dh := newShared(g.arena, dt, []int{b, n}, []int{n, 1})
+		dh.noGraph = true
+		if dt == Float64 {
+			rnnStepBackward(l, dh.f64, dataOf[float64](gc), dataOf[float64](y), dataOf[float64](wc), dataOf[float64](hc), relu, t, b, n)
+		} else {
+			rnnStepBackward(l, dh.f32, dataOf[float32](gc), dataOf[float32](y), dataOf[float32](wc), dataOf[float32](hc), relu, t, b, n)
+		}
+		if !first {
+			return []*Tensor{nil, dh, nil}
+		}
+		pb, wb := l.pbuf, l.wbuf
+		l.pbuf, l.wbuf = nil, nil
+		return []*Tensor{pb, dh, wb}
+	}, l.proj, hPrev, l.whh)
+}
+
+func rnnStepForward[T float32 | float64](out []T, gi rows[T], whh, hp []T, relu bool, b, n int) {
+	gemmT(false, true, b, n, n, hp, n, whh, n, 0, out, n)
+	for r := 0; r < b; r++ {
+		o, x := out[r*n:(r+1)*n], gi.row(r, n)
+		for j := range o {
+			o[j] += x[j]
+		}
+		if relu {
+			for j, v := range o {
+				o[j] = max(v, 0)
+			}
+		} else {
+			tanhInto(o, o)
+		}
+	}
+}
+
+func rnnStepBackward[T float32 | float64](l *rnnLoop, dh, g, y, whh, hp []T, relu bool, t, b, n int) {
+	da := make([]T, b*n)
+	for i, v := range y {
+		if relu {
+			if v > 0 {
+				da[i] = g[i]
+			}
+		} else {
+			da[i] = g[i] * (1 - v*v)
+		}
+	}
+	gemmT(false, false, b, n, n, da, n, whh, n, 0, dh, n) // dh = da·W_hh
+	if wantsGrad(l.whh) {
+		if l.wbuf == nil {
+			l.wbuf = newTensor(l.whh.dtype, []int{n, n})
+			l.wbuf.noGraph = true
+		}
+		gemmT(true, false, n, n, b, da, n, hp, n, 1, dataOf[T](l.wbuf), n) // dW += daᵀ·h
+	}
+	if wantsGrad(l.proj) {
+		accumulateSlot(l, da, t, b, n)
+	}
 }

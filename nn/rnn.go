@@ -328,14 +328,6 @@ func (r *recurrent) run(x, h0, c0 *nabla.Tensor, step stepFunc) (out, hn, cn *na
 	return out, hn, cn
 }
 
-// timeOrder returns the order of the steps of one direction.
-func timeOrder(T int, reverse bool) func(k int) int {
-	if reverse {
-		return func(k int) int { return T - 1 - k }
-	}
-	return func(k int) int { return k }
-}
-
 // RNN is a multi-layer Elman recurrent network, as torch.nn.RNN:
 // h_t = tanh(x_t·W_ihᵀ + b_ih + h_{t-1}·W_hhᵀ + b_hh), or relu instead of
 // tanh. Input is (T, B, in), or (B, T, in) with BatchFirst, or unbatched
@@ -367,21 +359,8 @@ func (m *RNN) Forward(x *nabla.Tensor) *nabla.Tensor {
 func (m *RNN) ForwardState(x, h0 *nabla.Tensor) (out, hn *nabla.Tensor) {
 	relu := m.opts.Nonlinearity == "relu"
 	out, hn, _ = m.run(x, h0, nil, func(proj *nabla.Tensor, tAx int, whh, _ *nabla.Tensor, h, _ *nabla.Tensor, reverse bool) ([]*nabla.Tensor, *nabla.Tensor, *nabla.Tensor) {
-		whhT := whh.T()
-		T := proj.Size(tAx)
-		hs := make([]*nabla.Tensor, T)
-		at := timeOrder(T, reverse)
-		for k := 0; k < T; k++ {
-			t := at(k)
-			a := proj.Index(tAx, t).Add(h.MatMul(whhT))
-			if relu {
-				h = a.Relu()
-			} else {
-				h = a.Tanh()
-			}
-			hs[t] = h
-		}
-		return hs, h, nil
+		hs, hn := nabla.RNNLayer(proj, tAx, whh, h, relu, reverse)
+		return hs, hn, nil
 	})
 	return out, hn
 }
