@@ -243,3 +243,43 @@ func TestLSTMLoadsPyTorchSafetensors(t *testing.T) {
 		t.Error("a 2-layer state_dict loaded into a 3-layer LSTM")
 	}
 }
+
+// TestLSTMLanguageModelLoadsPyTorch loads the state_dict of the PyTorch
+// module that nn.LSTMLanguageModel mirrors (written as safetensors by
+// Python) by name, and compares logits, the next-token loss and the
+// gradient of every parameter with PyTorch's.
+func TestLSTMLanguageModelLoadsPyTorch(t *testing.T) {
+	b, err := os.ReadFile("testdata/lstm_lm.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Config struct{ Vocab, Embed, Hidden, Layers int } `json:"config"`
+		Input  refTensor                                  `json:"input"`
+		Target refTensor                                  `json:"target"`
+		Logits refTensor                                  `json:"logits"`
+		Loss   float64                                    `json:"loss"`
+		Grads  map[string]refTensor                       `json:"grads"`
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	c := ref.Config
+	m := nn.NewLSTMLanguageModel(rand.New(rand.NewPCG(1, 1)), c.Vocab, c.Embed, c.Hidden, c.Layers, 0)
+	if _, err := nn.Load("testdata/lstm_lm.safetensors", m); err != nil {
+		t.Fatal(err)
+	}
+	x, y := ref.Input.tensor(nabla.Float32), ref.Target.tensor(nabla.Float32)
+	checkRef(t, "logits", m.Forward(x), ref.Logits, 1e-5)
+	loss := m.Loss(x, y)
+	if d := math.Abs(loss.Item() - ref.Loss); d > 1e-5 {
+		t.Errorf("loss %v, PyTorch's %v", loss.Item(), ref.Loss)
+	}
+	loss.Backward()
+	if len(ref.Grads) != len(m.Params()) {
+		t.Fatalf("%d gradients from PyTorch, %d parameters", len(ref.Grads), len(m.Params()))
+	}
+	for _, p := range m.Params() {
+		checkRef(t, "grad "+p.Name, p.Tensor.Grad(), ref.Grads[p.Name], 1e-5)
+	}
+}

@@ -20,6 +20,13 @@ nn.Load by name:
     nn/testdata/lstm_state_dict.safetensors
     nn/testdata/lstm_state_dict.json
 
+and the same for a small LSTM language model (embedding, 2-layer LSTM,
+linear head, as nn.LSTMLanguageModel), with the next-token loss and its
+gradient with respect to every parameter:
+
+    nn/testdata/lstm_lm.safetensors
+    nn/testdata/lstm_lm.json
+
 Run from anywhere with Debian's torch (1.13):
 
     /usr/bin/python3 bench/reference/make_rnn_reference.py
@@ -218,11 +225,40 @@ def lstm_state_dict():
         json.dump(ref, f)
 
 
+class LSTMLanguageModel(nn.Module):
+    def __init__(self, vocab, embed, hidden, layers):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, embed)
+        self.lstm = nn.LSTM(embed, hidden, layers, batch_first=True)
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, x):
+        y, _ = self.lstm(self.embedding(x))
+        return self.head(y)
+
+
+def lstm_lm():
+    torch.manual_seed(11)
+    m = LSTMLanguageModel(11, 5, 6, 2).to(torch.float32)
+    x = torch.randint(0, 11, (3, 7))
+    y = torch.randint(0, 11, (3, 7))
+    logits = m(x)
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 11), y.reshape(-1))
+    loss.backward()
+    write_safetensors(os.path.join(OUT, "lstm_lm.safetensors"), m.state_dict())
+    ref = {"config": {"vocab": 11, "embed": 5, "hidden": 6, "layers": 2},
+           "input": enc(x.double()), "target": enc(y.double()), "logits": enc(logits), "loss": loss.item(),
+           "grads": {n: enc(p.grad) for n, p in m.named_parameters()}}
+    with open(os.path.join(OUT, "lstm_lm.json"), "w") as f:
+        json.dump(ref, f)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "rnn.json"), "w") as f:
         json.dump(cases(), f)
     lstm_state_dict()
+    lstm_lm()
 
 
 if __name__ == "__main__":
