@@ -161,3 +161,33 @@ func TestLSTMStepIsOneFusedNode(t *testing.T) {
 		t.Errorf("h comes from %q", op)
 	}
 }
+
+// TestRecurrentNodesPerStep counts the ops a forward pass records: one
+// fused step node per time step, layer and direction, and no per-gate
+// ops (no Sigmoid or Tanh nodes).
+func TestRecurrentNodesPerStep(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	x := nabla.Normal(rng, 0, 1, 6, 2, 3)
+	for _, c := range []struct {
+		m  nn.Module
+		op string
+	}{
+		{nn.NewLSTM(rng, 3, 4, nn.RNNOptions{NumLayers: 2, Bidirectional: true}), "LSTMStep"},
+		{nn.NewGRU(rng, 3, 4, nn.RNNOptions{NumLayers: 2, Bidirectional: true}), "GRUStep"},
+		{nn.NewRNN(rng, 3, 4, nn.RNNOptions{NumLayers: 2, Bidirectional: true}), "RNNStep"},
+	} {
+		var b strings.Builder
+		if err := nabla.WriteDOT(&b, c.m.Forward(x).Sum()); err != nil {
+			t.Fatal(err)
+		}
+		dot := b.String()
+		if n := strings.Count(dot, `label="`+c.op+`\n`); n != 6*2*2 {
+			t.Errorf("%s: %d %s nodes in the graph, want %d (6 steps, 2 layers, 2 directions)", fmtString(c.m), n, c.op, 6*2*2)
+		}
+		for _, gate := range []string{"Sigmoid", "Tanh"} {
+			if strings.Contains(dot, gate) {
+				t.Errorf("%s: the graph has %s nodes", fmtString(c.m), gate)
+			}
+		}
+	}
+}
