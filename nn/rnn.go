@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/nabla-go/nabla"
@@ -181,9 +182,8 @@ func (r *recurrent) InputSize() int { return r.inputSize }
 // Options returns the options the module was built with, defaults filled in.
 func (r *recurrent) Options() RNNOptions { return r.opts }
 
-// checkInput validates x and an initial state, returning x as a batched
-// tensor (T, B, in) or (B, T, in), whether it was unbatched, and the batch
-// size.
+// checkInput validates x, returning it as a batched tensor (T, B, in) or
+// (B, T, in), whether it was unbatched, and the batch size.
 func (r *recurrent) checkInput(x *nabla.Tensor) (*nabla.Tensor, bool, int) {
 	switch {
 	case x.Dim() == 2 && x.Size(1) == r.inputSize:
@@ -205,8 +205,9 @@ func (r *recurrent) checkInput(x *nabla.Tensor) (*nabla.Tensor, bool, int) {
 	panic(shapeErr(r.String(), x, "want input "+layout+" or unbatched (T, %d)", r.inputSize, r.inputSize))
 }
 
-// initState returns state layer·dirs+dir of the initial state s (which
-// has shape (L·D, B, H), or (L·D, H) unbatched), or zeros if s is nil.
+// initStates splits the initial state s, of shape (L·D, B, H) or (L·D, H)
+// unbatched, into one (B, H) state per layer and direction (index
+// layer·D + direction), all zeros if s is nil.
 func (r *recurrent) initStates(name string, s *nabla.Tensor, unbatched bool, b int) []*nabla.Tensor {
 	n := r.opts.NumLayers * r.dirs()
 	out := make([]*nabla.Tensor, n)
@@ -222,7 +223,7 @@ func (r *recurrent) initStates(name string, s *nabla.Tensor, unbatched bool, b i
 	if unbatched {
 		want = []int{n, r.hiddenSize}
 	}
-	if !sameInts(s.Shape(), want) {
+	if !slices.Equal(s.Shape(), want) {
 		panic(&nabla.ShapeError{Op: r.String(), Shapes: [][]int{s.Shape()}, Reason: fmt.Sprintf("initial state %s must have shape %v (num_layers·directions, batch, hidden)", name, want)})
 	}
 	if unbatched {
@@ -232,18 +233,6 @@ func (r *recurrent) initStates(name string, s *nabla.Tensor, unbatched bool, b i
 		out[i] = s.Index(0, i)
 	}
 	return out
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // stepFunc runs one direction of one layer over the time steps: given the

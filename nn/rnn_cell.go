@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/nabla-go/nabla"
 )
@@ -69,9 +70,10 @@ func (c *cell) SetParam(name string, t *nabla.Tensor) {
 	}
 }
 
-// prepare checks the input x, (B, in) or unbatched (in), and a state s,
-// (B, H) or (H) to match, or nil for zeros; it returns both batched and
-// whether x was unbatched.
+// prepare checks the input x, (B, in) or unbatched (in), and the states,
+// each (B, H) or (H) to match, or nil for zeros (which it fills in); it
+// returns x batched, the states batched in place, and whether x was
+// unbatched.
 func (c *cell) prepare(x *nabla.Tensor, states ...**nabla.Tensor) (*nabla.Tensor, bool) {
 	unbatched := x.Dim() == 1
 	if (x.Dim() != 1 && x.Dim() != 2) || x.Size(-1) != c.inputSize {
@@ -90,7 +92,7 @@ func (c *cell) prepare(x *nabla.Tensor, states ...**nabla.Tensor) (*nabla.Tensor
 		if unbatched && st.Dim() == 1 {
 			st = st.Unsqueeze(0)
 		}
-		if !sameInts(st.Shape(), []int{b, c.hiddenSize}) {
+		if !slices.Equal(st.Shape(), []int{b, c.hiddenSize}) {
 			want := fmt.Sprintf("(%d, %d)", b, c.hiddenSize)
 			if unbatched {
 				want = fmt.Sprintf("(%d)", c.hiddenSize)
