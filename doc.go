@@ -18,6 +18,13 @@
 // gradients can be differentiated again: [Grad] composes to any order, and
 // [HVP] gives Hessian-vector products.
 //
+// # Recurrent layers
+//
+// [LSTMLayer], [GRULayer] and [RNNLayer] run the time loop of one layer
+// of nn.LSTM, nn.GRU and nn.RNN, one node per step that fuses the
+// recurrent product with the gate arithmetic; [LSTMCellGates] and
+// [GRUCellGates] are the gate arithmetic of one step alone, for the cells.
+//
 // # Memory
 //
 // Ops allocate their results on the Go heap by default. A training loop

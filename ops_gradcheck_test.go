@@ -331,6 +331,52 @@ var gradCases = []gradCase{
 		rng := rand.New(rand.NewPCG(3, 4))
 		return nabla.ScaledDotProductAttention(in[0], in[1], in[2], nabla.AttentionOptions{Dropout: 0.3, Rng: rng}).Square()
 	}, shapes: [][]input{ins(sh(2, 3, 2), sh(2, 4, 2), sh(2, 4, 3))}},
+	// recurrent gate ops, squared so that at second order the upstream
+	// depends on the inputs too (the op-built backward's d/dg rule)
+	{name: "LSTMCellGates", ops: []string{"LSTMCellGates"}, f: func(in []*T) *T {
+		return nabla.LSTMCellGates(in[0], in[1], in[2]).Square()
+	}, shapes: [][]input{ins(sh(3, 8), sh(3, 8), sh(3, 2)), ins(tr(2, 12), sh(2, 12), tr(2, 3)), ins(sh(1, 4), sh(1, 4), sh(1, 1))}},
+	// Two steps, the second fed the first's h (through a product, as the
+	// recurrent GEMM does) and c.
+	{name: "LSTMCellGates/steps", ops: []string{"LSTMCellGates"}, f: func(in []*T) *T {
+		s := nabla.LSTMCellGates(in[0], in[1], in[2])
+		s = nabla.LSTMCellGates(in[0], s.Index(0, 0).MatMul(in[3]), s.Index(0, 1))
+		return s.Index(0, 0).Mul(s.Index(0, 1))
+	}, shapes: [][]input{ins(sh(2, 8), sh(2, 8), sh(2, 2), sh(2, 8))}},
+	{name: "GRUCellGates", ops: []string{"GRUCellGates"}, f: func(in []*T) *T {
+		return nabla.GRUCellGates(in[0], in[1], in[2], in[3]).Square()
+	}, shapes: [][]input{ins(sh(3, 6), sh(3, 6), sh(3, 2), sh(6)), ins(tr(2, 9), sh(2, 9), tr(2, 3), sh(9))}},
+	{name: "GRUCellGates/nobias", ops: []string{"GRUCellGates"}, f: func(in []*T) *T {
+		h := nabla.GRUCellGates(in[0], in[1], in[2], nil)
+		return nabla.GRUCellGates(in[0], h.MatMul(in[3]), h, nil).Square()
+	}, shapes: [][]input{ins(sh(2, 6), sh(2, 6), sh(2, 2), sh(2, 6))}},
+	// The recurrent layers' time loops, every step one node: outputs of
+	// every step and the final states, time-major forward and batch-first
+	// reverse (the projection then has rows spaced apart).
+	{name: "LSTMLayer", ops: []string{"LSTMStep"}, f: func(in []*T) *T {
+		hs, hn, cn := nabla.LSTMLayer(in[0], 0, in[1], in[2], in[3], false)
+		return nabla.Concat([]*T{nabla.Stack(hs, 0), hn.Mul(cn).Unsqueeze(0)}, 0).Square()
+	}, shapes: [][]input{ins(sh(3, 2, 8), sh(8, 2), sh(2, 2), sh(2, 2)), ins(sh(2, 1, 4), tr(4, 1), sh(1, 1), sh(1, 1))}},
+	{name: "LSTMLayer/reverse", ops: []string{"LSTMStep"}, f: func(in []*T) *T {
+		hs, _, cn := nabla.LSTMLayer(in[0], 1, in[1], in[2], in[3], true)
+		return nabla.Stack(hs, 1).Sum(1).Mul(cn)
+	}, shapes: [][]input{ins(sh(2, 3, 8), sh(8, 2), sh(2, 2), sh(2, 2))}},
+	{name: "GRULayer", ops: []string{"GRUStep"}, f: func(in []*T) *T {
+		hs, hn := nabla.GRULayer(in[0], 0, in[1], in[2], in[3], false)
+		return nabla.Concat([]*T{nabla.Stack(hs, 0), hn.Unsqueeze(0)}, 0).Square()
+	}, shapes: [][]input{ins(sh(3, 2, 6), sh(6, 2), sh(6), sh(2, 2)), ins(sh(2, 1, 3), tr(3, 1), sh(3), sh(1, 1))}},
+	{name: "GRULayer/reverse-nobias", ops: []string{"GRUStep"}, f: func(in []*T) *T {
+		hs, _ := nabla.GRULayer(in[0], 1, in[1], nil, in[2], true)
+		return nabla.Stack(hs, 1).Square()
+	}, shapes: [][]input{ins(sh(2, 3, 6), sh(6, 2), sh(2, 2))}},
+	{name: "RNNLayer/tanh", ops: []string{"RNNStep"}, f: func(in []*T) *T {
+		hs, hn := nabla.RNNLayer(in[0], 0, in[1], in[2], false, false)
+		return nabla.Concat([]*T{nabla.Stack(hs, 0), hn.Unsqueeze(0)}, 0).Square()
+	}, shapes: [][]input{ins(sh(3, 2, 2), sh(2, 2), sh(2, 2)), ins(sh(2, 1, 3), tr(3, 3), sh(1, 3))}},
+	{name: "RNNLayer/relu-reverse", ops: []string{"RNNStep"}, f: func(in []*T) *T {
+		hs, _ := nabla.RNNLayer(in[0], 1, in[1], in[2], true, true)
+		return nabla.Stack(hs, 1).Square()
+	}, shapes: [][]input{ins(sh(2, 3, 2), sh(2, 2), sh(2, 2))}},
 }
 
 func TestGradcheck(t *testing.T) {

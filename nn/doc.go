@@ -50,6 +50,19 @@
 // and evaluation; layers start in training mode, and SetTraining(model,
 // false) switches every layer of a model to evaluation.
 //
+// # Recurrent layers
+//
+// [RNN], [LSTM] and [GRU] take PyTorch's options ([RNNOptions]: layers,
+// bidirectional, batch first, bias, dropout between layers) and return,
+// from ForwardState, the last layer's output at every step and the final
+// states h_n (and c_n), (layers·directions, B, H), as PyTorch does; their
+// parameters are named weight_ih_l0, weight_hh_l0_reverse, ..., so a
+// PyTorch state_dict loads by name. Each layer direction projects the
+// input of all steps with one GEMM, then runs one fused node per step
+// ([nabla.LSTMLayer], [nabla.GRULayer], [nabla.RNNLayer]). [RNNCell],
+// [LSTMCell] and [GRUCell] are single steps. [LSTMLanguageModel] is an
+// embedding, an LSTM and a linear head, for next-token prediction.
+//
 // # Losses
 //
 // Each loss is a struct whose zero value has PyTorch's defaults
