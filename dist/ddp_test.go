@@ -42,6 +42,7 @@ type trainArgs struct {
 	Check       bool   // compare the weights of all ranks after every step
 	BucketBytes int
 	StepSleep   time.Duration // a pause per step, to make room for a kill
+	Overlap     bool          // fail unless the first bucket starts before backward ends
 }
 
 func fashionSubset(n int) (data.Dataset, error) {
@@ -101,6 +102,7 @@ func train(a trainArgs) (nn.Module, error) {
 	loader := data.NewLoader(ds, data.LoaderConfig{BatchSize: a.Batch, Shuffle: true, Seed: 0}).Shard(rank, size)
 	nb := loader.Len()
 	ar := nabla.NewArena()
+	overlapped := 0
 	for step < a.Steps {
 		for _, b := range loader.EpochFrom(step/nb, step%nb) {
 			if step == a.KillStep && rank == a.KillRank && a.KillStep > 0 {
@@ -115,6 +117,16 @@ func train(a trainArgs) (nn.Module, error) {
 			opt.Step()
 			ar.Reset()
 			step++
+			if a.Overlap {
+				tr := ddp.Trace()
+				first := tr.Buckets[0]
+				lead := tr.BackwardEnd.Sub(first.Started)
+				rankf(rank, "step %d: backward %v, first bucket (%d B) issued %v before its end, %d buckets averaged %v after it",
+					step, tr.BackwardEnd.Sub(tr.BackwardStart), first.Bytes, lead, len(tr.Buckets), tr.Done.Sub(tr.BackwardEnd))
+				if lead > 0 {
+					overlapped++
+				}
+			}
 			if a.Check {
 				all := make([]int64, size)
 				if err := dist.AllGather([]int64{weightsHash(m)}, all); err != nil {
@@ -141,6 +153,9 @@ func train(a trainArgs) (nn.Module, error) {
 		if err := nn.Save(a.Out, m); err != nil {
 			return nil, err
 		}
+	}
+	if a.Overlap && overlapped < a.Steps/2 {
+		return nil, fmt.Errorf("the first bucket's all-reduce started before the backward pass ended in only %d of %d steps", overlapped, a.Steps)
 	}
 	return m, nil
 }
@@ -219,6 +234,16 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDataParallelOverlap checks that the first bucket's all-reduce is
+// issued while the backward pass still runs, with one thread per rank
+// (the MPI goroutine shares it with the pass).
+func TestDataParallelOverlap(t *testing.T) {
+	needFashion(t)
+	res := mpirun(t, 2, 1, 3*time.Minute, "train", trainArgs{Batch: 64, Steps: 6, Samples: 768, BucketBytes: 64 << 10, Overlap: true})
+	t.Logf("job output:\n%s", res.out)
+	res.ok(t)
 }
 
 // TestDataParallelUnevenShards trains on 3 ranks over a set that does not

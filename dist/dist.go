@@ -425,6 +425,10 @@ func ready(op string) (*job, error) {
 func (j *job) submit(c *call) *call {
 	c.done = make(chan error, 1)
 	j.calls <- c
+	// Let the MPI goroutine issue c now: with one thread (GOMAXPROCS=1)
+	// it would otherwise wait until the caller blocks, and a bucket's
+	// all-reduce would not start until the backward pass has ended.
+	runtime.Gosched()
 	return c
 }
 
