@@ -40,7 +40,11 @@
 // non-blocking collectives (MPI_Iallreduce, ...) and polls them with
 // MPI_Test, so that several run at once (the buckets of DataParallel), a
 // deadline can be kept, and the polling sleeps rather than spins once a
-// collective has run for a while. Collectives must be started in the same
+// collective has run for a while. (Open MPI's blocking calls spin inside
+// C for as long as they wait: made from the same goroutine, they cost 100
+// W3 steps on two ranks 3.8 s against 1.4 s on a loaded two-core machine,
+// though from C a lone 64 MiB MPI_Allreduce took 190 ms against 340 ms
+// for MPI_Iallreduce.) Collectives must be started in the same
 // order on every rank, as MPI requires; they are issued in the order they
 // were called.
 //
