@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -108,6 +109,15 @@ func (d *distRun) backward(loss *nabla.Tensor) error {
 		return nil
 	}
 	return d.ddp.Backward(loss)
+}
+
+// lost reports whether err is a failed collective, after which rank 0
+// still saves the weights: the failed step's gradients were never
+// applied, so they are those after the last complete step, the same on
+// every rank.
+func (d *distRun) lost(err error) bool {
+	var de *dist.Error
+	return d != nil && d.started && errors.As(err, &de)
 }
 
 // sums adds the epoch's running totals of all ranks.

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -68,5 +72,81 @@ func TestTrainDistributedAlone(t *testing.T) {
 	}
 	if code, _, stderr := runCmd(t, "train", "--threads", "-1"); code != 2 || !strings.Contains(stderr, "--threads") {
 		t.Errorf("--threads -1: exit %d, %s; want 2 and a message naming the flag", code, stderr)
+	}
+}
+
+// rankPid returns the pid of the child of parent that mpirun started as
+// rank, from OMPI_COMM_WORLD_RANK in its environment.
+func rankPid(parent, rank int) (int, error) {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", parent))
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, field := range strings.Fields(string(b)) {
+			pid, _ := strconv.Atoi(field)
+			env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+			if bytes.Contains(env, []byte(fmt.Sprintf("\x00OMPI_COMM_WORLD_RANK=%d\x00", rank))) {
+				return pid, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("no child of mpirun (pid %d) is rank %d", parent, rank)
+}
+
+// TestTrainDistributedLostRank kills rank 1 of a distributed run with
+// SIGKILL after its second epoch, and checks that the job exits non-zero
+// within 30 s naming rank 1, and that rank 0 left a checkpoint that
+// loads.
+func TestTrainDistributedLostRank(t *testing.T) {
+	mpirun, err := exec.LookPath("mpirun")
+	if err != nil {
+		t.Skip("mpirun not found (install openmpi-bin): skipping the multi-process test")
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, mpirun, "--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-np", "2", "-x", underMPIEnv,
+		os.Args[0], "train", "--distributed", "--threads", "1", "--epochs", "300", "--batch-size", "4", "--hidden", "32", "--out", dir)
+	cmd.Env = append(os.Environ(), underMPIEnv+"=1")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	var out strings.Builder
+	sc := bufio.NewScanner(pr)
+	var killed time.Time
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if f := strings.Fields(sc.Text()); killed.IsZero() && len(f) > 1 && f[0] == "epoch" && f[1] == "2/300" {
+			pid, err := rankPid(cmd.Process.Pid, 1)
+			if err != nil {
+				cmd.Process.Kill()
+				t.Fatal(err)
+			}
+			syscall.Kill(pid, syscall.SIGKILL)
+			killed = time.Now()
+		}
+	}
+	err = cmd.Wait()
+	took := time.Since(killed)
+	t.Logf("output:\n%s", out.String())
+	if killed.IsZero() {
+		t.Fatalf("the run ended before its first epoch: %v", err)
+	}
+	if err == nil {
+		t.Fatal("the job exited 0 after rank 1 was killed")
+	}
+	if took > 30*time.Second {
+		t.Errorf("the job took %v after the kill to end, want < 30 s", took)
+	}
+	if !strings.Contains(out.String(), "lost rank 1") {
+		t.Error("rank 0 did not say it lost rank 1")
+	}
+	if code, stdout, stderr := runCmd(t, "eval", "--checkpoint", dir); code != 0 {
+		t.Errorf("eval of the checkpoint left behind: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

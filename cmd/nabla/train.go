@@ -240,7 +240,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		progress: newProgress(stdout, stderr, cfg.Task == model.Regression)}
 	start := time.Now()
 	trainErr := t.run(ctx)
-	if trainErr != nil && !errors.Is(trainErr, errInterrupted) {
+	if trainErr != nil && !errors.Is(trainErr, errInterrupted) && !dr.lost(trainErr) {
 		return trainErr
 	}
 	if err := t.save(f.out); err != nil {
@@ -250,6 +250,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := writeHeapProfile(f.memprofile); err != nil {
 			return err
 		}
+	}
+	if dr.lost(trainErr) {
+		return fmt.Errorf("%w; saved the weights after the last complete step to %s", trainErr, f.out)
 	}
 	if errors.Is(trainErr, errInterrupted) {
 		fmt.Fprintf(stderr, "nabla train: interrupted in epoch %d after %d of its batches; saved the current weights and %d finished epoch(s) to %s\n",
