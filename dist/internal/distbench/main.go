@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"hash/fnv"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -85,6 +87,7 @@ func w3(args []string) error {
 	batch := fs.Int("batch", 64, "samples per step and rank")
 	bucket := fs.Int("bucket", 0, "bucket bytes (0: 25 MiB)")
 	limit := fs.Int("limit", 0, "training samples (0: all)")
+	check := fs.Bool("check", false, "after every step, check that all ranks hold the same weights, bit for bit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -143,6 +146,11 @@ func w3(args []string) error {
 			overlapped++
 		}
 		steps++
+		if *check {
+			if err := sameWeights(m); err != nil {
+				return fmt.Errorf("step %d: %w", steps, err)
+			}
+		}
 	}
 	epoch := time.Since(start)
 	// accuracy on the whole test set, on every rank (the models are equal)
@@ -159,6 +167,27 @@ func w3(args []string) error {
 	emit(map[string]any{"ranks": dist.Size(), "threads": runtime.GOMAXPROCS(0), "batch_per_rank": *batch, "buckets": ddp.Buckets(), "steps": steps,
 		"sec_per_epoch": epoch.Seconds(), "backward_ms_per_step": bwd.Seconds() * 1e3 / float64(steps),
 		"allreduce_ms_per_step": comm.Seconds() * 1e3 / float64(steps), "exposed_wait_ms_per_step": wait.Seconds() * 1e3 / float64(steps),
-		"steps_first_bucket_before_backward_end": overlapped, "test_accuracy": correct / float64(total)})
+		"steps_first_bucket_before_backward_end": overlapped, "checked_bit_identical": *check, "test_accuracy": correct / float64(total)})
+	return nil
+}
+
+// sameWeights compares a hash of the weights' bits across the ranks.
+func sameWeights(m nn.Module) error {
+	h := fnv.New64a()
+	for _, p := range m.Params() {
+		for _, v := range p.Tensor.Float32s() {
+			u := math.Float32bits(v)
+			h.Write([]byte{byte(u), byte(u >> 8), byte(u >> 16), byte(u >> 24)})
+		}
+	}
+	all := make([]int64, dist.Size())
+	if err := dist.AllGather([]int64{int64(h.Sum64())}, all); err != nil {
+		return err
+	}
+	for r, x := range all {
+		if x != all[0] {
+			return fmt.Errorf("the weights of rank %d differ from rank 0's", r)
+		}
+	}
 	return nil
 }
