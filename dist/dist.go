@@ -301,7 +301,7 @@ func (h *Handle) Wait() error {
 }
 
 // Started returns when the MPI goroutine issued the collective (its first
-// part), for traces; the zero time before it has.
+// part), for traces. Call it after Wait has returned nil.
 func (h *Handle) Started() time.Time {
 	if len(h.calls) == 0 {
 		return time.Time{}
