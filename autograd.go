@@ -168,6 +168,7 @@ type backwardConfig struct {
 	upstream    *Tensor
 	retainGraph bool
 	createGraph bool
+	onGradReady func(*Tensor) // see OnGradReady
 }
 
 // WithUpstream sets the gradient that flows into the output, of the output's
@@ -309,6 +310,7 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 		n.grad = accumulate(n.grad, g)
 	}
 	deliver(y, g)
+	leaves := newLeafTracker(cfg.onGradReady, y, order, wrt)
 
 	for i := len(order) - 1; i >= 0; i-- {
 		t := order[i]
@@ -316,6 +318,7 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 		gt := n.grad
 		n.grad = nil
 		if gt == nil {
+			leaves.ran(n.inputs)
 			continue
 		}
 		gs := n.backward(gt, t, n.inputs)
@@ -332,6 +335,7 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 			}
 			deliver(x, gj)
 		}
+		leaves.ran(n.inputs)
 		if !cfg.retainGraph {
 			n.inputs = nil
 			n.in = [2]*Tensor{}

@@ -63,6 +63,7 @@ type Loader struct {
 	xShape       []int
 	yShape       []int
 	xSize, ySize int
+	shard        shard // this rank's part of each epoch, see Shard
 
 	mu   sync.Mutex
 	free [][]slot // buffer rings of finished epochs, for reuse
@@ -92,7 +93,7 @@ func (l *Loader) Config() LoaderConfig { return l.cfg }
 
 // Len returns the number of batches in an epoch.
 func (l *Loader) Len() int {
-	n, b := l.ds.Len(), l.cfg.BatchSize
+	n, b := l.shard.samples(l.ds.Len()), l.cfg.BatchSize
 	if l.cfg.DropLast {
 		return n / b
 	}
@@ -111,9 +112,9 @@ func (l *Loader) Order(epoch int) []int {
 		for i := range order {
 			order[i] = i
 		}
-		return order
+		return l.shard.part(order)
 	}
-	return rand.New(rand.NewPCG(l.cfg.Seed, mix(uint64(epoch)))).Perm(n)
+	return l.shard.part(rand.New(rand.NewPCG(l.cfg.Seed, mix(uint64(epoch)))).Perm(n))
 }
 
 // mix is SplitMix64's finaliser: it spreads consecutive epoch numbers over

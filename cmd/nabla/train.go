@@ -161,6 +161,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("train", "train [flags]\n\nTrains a model and writes into --out: "+checkpointFile+", "+configFile+", "+metricsFile+" and "+curvesFile+".\nWith no flags it trains an MLP on the embedded digits in a few seconds.", stdout)
 	f.dataFlags(fs.FlagSet)
 	f.modelFlags(fs.FlagSet)
+	dr := distFlags(fs.FlagSet) // --distributed, --threads: distributed.go
 	fs.IntVar(&f.epochs, "epochs", 0, "passes over the training set (default: 20 for digits and diabetes, 60 iris, 5 fashion-mnist/mnist, 1 with --model cnn)")
 	fs.IntVar(&f.batch, "batch-size", 0, "samples per step (default: 32; 16 for iris; 128 for fashion-mnist/mnist, 64 with --model cnn)")
 	fs.StringVar(&f.opt, "optimizer", "adam", "optimizer: "+strings.Join(optimizers, ", "))
@@ -195,6 +196,11 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if err := dr.start(); err != nil {
+		return err
+	}
+	defer dr.stop()
+	stdout, stderr = dr.output(stdout), dr.output(stderr)
 	f.defaults(src.Name)
 	if f.out == "" {
 		f.out = freeRunDir(filepath.Join("runs", dataLabel(src)+"-"+f.model))
@@ -235,6 +241,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usageError{err}
 	}
+	if err := dr.wrap(m, stdout); err != nil {
+		return err
+	}
 	cfg.Train = model.TrainInfo{Epochs: f.epochs, BatchSize: f.batch, Optimizer: f.opt, LR: f.lr, Seed: f.seed, Params: nn.NumParams(m)}
 
 	fmt.Fprintf(stdout, "data %s: %d train, %d test samples of shape %v", cfg.Data.Name, set.Train.NumSamples, set.Test.NumSamples, cfg.FeatureShape)
@@ -245,11 +254,11 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "model %s: %d parameters; %s lr %g, batch %d, %d epochs\n", cfg.Model, cfg.Train.Params, f.opt, f.lr, f.batch, f.epochs)
 
-	t := &trainer{cfg: cfg, m: m, opt: opt, set: set, seed: f.seed, batch: f.batch, epochs: f.epochs,
+	t := &trainer{cfg: cfg, m: m, opt: opt, set: set, seed: f.seed, batch: f.batch, epochs: f.epochs, dist: dr,
 		progress: newProgress(stdout, stderr, cfg.Task == model.Regression)}
 	start := time.Now()
 	trainErr := t.run(ctx)
-	if trainErr != nil && !errors.Is(trainErr, errInterrupted) {
+	if trainErr != nil && !errors.Is(trainErr, errInterrupted) && !dr.lost(trainErr) {
 		return trainErr
 	}
 	saveDir := f.out
@@ -267,6 +276,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := writeHeapProfile(f.memprofile); err != nil {
 			return err
 		}
+	}
+	if dr.lost(trainErr) {
+		return fmt.Errorf("%w; saved the weights after the last complete step to %s", trainErr, f.out)
 	}
 	if errors.Is(trainErr, errInterrupted) {
 		fmt.Fprintf(stderr, "nabla train: interrupted in epoch %d after %d of its batches; saved the current weights and %d finished epoch(s) to %s\n",
@@ -339,6 +351,7 @@ type trainer struct {
 	batch    int
 	epochs   int
 	progress progress
+	dist     *distRun // nil or off: one process
 
 	epoch, batchDone int
 	metrics          []epochMetrics
@@ -360,7 +373,8 @@ func (t *trainer) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	loader := data.NewLoader(ds, data.LoaderConfig{BatchSize: t.batch, Shuffle: true, Seed: t.seed})
+	loader := t.dist.shard(data.NewLoader(ds, data.LoaderConfig{BatchSize: t.batch, Shuffle: true, Seed: t.seed}))
+	nb = loader.Len()
 	arena := nabla.NewArena() // recycles each step's buffers for the next
 	for t.epoch = 1; t.epoch <= t.epochs; t.epoch++ {
 		start := time.Now()
@@ -374,11 +388,14 @@ func (t *trainer) run(ctx context.Context) error {
 				return errInterrupted
 			}
 			var l, acc float64
+			var derr error
 			err := maybe(func() {
 				out := t.m.Forward(b.X.InArena(arena))
 				loss := t.loss(out, b.Y)
 				t.opt.ZeroGrad()
-				loss.Backward()
+				if derr = t.dist.backward(loss); derr != nil {
+					return
+				}
 				t.opt.Step()
 				l = loss.Item()
 				if !reg {
@@ -386,6 +403,9 @@ func (t *trainer) run(ctx context.Context) error {
 				}
 				arena.Reset() // out and loss are not used after this
 			})
+			if err == nil {
+				err = derr
+			}
 			if err != nil {
 				t.progress.stop()
 				return err
@@ -404,6 +424,10 @@ func (t *trainer) run(ctx context.Context) error {
 		if ctx.Err() != nil { // interrupted in the last batch
 			t.progress.stop()
 			return errInterrupted
+		}
+		if err := t.dist.sums(&lossSum, &correct); err != nil {
+			t.progress.stop()
+			return err
 		}
 		em := epochMetrics{Epoch: t.epoch, TrainLoss: lossSum / float64(n), TrainAcc: correct / float64(n)}
 		if reg {
@@ -451,6 +475,9 @@ func freeRunDir(dir string) string {
 // whose checkpoint loads with its own configuration (see loadCheckpoint):
 // the folder always loads as the old run or the new one.
 func (t *trainer) save(dir string) error {
+	if !t.dist.writes() {
+		return nil
+	}
 	if err := model.RemoveStaleTemps(dir, runFiles...); err != nil {
 		return err
 	}
