@@ -10,17 +10,18 @@ import "slices"
 // come here as uint8 and half-precision ones as float32, so the element
 // types are the Go number types.
 
-// Elem is an element type the loops of this file take.
-type Elem interface {
+// number is an element type the loops of this file take: the storage
+// element types of every dtype that arithmetic runs on.
+type number interface {
 	~int64 | ~int32 | ~uint8 | ~float32 | ~float64
 }
 
 // isNaN reports whether x is a NaN; always false for integers.
-func isNaN[T Elem](x T) bool { return x != x }
+func isNaN[T number](x T) bool { return x != x }
 
 // less orders as PyTorch's sort does: ascending, with every NaN after every
 // number and NaNs equal to each other.
-func less[T Elem](a, b T) bool {
+func less[T number](a, b T) bool {
 	if isNaN(a) {
 		return false
 	}
@@ -31,7 +32,7 @@ func less[T Elem](a, b T) bool {
 // of src along its middle axis: stably, ascending (NaN last) or, if
 // descending, descending (NaN first), equal elements keeping their order
 // either way, as torch.sort(stable=True) does.
-func ArgSort[T Elem](idx []int64, src []T, outer, n, inner int, descending bool) {
+func ArgSort[T number](idx []int64, src []T, outer, n, inner int, descending bool) {
 	perm := make([]int64, n)
 	line := make([]T, n)
 	for o := range outer {
@@ -64,7 +65,7 @@ func ArgSort[T Elem](idx []int64, src []T, outer, n, inner int, descending bool)
 // Take writes src's elements at the positions idx along the middle axis:
 // dst[o, i, in] = src[o, idx[o, i, in], in], where src's middle axis has
 // length n and idx's (and dst's) has length k.
-func Take[T Elem](dst []T, src []T, idx []int64, outer, n, k, inner int) {
+func Take[T number](dst []T, src []T, idx []int64, outer, n, k, inner int) {
 	for o := range outer {
 		for i := range k {
 			for in := range inner {
@@ -79,7 +80,7 @@ func Take[T Elem](dst []T, src []T, idx []int64, outer, n, k, inner int) {
 // from the first element (or, if reverse, from the last), accumulating in
 // A and rounding each sum to R, as PyTorch does: integers in int64,
 // float32 in float64, half precision (here as float32) in float32.
-func CumSum[T, A, R Elem](dst []R, src []T, outer, n, inner int, reverse bool) {
+func CumSum[T, A, R number](dst []R, src []T, outer, n, inner int, reverse bool) {
 	for o := range outer {
 		for in := range inner {
 			base := o*n*inner + in
@@ -98,7 +99,7 @@ func CumSum[T, A, R Elem](dst []R, src []T, outer, n, inner int, reverse bool) {
 // Prod writes the product of each line of src along the middle axis into
 // dst (of outer*inner elements), multiplying in A, as torch.prod does:
 // integers in int64 (wrapping on overflow), floats in their own type.
-func Prod[T, A Elem](dst []A, src []T, outer, n, inner int) {
+func Prod[T, A number](dst []A, src []T, outer, n, inner int) {
 	for o := range outer {
 		for in := range inner {
 			p := A(1)
@@ -115,7 +116,7 @@ func Prod[T, A Elem](dst []A, src []T, outer, n, inner int) {
 // line's product. It multiplies the products before and after each
 // element rather than dividing the whole product by it, so it is exact
 // with zeros.
-func ProdOthers[T Elem](dst, src []T, outer, n, inner int) {
+func ProdOthers[T number](dst, src []T, outer, n, inner int) {
 	for o := range outer {
 		for in := range inner {
 			base := o*n*inner + in
@@ -138,7 +139,7 @@ func ProdOthers[T Elem](dst, src []T, outer, n, inner int) {
 // how often each value occurs, as torch.unique(sorted=True,
 // return_inverse=True, return_counts=True). NaNs are not equal to
 // anything, so each NaN is a value of its own, sorted last.
-func Unique[T Elem](src []T) (values []T, inverse, counts []int64) {
+func Unique[T number](src []T) (values []T, inverse, counts []int64) {
 	order := make([]int64, len(src))
 	ArgSort(order, src, 1, len(src), 1, false)
 	inverse = make([]int64, len(src))
@@ -156,7 +157,7 @@ func Unique[T Elem](src []T) (values []T, inverse, counts []int64) {
 
 // BinCount adds, for each i, w[i] (or 1 if w is nil) to dst[src[i]]. The
 // caller has checked that every src[i] is in [0, len(dst)).
-func BinCount[I Elem, W Elem](dst []W, src []I, w []W) {
+func BinCount[I number, W number](dst []W, src []I, w []W) {
 	for i, x := range src {
 		if w == nil {
 			dst[int(x)]++
@@ -168,7 +169,7 @@ func BinCount[I Elem, W Elem](dst []W, src []I, w []W) {
 
 // CountNonzero returns how many elements of src are not zero (a NaN is not
 // zero).
-func CountNonzero[T Elem](src []T) int {
+func CountNonzero[T number](src []T) int {
 	c := 0
 	for _, x := range src {
 		if x != 0 {
@@ -181,7 +182,7 @@ func CountNonzero[T Elem](src []T) int {
 // Nonzero writes the multi-index of each element of src (contiguous, of
 // the given shape) that is not zero into dst, one row of len(shape)
 // entries per element in row-major order; dst holds CountNonzero(src) rows.
-func Nonzero[T Elem](dst []int64, src []T, shape []int) {
+func Nonzero[T number](dst []int64, src []T, shape []int) {
 	r := len(shape)
 	pos := make([]int64, r)
 	k := 0
