@@ -294,6 +294,14 @@ var gradCases = []gradCase{
 		return nabla.AdaptiveAvgPool2d(x, 2, 3)
 	}), shapes: [][]input{ins(sh(1, 2, 5, 4))}},
 	{name: "Dot", ops: []string{"MatMul"}, f: bin((*T).Dot), shapes: [][]input{ins(sh(4), sh(4))}},
+
+	// running sums and products (ops_scan.go); squared so that at second
+	// order the backward ops get an upstream that depends on x
+	{name: "CumSum", ops: []string{"CumSum"}, f: un(func(x *T) *T { return x.CumSum(-1).Square() }), shapes: append(reduceShapes, ins(sh()))},
+	{name: "CumSum/axis0", ops: []string{"CumSum"}, f: un(func(x *T) *T { return x.CumSum(0).Square() }), shapes: reduceShapes},
+	{name: "ProdAll", ops: []string{"Prod", "ProdOthers"}, f: un(func(x *T) *T { return x.Prod() }), shapes: append(reduceShapes, ins(sh()))},
+	{name: "ProdAxis", ops: []string{"Prod", "ProdOthers"}, f: un(func(x *T) *T { return x.Prod(-1).Square() }), shapes: reduceShapes},
+	{name: "ProdKeep", ops: []string{"Prod", "ProdOthers"}, f: un(func(x *T) *T { return x.ProdKeep(0, 2).Square() }), shapes: [][]input{ins(sh(2, 3, 4)), ins(tr(2, 3, 4))}},
 }
 
 func TestGradcheck(t *testing.T) {
