@@ -377,6 +377,13 @@ var gradCases = []gradCase{
 		hs, _ := nabla.RNNLayer(in[0], 1, in[1], in[2], true, true)
 		return nabla.Stack(hs, 1).Square()
 	}, shapes: [][]input{ins(sh(2, 3, 2), sh(2, 2), sh(2, 2))}},
+	// running sums and products (ops_scan.go); squared so that at second
+	// order the backward ops get an upstream that depends on x
+	{name: "CumSum", ops: []string{"CumSum"}, f: un(func(x *T) *T { return x.CumSum(-1).Square() }), shapes: append(reduceShapes, ins(sh()))},
+	{name: "CumSum/axis0", ops: []string{"CumSum"}, f: un(func(x *T) *T { return x.CumSum(0).Square() }), shapes: reduceShapes},
+	{name: "ProdAll", ops: []string{"Prod", "ProdOthers"}, f: un(func(x *T) *T { return x.Prod() }), shapes: append(reduceShapes, ins(sh()))},
+	{name: "ProdAxis", ops: []string{"Prod", "ProdOthers"}, f: un(func(x *T) *T { return x.Prod(-1).Square() }), shapes: reduceShapes},
+	{name: "ProdKeep", ops: []string{"Prod", "ProdOthers"}, f: un(func(x *T) *T { return x.ProdKeep(0, 2).Square() }), shapes: [][]input{ins(sh(2, 3, 4)), ins(tr(2, 3, 4))}},
 }
 
 func TestGradcheck(t *testing.T) {

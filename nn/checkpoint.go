@@ -58,7 +58,9 @@ func StateDict(m Module) []Param {
 // Save writes m's parameters and buffers to path as a safetensors file,
 // float32 tensors as F32 and float64 ones as F64, little-endian, under
 // their names ("0.weight", "0.bias", ... as PyTorch's state_dict), so that
-// PyTorch and Hugging Face tools can read it. Options add metadata and
+// PyTorch and Hugging Face tools can read it. BatchNorm's
+// num_batches_tracked (a buffer of that name) is written as an I64 scalar,
+// as PyTorch stores it. Options add metadata and
 // extra tensor groups such as the optimizer's state:
 //
 //	err := nn.Save(path, model,
@@ -131,6 +133,14 @@ func Save(path string, m Module, opts ...SaveOption) error {
 
 func toSafetensors(name string, t *nabla.Tensor) safetensors.Tensor {
 	shape := t.Shape()
+	if isBatchCount(name) {
+		v := t.Float64s()
+		n := make([]int64, len(v))
+		for i, x := range v {
+			n[i] = int64(x) // a count: a whole number
+		}
+		return safetensors.FromInt64s(name, shape, n)
+	}
 	if t.DType() == nabla.Float64 {
 		if t.IsContiguous() {
 			return safetensors.FromFloat64s(name, shape, t.Data64())
@@ -141,6 +151,36 @@ func toSafetensors(name string, t *nabla.Tensor) safetensors.Tensor {
 		return safetensors.FromFloat32s(name, shape, t.Data32())
 	}
 	return safetensors.FromFloat32s(name, shape, t.Float32s())
+}
+
+// isBatchCount reports whether name is a BatchNorm's num_batches_tracked,
+// which PyTorch keeps (and checkpoints hold) as int64.
+func isBatchCount(name string) bool {
+	return name == "num_batches_tracked" || strings.HasSuffix(name, ".num_batches_tracked")
+}
+
+// LoadOption changes how [Load] and [LoadCheckpoint] read a checkpoint.
+type LoadOption func(*loadConfig)
+
+type loadConfig struct {
+	convert bool
+}
+
+// ConvertDType lets Load copy a floating-point tensor of another dtype
+// into the model's, converting as [nabla.Tensor.To] does: a float16,
+// bfloat16 or float64 checkpoint (most published weights are float16 or
+// bfloat16) loads into a float32 model, and a float32 one into a float64
+// model. F16 and BF16 widen to float32 exactly; F64 rounds to nearest.
+//
+// Without it Load refuses a floating-point dtype that differs from the
+// model's, with an error naming both and this option. PyTorch's
+// load_state_dict converts silently; nabla asks, because a half-precision
+// checkpoint in a float32 model computes with rounded weights, and a
+// float32 model that loads float64 values drops precision, neither of
+// which a user should get without saying so. Integer tensors (PyTorch's
+// int64 num_batches_tracked) are converted either way.
+func ConvertDType() LoadOption {
+	return func(c *loadConfig) { c.convert = true }
 }
 
 // Checkpoint is what [LoadCheckpoint] reads besides the model's tensors.
@@ -162,11 +202,13 @@ type Checkpoint struct {
 // Before changing anything, Load checks that the file's tensors match m's
 // exactly: every name present, no unexpected name, the same shapes, and
 // the same float dtype (F32 for float32, F64 for float64; integer dtypes,
-// as PyTorch's num_batches_tracked, are converted). If anything differs it
-// returns one error listing every difference and leaves m unchanged.
-// A corrupt or truncated file gives an error, never a panic.
-func Load(path string, m Module) (map[string]string, error) {
-	ck, err := loadCheckpoint(path, m, false)
+// as PyTorch's num_batches_tracked, are converted; other float dtypes, such
+// as F16 and BF16, are converted with the option [ConvertDType]). If
+// anything differs it returns one error listing every difference and
+// leaves m unchanged. A corrupt or truncated file gives an error, never a
+// panic.
+func Load(path string, m Module, opts ...LoadOption) (map[string]string, error) {
+	ck, err := loadCheckpoint(path, m, false, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -179,11 +221,15 @@ func Load(path string, m Module) (map[string]string, error) {
 //	ck, err := nn.LoadCheckpoint(path, model)
 //	if err != nil { ... }
 //	if err := opt.LoadState(ck.Extra["optim."]); err != nil { ... }
-func LoadCheckpoint(path string, m Module) (*Checkpoint, error) {
-	return loadCheckpoint(path, m, true)
+func LoadCheckpoint(path string, m Module, opts ...LoadOption) (*Checkpoint, error) {
+	return loadCheckpoint(path, m, true, opts)
 }
 
-func loadCheckpoint(path string, m Module, wantExtra bool) (*Checkpoint, error) {
+func loadCheckpoint(path string, m Module, wantExtra bool, opts []LoadOption) (*Checkpoint, error) {
+	var cfg loadConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("nn: Load: %w", err)
@@ -229,8 +275,8 @@ func loadCheckpoint(path string, m Module, wantExtra bool) (*Checkpoint, error) 
 		if p.Tensor.DType() == nabla.Float64 {
 			want = safetensors.F64
 		}
-		if ft.DType != want && !isInt(ft.DType) {
-			problems = append(problems, fmt.Sprintf("%q: dtype %s in file, %s in model", p.Name, ft.DType, want))
+		if ft.DType != want && !isInt(ft.DType) && !cfg.convert {
+			problems = append(problems, fmt.Sprintf("%q: dtype %s in file, %s in model (nn.ConvertDType() converts)", p.Name, ft.DType, want))
 			continue
 		}
 		if !slices.Equal(ft.Shape, p.Tensor.Shape()) && !(len(ft.Shape) == 0 && p.Tensor.Dim() == 0) {

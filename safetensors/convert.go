@@ -225,3 +225,133 @@ func FromInt64s(name string, shape []int, v []int64) Tensor {
 	}
 	return Tensor{Name: name, DType: I64, Shape: append([]int{}, shape...), Data: data}
 }
+
+// FromInt32s returns an I32 tensor holding a copy of v with the given name
+// and shape (copied too); see [FromFloat32s].
+func FromInt32s(name string, shape []int, v []int32) Tensor {
+	data := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(data[4*i:], uint32(x))
+	}
+	return Tensor{Name: name, DType: I32, Shape: append([]int{}, shape...), Data: data}
+}
+
+// FromUint8s returns a U8 tensor holding a copy of v with the given name
+// and shape (copied too); see [FromFloat32s].
+func FromUint8s(name string, shape []int, v []uint8) Tensor {
+	return Tensor{Name: name, DType: U8, Shape: append([]int{}, shape...), Data: append([]byte{}, v...)}
+}
+
+// FromBools returns a BOOL tensor holding v, one byte per element (1 for
+// true, 0 for false, as PyTorch stores torch.bool), with the given name and
+// shape (copied); see [FromFloat32s].
+func FromBools(name string, shape []int, v []bool) Tensor {
+	data := make([]byte, len(v))
+	for i, b := range v {
+		if b {
+			data[i] = 1
+		}
+	}
+	return Tensor{Name: name, DType: Bool, Shape: append([]int{}, shape...), Data: data}
+}
+
+// FromFloat16Bits returns an F16 tensor holding the IEEE-754 half-precision
+// bit patterns v, stored as they are, with the given name and shape (copied
+// too); see [FromFloat32s].
+func FromFloat16Bits(name string, shape []int, v []uint16) Tensor {
+	return from16(name, F16, shape, v)
+}
+
+// FromBFloat16Bits returns a BF16 tensor holding the bfloat16 bit patterns
+// v (the top 16 bits of float32s), stored as they are, with the given name
+// and shape (copied too); see [FromFloat32s].
+func FromBFloat16Bits(name string, shape []int, v []uint16) Tensor {
+	return from16(name, BF16, shape, v)
+}
+
+func from16(name string, d DType, shape []int, v []uint16) Tensor {
+	data := make([]byte, 2*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint16(data[2*i:], x)
+	}
+	return Tensor{Name: name, DType: d, Shape: append([]int{}, shape...), Data: data}
+}
+
+// Int32s returns the elements of an I32 tensor, or of a narrower integer
+// or BOOL tensor (I16, U16, I8, U8, BOOL: widened exactly), as int32
+// values. It fails for other dtypes (use [Int64s] for U32, I64 and U64) and
+// if t's data length does not match its dtype and shape.
+func Int32s(t Tensor) ([]int32, error) {
+	switch t.DType {
+	case Bool, U8, I8, I16, U16, I32:
+	default:
+		return nil, fmt.Errorf("safetensors: tensor %q: Int32s needs I32 or a narrower integer dtype, not %s", t.Name, t.DType)
+	}
+	v, err := Int64s(t)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int32, len(v))
+	for i, x := range v {
+		out[i] = int32(x) // exact: every accepted dtype fits
+	}
+	return out, nil
+}
+
+// Uint8s returns the bytes of a U8 or BOOL tensor (a copy). It fails for
+// other dtypes and if t's data length does not match its shape.
+func Uint8s(t Tensor) ([]uint8, error) {
+	if t.DType != U8 && t.DType != Bool {
+		return nil, fmt.Errorf("safetensors: tensor %q: Uint8s needs dtype U8 or BOOL, not %s", t.Name, t.DType)
+	}
+	if _, err := t.check(); err != nil {
+		return nil, err
+	}
+	return append([]uint8{}, t.Data...), nil
+}
+
+// Bools returns the elements of a BOOL tensor. Each byte must be 0 or 1,
+// the only values PyTorch writes; any other byte is an error naming the
+// element, as are other dtypes and a data length that does not match the
+// shape.
+func Bools(t Tensor) ([]bool, error) {
+	if t.DType != Bool {
+		return nil, fmt.Errorf("safetensors: tensor %q: Bools needs dtype BOOL, not %s", t.Name, t.DType)
+	}
+	n, err := t.check()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bool, n)
+	for i, b := range t.Data {
+		if b > 1 {
+			return nil, fmt.Errorf("safetensors: tensor %q: BOOL element %d is %d, not 0 or 1", t.Name, i, b)
+		}
+		out[i] = b == 1
+	}
+	return out, nil
+}
+
+// Float16Bits returns the bit patterns of an F16 tensor's elements,
+// unconverted, so that a half-precision tensor can be loaded exactly. It
+// fails for other dtypes and if t's data length does not match its shape.
+func Float16Bits(t Tensor) ([]uint16, error) { return bits16(t, F16, "Float16Bits") }
+
+// BFloat16Bits returns the bit patterns of a BF16 tensor's elements,
+// unconverted; see [Float16Bits].
+func BFloat16Bits(t Tensor) ([]uint16, error) { return bits16(t, BF16, "BFloat16Bits") }
+
+func bits16(t Tensor, d DType, fn string) ([]uint16, error) {
+	if t.DType != d {
+		return nil, fmt.Errorf("safetensors: tensor %q: %s needs dtype %s, not %s", t.Name, fn, d, t.DType)
+	}
+	n, err := t.check()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint16, n)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint16(t.Data[2*i:])
+	}
+	return out, nil
+}

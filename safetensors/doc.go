@@ -16,14 +16,20 @@
 //
 // # Writing
 //
-// [Encode] and [WriteFile] produce a compact JSON header padded with spaces
-// so that the data section starts at a multiple of 8 bytes, as the reference
-// implementation does. The "__metadata__" entry, when there is metadata,
-// comes first. Tensors are stored sorted by descending element size (so
-// 8-byte types first, then 4-, 2- and 1-byte types), ties broken by name in
-// byte order. Because the data section starts 8-byte aligned, every tensor
-// therefore starts at a multiple of its own element size. The output depends
-// only on the input, never on map iteration order.
+// [Encode] and [WriteFile] produce the bytes the reference implementation
+// (huggingface/safetensors, behind Python's safetensors.torch.save_file)
+// writes for the same tensors and metadata: a compact JSON header padded
+// with spaces so that the data section starts at a multiple of 8 bytes;
+// the "__metadata__" entry first when metadata is not nil (an empty map
+// gives an empty object, nil gives none), its keys sorted (the reference
+// writes them in hash order); strings escaped as the reference's JSON
+// library escapes them; and the tensors sorted by descending dtype in the
+// reference's order (U64, I64, F64, F32, U32, I32, BF16, F16, U16, I16,
+// F8_E4M3, F8_E5M2, I8, U8, BOOL), ties broken by name in byte order.
+// That order groups the tensors by descending element size, and the data
+// section starts 8-byte aligned, so every tensor starts at a multiple of
+// its own element size. The output depends only on the input, never on map
+// iteration order.
 //
 // # Reading
 //
@@ -37,7 +43,11 @@
 //
 // [Float32s] and [Float64s] convert a tensor's data to Go slices from any
 // dtype, including F16, BF16 and the 8-bit float formats; [Int64s] does the
-// same for integer dtypes. [FromFloat32s], [FromFloat64s] and [FromInt64s]
+// same for every integer dtype and BOOL. [Int32s], [Uint8s], [Bools],
+// [Float16Bits] and [BFloat16Bits] read I32 (and narrower integers), U8,
+// BOOL, F16 and BF16 exactly, the half-precision ones as their bit
+// patterns. [FromFloat32s], [FromFloat64s], [FromInt64s], [FromInt32s],
+// [FromUint8s], [FromBools], [FromFloat16Bits] and [FromBFloat16Bits]
 // build tensors from Go slices.
 //
 // This package works on plain Go slices and does not depend on the rest of

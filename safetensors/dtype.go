@@ -41,3 +41,20 @@ func (d DType) Size() int {
 
 // Valid reports whether d is a dtype this package knows.
 func (d DType) Valid() bool { return d.Size() != 0 }
+
+// writeOrder lists the dtypes in the order of the reference implementation's
+// Dtype enum, which sorts by increasing alignment (element size). Encode
+// stores tensors by descending position in this list, then by name, as the
+// reference writer does, so that equal inputs give equal bytes; sorting by
+// size alone would order an I32 before an F32 of the same size.
+var writeOrder = [...]DType{Bool, U8, I8, F8E5M2, F8E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64}
+
+// rank returns d's position in writeOrder, or -1 if d is unknown.
+func (d DType) rank() int {
+	for i, x := range writeOrder {
+		if x == d {
+			return i
+		}
+	}
+	return -1
+}

@@ -63,3 +63,35 @@ func ExampleDecode_error() {
 	fmt.Println(err)
 	// Output: safetensors: invalid: header length 255 is larger than the 2 bytes that follow it
 }
+
+// Integer, boolean and half-precision tensors keep their dtypes; the
+// half-precision ones travel as bit patterns.
+func Example_dtypes() {
+	tensors := []safetensors.Tensor{
+		safetensors.FromInt64s("labels", []int{3}, []int64{2, 0, 1}),
+		safetensors.FromBools("mask", []int{3}, []bool{true, false, true}),
+		safetensors.FromBFloat16Bits("w", []int{2}, []uint16{0x3f80, 0xc000}), // 1, -2
+	}
+	var buf bytes.Buffer
+	if err := safetensors.Encode(&buf, tensors, nil); err != nil {
+		log.Fatal(err)
+	}
+	f, err := safetensors.Decode(buf.Bytes())
+	if err != nil {
+		log.Fatal(err)
+	}
+	labels, _ := f.Get("labels")
+	mask, _ := f.Get("mask")
+	w, _ := f.Get("w")
+	l, _ := safetensors.Int64s(labels)
+	m, _ := safetensors.Bools(mask)
+	bits, _ := safetensors.BFloat16Bits(w)
+	v, _ := safetensors.Float32s(w)
+	fmt.Println(f.Names())
+	fmt.Println(l, m)
+	fmt.Printf("%#04x %v\n", bits, v)
+	// Output:
+	// [labels w mask]
+	// [2 0 1] [true false true]
+	// [0x3f80 0xc000] [1 -2]
+}

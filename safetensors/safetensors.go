@@ -114,8 +114,8 @@ func checkTensor(t *Tensor) error {
 	return nil
 }
 
-// sortForWriting returns the tensors in file order: descending element
-// size, then name.
+// sortForWriting returns the tensors in file order: descending dtype rank
+// (see writeOrder), then name in byte order, as the reference writer sorts.
 func sortForWriting(tensors []Tensor) []*Tensor {
 	order := make([]*Tensor, len(tensors))
 	for i := range tensors {
@@ -123,21 +123,49 @@ func sortForWriting(tensors []Tensor) []*Tensor {
 	}
 	sort.SliceStable(order, func(i, j int) bool {
 		a, b := order[i], order[j]
-		if sa, sb := a.DType.Size(), b.DType.Size(); sa != sb {
-			return sa > sb
+		if ra, rb := a.DType.rank(), b.DType.rank(); ra != rb {
+			return ra > rb
 		}
 		return a.Name < b.Name
 	})
 	return order
 }
 
-// appendJSONString appends s as a JSON string literal, without escaping
-// HTML characters.
+// appendJSONString appends s, valid UTF-8, as a JSON string literal
+// escaped exactly as the reference implementation's JSON library
+// (serde_json) and Python's json.dumps(ensure_ascii=False) escape it: '"'
+// and '\' with a backslash, the control characters \b, \t, \n, \f and \r
+// by those letters, the other ones below U+0020 as \u00xx, and everything
+// else as it is. (encoding/json would also escape U+2028 and U+2029, which
+// would change the header's bytes.)
 func appendJSONString(buf *bytes.Buffer, s string) {
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)           // cannot fail for a string
-	buf.Truncate(buf.Len() - 1) // drop the newline Encode adds
+	const hex = "0123456789abcdef"
+	buf.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			buf.WriteByte('\\')
+			buf.WriteByte(c)
+		case c >= 0x20:
+			buf.WriteByte(c)
+		case c == '\b':
+			buf.WriteString(`\b`)
+		case c == '\t':
+			buf.WriteString(`\t`)
+		case c == '\n':
+			buf.WriteString(`\n`)
+		case c == '\f':
+			buf.WriteString(`\f`)
+		case c == '\r':
+			buf.WriteString(`\r`)
+		default:
+			buf.WriteString(`\u00`)
+			buf.WriteByte(hex[c>>4])
+			buf.WriteByte(hex[c&0xf])
+		}
+	}
+	buf.WriteByte('"')
 }
 
 // header builds the padded JSON header for tensors already in file order.
@@ -145,7 +173,7 @@ func header(order []*Tensor, metadata map[string]string) []byte {
 	var buf bytes.Buffer
 	buf.WriteByte('{')
 	first := true
-	if len(metadata) > 0 {
+	if metadata != nil {
 		keys := make([]string, 0, len(metadata))
 		for k := range metadata {
 			keys = append(keys, k)

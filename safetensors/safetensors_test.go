@@ -108,8 +108,9 @@ func TestLayout(t *testing.T) {
 	if !bytes.HasPrefix(trimmed, []byte(`{"__metadata__":{"a":"1","b":"2"},`)) {
 		t.Errorf("header does not start with the sorted metadata: %s", trimmed)
 	}
-	// Tensor order: descending element size, then name.
-	wantOrder := []string{"bias", "steps", "empty", "weight", "half", "mask"}
+	// Tensor order: descending dtype rank as the reference writer sorts
+	// (I64 before F64), then name.
+	wantOrder := []string{"steps", "bias", "empty", "weight", "half", "mask"}
 	pos := -1
 	for _, name := range wantOrder {
 		i := bytes.Index(trimmed, []byte(`"`+name+`":{`))
