@@ -8,6 +8,9 @@ layers.
                                           sinusoidal positions
     nn/testdata/encoder.safetensors       a TransformerEncoder's state_dict
     nn/testdata/encoder_io.json           its input and output
+    models/gpt/testdata/gpt_init.safetensors, gpt_train.json
+                                          a 2-layer GPT's initial weights,
+                                          200 AdamW batches and losses
 
 Run from the repository root with Debian's torch (1.13):
 
@@ -331,6 +334,75 @@ def encoder_safetensors():
                    "keys": list(m.state_dict().keys()), "input": enc(x), "output": enc(y)}, f)
 
 
+class GPTBlock(nn.Module):
+    def __init__(self, E, H):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(E)
+        self.attn = nn.MultiheadAttention(E, H, dropout=0.0, batch_first=True)
+        self.ln_2 = nn.LayerNorm(E)
+        self.mlp = nn.Sequential(nn.Linear(E, 4 * E), nn.GELU(), nn.Linear(4 * E, E))
+
+    def forward(self, x, mask):
+        h = self.ln_1(x)
+        x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    """The model of models/gpt, with its parameter names."""
+
+    def __init__(self, V, C, L, H, E):
+        super().__init__()
+        self.wte = nn.Embedding(V, E)
+        self.wpe = nn.Embedding(C, E)
+        self.h = nn.ModuleList([GPTBlock(E, H) for _ in range(L)])
+        self.ln_f = nn.LayerNorm(E)
+        self.lm_head = nn.Linear(E, V, bias=False)
+
+    def forward(self, idx):
+        T = idx.shape[1]
+        x = self.wte(idx) + self.wpe(torch.arange(T))
+        mask = nn.Transformer.generate_square_subsequent_mask(T).to(x.dtype)
+        for b in self.h:
+            x = b(x, mask)
+        return self.lm_head(self.ln_f(x))
+
+
+def gpt_training():
+    """A 2-layer GPT trained for 200 AdamW steps on character windows of
+    Opticks (float32): the initial weights as safetensors, the batches
+    and the losses."""
+    import subprocess
+    goroot = subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True, check=True).stdout.strip()
+    text = open(os.path.join(goroot, "src", "testdata", "Isaac.Newton-Opticks.txt"), encoding="utf-8").read()[:20000]
+    chars = sorted(set(text))
+    ids = torch.tensor([chars.index(c) for c in text])
+    V, C, L, H, E, B, T, steps = len(chars), 32, 2, 2, 32, 8, 32, 200
+    torch.manual_seed(11)
+    m = GPT(V, C, L, H, E).to(torch.float32)
+    out = os.path.join(ROOT, "models", "gpt", "testdata")
+    os.makedirs(out, exist_ok=True)
+    write_safetensors(os.path.join(out, "gpt_init.safetensors"), m.state_dict())
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-3)  # weight_decay 0.01, eps 1e-8: torch's defaults
+    g = torch.Generator().manual_seed(12)
+    batches, losses = [], []
+    m.train()
+    for _ in range(steps):
+        starts = torch.randint(0, len(ids) - T - 1, (B,), generator=g)
+        x = torch.stack([ids[s:s + T] for s in starts])
+        y = torch.stack([ids[s + 1:s + T + 1] for s in starts])
+        loss = F.cross_entropy(m(x).reshape(-1, V), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        batches.append(starts.tolist())
+        losses.append(loss.item())
+    with open(os.path.join(out, "gpt_train.json"), "w") as f:
+        json.dump({"config": {"vocab": V, "context": C, "layers": L, "heads": H, "embed": E, "batch": B, "seq": T,
+                              "lr": 1e-3, "weight_decay": 0.01},
+                   "ids": ids.tolist(), "starts": batches, "losses": losses}, f)
+
+
 def main():
     with open(os.path.join(ROOT, "testdata", "attention_reference.json"), "w") as f:
         json.dump(attention_cases(), f)
@@ -338,6 +410,7 @@ def main():
     with open(os.path.join(ROOT, "nn", "testdata", "seq.json"), "w") as f:
         json.dump(cases, f)
     encoder_safetensors()
+    gpt_training()
 
 
 if __name__ == "__main__":
