@@ -50,6 +50,18 @@
 // and evaluation; layers start in training mode, and SetTraining(model,
 // false) switches every layer of a model to evaluation.
 //
+// # Sequence layers
+//
+// [MultiheadAttention], [TransformerEncoderLayer], [TransformerDecoderLayer],
+// [TransformerEncoder], [TransformerDecoder] and [Transformer] are
+// PyTorch 1.13's, with its parameter names ("self_attn.in_proj_weight",
+// "linear1.weight", "norm1.bias", "layers.0. ...") and its (L, N, E)
+// layout unless BatchFirst; masks are additive float masks (0 and -Inf),
+// as [GenerateSquareSubsequentMask] makes. Attention runs on the fused
+// [nabla.ScaledDotProductAttention] unless the weights are asked for.
+// [RMSNorm], [Rotary], [PositionalEncoding] and [PositionalEmbedding] are
+// the pieces of LLaMA- and GPT-style models.
+//
 // # Losses
 //
 // Each loss is a struct whose zero value has PyTorch's defaults
