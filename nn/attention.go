@@ -147,26 +147,40 @@ func (m *MultiheadAttention) Attend(query, key, value *nabla.Tensor, o AttendOpt
 			panic(shapeErr(m.String(), c.x, "%s: want a %d-d input with %d features in the last dimension (query's rank sets batched or not)", c.name, want, c.d))
 		}
 	}
+	// Work in the caller's layout, (N, L, E) or (L, N, E), so that the
+	// output needs no transposing copy; an unbatched input is a batch of
+	// one in (N, L, E).
+	bf := m.BatchFirst || unbatched
 	if unbatched {
-		query, key, value = query.Unsqueeze(1), key.Unsqueeze(1), value.Unsqueeze(1)
-	} else if m.BatchFirst {
-		query, key, value = query.Transpose(0, 1), key.Transpose(0, 1), value.Transpose(0, 1)
+		query, key, value = query.Unsqueeze(0), key.Unsqueeze(0), value.Unsqueeze(0)
 	}
-	// (L, N, E) from here on.
-	L, N, S := query.Size(0), query.Size(1), key.Size(0)
-	if key.Size(1) != N || value.Size(1) != N || value.Size(0) != S {
+	bax, sax := 1, 0 // the batch and sequence axes
+	if bf {
+		bax, sax = 0, 1
+	}
+	L, N, S := query.Size(sax), query.Size(bax), key.Size(sax)
+	if key.Size(bax) != N || value.Size(bax) != N || value.Size(sax) != S {
 		panic(&nabla.ShapeError{Op: m.String(), Shapes: [][]int{query.Shape(), key.Shape(), value.Shape()}, Reason: "query, key and value must share the batch size, key and value the sequence length"})
 	}
 	q, k, v := m.project(query, key, value)
 	if m.BiasK != nil {
-		k = nabla.Concat([]*nabla.Tensor{k, m.BiasK.BroadcastTo(1, N, E)}, 0)
-		v = nabla.Concat([]*nabla.Tensor{v, m.BiasV.BroadcastTo(1, N, E)}, 0)
+		shape := []int{1, N, E}
+		if bf {
+			shape = []int{N, 1, E}
+		}
+		k = nabla.Concat([]*nabla.Tensor{k, m.BiasK.Reshape(1, 1, E).BroadcastTo(shape...)}, sax)
+		v = nabla.Concat([]*nabla.Tensor{v, m.BiasV.Reshape(1, 1, E).BroadcastTo(shape...)}, sax)
 	}
-	Sk := k.Size(0)
+	Sk := k.Size(sax)
 	mask := m.mergeMasks(o, L, N, S, Sk, q.DType())
-	// (L, N, H·D) → (N, H, L, D): a view, which the attention kernel reads
+	// (·, ·, H·D) → (N, H, L, D): a view, which the attention kernel reads
 	// without a copy.
-	heads := func(x *nabla.Tensor, n int) *nabla.Tensor { return x.Reshape(n, N, H, D).Permute(1, 2, 0, 3) }
+	heads := func(x *nabla.Tensor, n int) *nabla.Tensor {
+		if bf {
+			return x.Reshape(N, n, H, D).Permute(0, 2, 1, 3)
+		}
+		return x.Reshape(n, N, H, D).Permute(1, 2, 0, 3)
+	}
 	qh, kh, vh := heads(q, L), heads(k, Sk), heads(v, Sk)
 	p := 0.0
 	if m.Training {
@@ -196,18 +210,20 @@ func (m *MultiheadAttention) Attend(query, key, value *nabla.Tensor, o AttendOpt
 	} else {
 		ctx = nabla.ScaledDotProductAttention(qh, kh, vh, nabla.AttentionOptions{Mask: mask, Causal: o.Causal, Dropout: p, Rng: m.Rng})
 	}
-	// (N, H, L, D) → (L, N, E)
-	out = m.OutProj.Forward(ctx.Permute(2, 0, 1, 3).Reshape(L, N, E))
-	switch {
-	case unbatched:
-		out = out.Squeeze(1)
-	case m.BatchFirst:
-		out = out.Transpose(0, 1)
+	// (N, H, L, D) → the input's layout
+	if bf {
+		ctx = ctx.Permute(0, 2, 1, 3).Reshape(N, L, E)
+	} else {
+		ctx = ctx.Permute(2, 0, 1, 3).Reshape(L, N, E)
+	}
+	out = m.OutProj.Forward(ctx)
+	if unbatched {
+		out = out.Squeeze(0)
 	}
 	return out, weights
 }
 
-// project applies the input projections to (L, N, ·) inputs.
+// project applies the input projections.
 func (m *MultiheadAttention) project(query, key, value *nabla.Tensor) (q, k, v *nabla.Tensor) {
 	E := m.EmbedDim
 	var wq, wk, wv, bq, bk, bv *nabla.Tensor
