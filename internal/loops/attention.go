@@ -237,6 +237,30 @@ func rowMax[T Float](row []T) float64 {
 	return mx
 }
 
+// mulRows sets dst = x∘y.
+func mulRows[T Float](dst, x, y []T) {
+	if d, ok := any(dst).([]float32); ok {
+		kernel.MulF32(d, any(x).([]float32), any(y).([]float32))
+		return
+	}
+	for i := range dst {
+		dst[i] = x[i] * y[i]
+	}
+}
+
+// softmaxGradRow sets dp = p∘(dp - di), the gradient of the scores
+// from that of the weights.
+func softmaxGradRow[T Float](dp, p []T, di float64) {
+	if d, ok := any(dp).([]float32); ok {
+		kernel.AddConstF32(d, d, float32(-di))
+		kernel.MulF32(d, d, any(p).([]float32))
+		return
+	}
+	for i := range dp {
+		dp[i] = p[i] * (dp[i] - T(di))
+	}
+}
+
 func scaleRow[T Float](row []T, c float64) {
 	if r, ok := any(row).([]float32); ok {
 		kernel.MulConstF32(r, r, float32(c))
@@ -323,15 +347,11 @@ func AttnBwd[T Float](a Attn, dq, dk, dv, g, out []T, lse []float64, q, k, v Att
 					attnGemm(true, false, nc, a.Ev, br, 1, w, nc, gi, a.Ev, 1, dvb[j0*a.Ev:], a.Ev)
 					attnGemm(false, false, br, nc, a.Ev, 1, gi, a.Ev, vt[j0:], ldv, 0, ds, nc)
 					for r := range br {
-						di := d[i0+r]
-						for c := range nc {
-							x := r*nc + c
-							dp := ds[x]
-							if a.P > 0 {
-								dp *= z[x]
-							}
-							ds[x] = s[x] * (dp - T(di))
+						lo, hi := r*nc, (r+1)*nc
+						if a.P > 0 {
+							mulRows(ds[lo:hi], ds[lo:hi], z[lo:hi])
 						}
+						softmaxGradRow(ds[lo:hi], s[lo:hi], d[i0+r])
 					}
 					attnGemm(false, k.Trans, br, a.E, nc, T(a.Scale), ds, nc, k.at(b, j0), k.LD, 1, dqb[i0*a.E:], a.E)
 					attnGemm(true, q.Trans, nc, a.E, br, T(a.Scale), ds, nc, q.at(b, i0), q.LD, 1, dkb[j0*a.E:], a.E)
