@@ -80,9 +80,16 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttentionOptions) *Tensor {
 		a.Seed = o.Rng.Uint64()
 	}
 	oshape := append(append([]int(nil), batch...), L, Ev)
-	out := newShared(arenaOf(q, k), dt, oshape, contiguousStrides(oshape))
+	var out *Tensor
+	if S == 0 {
+		// No keys: the weights are empty and the output is zeros, as
+		// softmax over nothing times an empty v gives in PyTorch.
+		out = newZeroed(arenaOf(q, k), dt, oshape, contiguousStrides(oshape))
+	} else {
+		out = newShared(arenaOf(q, k), dt, oshape, contiguousStrides(oshape))
+	}
 	lse := make([]float64, a.B*L)
-	if out.Len() > 0 {
+	if out.Len() > 0 && S > 0 {
 		qm, km, vm := attnMat(q, batch), attnMat(k, batch), attnMat(v, batch)
 		if dt == Float64 {
 			loops.AttnFwd(a, out.f64, lse, mat64(qm), mat64(km), mat64(vm), mask64(mask, full))
@@ -198,7 +205,11 @@ func attentionGrad(g, y *Tensor, lse []float64, q, k, v, mask *Tensor, a loops.A
 	g = g.To(y.dtype).contiguous()
 	shape := func(rows, cols int) []int { return append(append([]int(nil), batch...), rows, cols) }
 	mk := func(rows, cols int) *Tensor {
-		t := newShared(g.arena, y.dtype, shape(rows, cols), contiguousStrides(shape(rows, cols)))
+		alloc := newShared // the kernel writes every element
+		if y.Len() == 0 || a.S == 0 {
+			alloc = newZeroed
+		}
+		t := alloc(g.arena, y.dtype, shape(rows, cols), contiguousStrides(shape(rows, cols)))
 		t.noGraph = true
 		return t
 	}

@@ -3,6 +3,7 @@ package nabla_test
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -197,6 +198,29 @@ func BenchmarkAttention(b *testing.B) {
 					v.ZeroGrad()
 				}
 			})
+		}
+	}
+}
+
+// TestAttentionNoKeys: with no keys the output is zeros and so are the
+// gradients, as PyTorch's softmax over an empty axis times an empty v.
+func TestAttentionNoKeys(t *testing.T) {
+	q := nabla.Ones(2, 3, 4).RequireGrad()
+	k := nabla.Zeros(2, 0, 4).RequireGrad()
+	v := nabla.Zeros(2, 0, 5).RequireGrad()
+	y := nabla.ScaledDotProductAttention(q, k, v, nabla.AttentionOptions{})
+	if !slices.Equal(y.Shape(), []int{2, 3, 5}) {
+		t.Fatalf("shape %v", y.Shape())
+	}
+	for _, x := range y.Float64s() {
+		if x != 0 {
+			t.Fatalf("output %v, want zeros", y.Float64s())
+		}
+	}
+	y.Sum().Backward()
+	for _, x := range q.Grad().Float64s() {
+		if x != 0 {
+			t.Fatalf("dq %v, want zeros", q.Grad().Float64s())
 		}
 	}
 }

@@ -68,7 +68,18 @@ func (t *Tensor) matmul(u *Tensor) *Tensor {
 			}
 			ga = ga.SumTo(in[0].shape...)
 		}
-		if wantsGrad(in[1]) {
+		if wantsGrad(in[1]) && len(in[1].shape) == 2 && len(in[0].shape) > 2 {
+			// A batch of matrices times one matrix (a linear layer on a
+			// sequence): the gradient is one product over all the rows,
+			// instead of one per batch entry summed by SumTo afterwards.
+			af := in[0].Reshape(-1, k)
+			gf := g.Reshape(-1, n)
+			if isTransposed(in[1]) {
+				gb = gf.T().matmul(af).T()
+			} else {
+				gb = af.T().matmul(gf)
+			}
+		} else if wantsGrad(in[1]) {
 			if isTransposed(in[1]) {
 				gb = g.T().matmul(in[0]).T()
 			} else {

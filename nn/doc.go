@@ -63,6 +63,18 @@
 // [LSTMCell] and [GRUCell] are single steps. [LSTMLanguageModel] is an
 // embedding, an LSTM and a linear head, for next-token prediction.
 //
+// # Sequence layers
+//
+// [MultiheadAttention], [TransformerEncoderLayer], [TransformerDecoderLayer],
+// [TransformerEncoder], [TransformerDecoder] and [Transformer] are
+// PyTorch 1.13's, with its parameter names ("self_attn.in_proj_weight",
+// "linear1.weight", "norm1.bias", "layers.0. ...") and its (L, N, E)
+// layout unless BatchFirst; masks are additive float masks (0 and -Inf),
+// as [GenerateSquareSubsequentMask] makes. Attention runs on the fused
+// [nabla.ScaledDotProductAttention] unless the weights are asked for.
+// [RMSNorm], [Rotary], [PositionalEncoding] and [PositionalEmbedding] are
+// the pieces of LLaMA- and GPT-style models.
+//
 // # Losses
 //
 // Each loss is a struct whose zero value has PyTorch's defaults

@@ -148,6 +148,12 @@ func TestLayerGradcheck(t *testing.T) {
 		{name: "Embedding/padding", m: newPaddedEmbedding(rng, 5, 3, 2), c: labels(2, 4, 0, 2, 1), order: 2},
 		{name: "Embedding/padding-negative", m: newPaddedEmbedding(rng, 4, 2, -1), c: nabla.FromSlice([]float64{3, 0, 3, 2}, 2, 2), order: 2},
 		{name: "Embedding/max-norm", m: maxNormEmbedding(rng), c: labels(0, 2, 4, 2), order: 2},
+		// sequence layers (own rows, after every other row's values)
+		{name: "MultiheadAttention", m: nn.NewMultiheadAttention(rng, 4, 2, nn.MHAConfig{AddBiasKV: true}), x: randIn(rng, 1, 3, 2, 4), order: 2},
+		{name: "TransformerEncoderLayer", m: nn.NewTransformerEncoderLayer(rng, 4, 2, nn.TransformerConfig{DimFeedforward: 3, Activation: "gelu", NormFirst: true, BatchFirst: true}), x: randIn(rng, 1, 2, 3, 4), order: 1},
+		{name: "RMSNorm", m: nn.NewRMSNorm(4), x: randIn(rng, 1, 2, 3, 4), order: 2},
+		{name: "PositionalEmbedding", m: nn.NewPositionalEmbedding(rng, 5, 4, true), x: randIn(rng, 1, 2, 3, 4), order: 2},
+		{name: "Rotary", m: rotaryModule{nn.NewRotary(4, 100)}, x: randIn(rng, 1, 2, 3, 4), order: 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := checkModule(tt.m, tt.x, tt.c, tt.order, tt.before); err != nil {
@@ -338,3 +344,9 @@ func TestLossGradcheck(t *testing.T) {
 		})
 	}
 }
+
+// rotaryModule applies a Rotary at offset 1, as a Module for the table.
+type rotaryModule struct{ r *nn.Rotary }
+
+func (m rotaryModule) Forward(x *T) *T    { return m.r.Apply(x, 1) }
+func (m rotaryModule) Params() []nn.Param { return nil }

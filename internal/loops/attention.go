@@ -57,7 +57,7 @@ type Attn struct {
 // S <= attnCols a row block sees every key at once (the plain softmax);
 // longer sequences take several key blocks and the online rescaling.
 const (
-	attnRows = 128
+	attnRows = 64
 	attnCols = 128
 )
 
@@ -116,9 +116,11 @@ func expShift[T Float](row []T, m float64) float64 {
 }
 
 // attnScores fills s (rows i0..i0+br, keys j0..j0+nc; row stride nc)
-// with the scaled, masked scores of batch entry b.
-func attnScores[T Float](a Attn, s []T, q, k AttnMat[T], mask *AttnMask[T], b, i0, br, j0, nc int) {
-	attnGemm(q.Trans, !k.Trans, br, nc, a.E, T(a.Scale), q.at(b, i0), q.LD, k.at(b, j0), k.LD, 0, s, nc)
+// with the scaled, masked scores of batch entry b; kt is that entry's
+// keys stored transposed (E×S, row stride ldk), so that the product takes
+// GEMM's packed path, not the dot products it uses for a transposed B.
+func attnScores[T Float](a Attn, s []T, q AttnMat[T], kt []T, ldk int, mask *AttnMask[T], b, i0, br, j0, nc int) {
+	attnGemm(q.Trans, false, br, nc, a.E, T(a.Scale), q.at(b, i0), q.LD, kt[j0:], ldk, 0, s, nc)
 	for r := range br {
 		row := s[r*nc : (r+1)*nc]
 		i := i0 + r
@@ -134,6 +136,17 @@ func attnScores[T Float](a Attn, s []T, q, k AttnMat[T], mask *AttnMask[T], b, i
 			}
 		}
 	}
+}
+
+// transposed returns matrix b of m (rows×cols) stored transposed
+// (cols×rows) and its row stride: m's own storage if it is already so
+// stored, otherwise a copy in buf.
+func transposed[T Float](m AttnMat[T], b, rows, cols int, buf []T) ([]T, int) {
+	if m.Trans {
+		return m.Data[m.Off[b]:], m.LD
+	}
+	kernel.Transpose(buf[:rows*cols], rows, m.Data[m.Off[b]:], m.LD, rows, cols)
+	return buf, rows
 }
 
 // keyEnd is the end of the keys that rows before i1 can see.
@@ -155,8 +168,17 @@ func AttnFwd[T Float](a Attn, out []T, lse []float64, q, k, v AttnMat[T], mask *
 		s := make([]T, attnRows*bc)
 		m := make([]float64, attnRows)
 		l := make([]float64, attnRows)
+		var ktBuf, kt []T
+		if !k.Trans {
+			ktBuf = make([]T, a.S*a.E)
+		}
+		ldk, lastB := 0, -1
 		for t := lo; t < hi; t++ {
 			b, i0 := t/nrb, t%nrb*attnRows
+			if b != lastB {
+				kt, ldk = transposed(k, b, a.S, a.E, ktBuf)
+				lastB = b
+			}
 			br := min(attnRows, a.L-i0)
 			o := out[(b*a.L+i0)*a.Ev : (b*a.L+i0+br)*a.Ev]
 			clear(o)
@@ -165,7 +187,7 @@ func AttnFwd[T Float](a Attn, out []T, lse []float64, q, k, v AttnMat[T], mask *
 			}
 			for j0, jEnd := 0, a.keyEnd(i0+br); j0 < jEnd; j0 += bc {
 				nc := min(bc, jEnd-j0)
-				attnScores(a, s, q, k, mask, b, i0, br, j0, nc)
+				attnScores(a, s, q, kt, ldk, mask, b, i0, br, j0, nc)
 				for r := range br {
 					row := s[r*nc : (r+1)*nc]
 					mnew := max(m[r], rowMax(row))
@@ -215,6 +237,30 @@ func rowMax[T Float](row []T) float64 {
 	return mx
 }
 
+// mulRows sets dst = x∘y.
+func mulRows[T Float](dst, x, y []T) {
+	if d, ok := any(dst).([]float32); ok {
+		kernel.MulF32(d, any(x).([]float32), any(y).([]float32))
+		return
+	}
+	for i := range dst {
+		dst[i] = x[i] * y[i]
+	}
+}
+
+// softmaxGradRow sets dp = p∘(dp - di), the gradient of the scores
+// from that of the weights.
+func softmaxGradRow[T Float](dp, p []T, di float64) {
+	if d, ok := any(dp).([]float32); ok {
+		kernel.AddConstF32(d, d, float32(-di))
+		kernel.MulF32(d, d, any(p).([]float32))
+		return
+	}
+	for i := range dp {
+		dp[i] = p[i] * (dp[i] - T(di))
+	}
+}
+
 func scaleRow[T Float](row []T, c float64) {
 	if r, ok := any(row).([]float32); ok {
 		kernel.MulConstF32(r, r, float32(c))
@@ -244,7 +290,16 @@ func AttnBwd[T Float](a Attn, dq, dk, dv, g, out []T, lse []float64, q, k, v Att
 			pd, z = make([]T, attnRows*bc), make([]T, attnRows*bc)
 		}
 		d := make([]float64, a.L)
+		var ktBuf, vtBuf []T
+		if !k.Trans {
+			ktBuf = make([]T, a.S*a.E)
+		}
+		if !v.Trans {
+			vtBuf = make([]T, a.S*a.Ev)
+		}
 		for b := lo; b < hi; b++ {
+			kt, ldk := transposed(k, b, a.S, a.E, ktBuf)
+			vt, ldv := transposed(v, b, a.S, a.Ev, vtBuf)
 			gb := g[b*a.L*a.Ev : (b+1)*a.L*a.Ev]
 			ob := out[b*a.L*a.Ev : (b+1)*a.L*a.Ev]
 			for i := range a.L {
@@ -265,7 +320,7 @@ func AttnBwd[T Float](a Attn, dq, dk, dv, g, out []T, lse []float64, q, k, v Att
 				gi := gb[i0*a.Ev:]
 				for j0, jEnd := 0, a.keyEnd(i0+br); j0 < jEnd; j0 += bc {
 					nc := min(bc, jEnd-j0)
-					attnScores(a, s, q, k, mask, b, i0, br, j0, nc)
+					attnScores(a, s, q, kt, ldk, mask, b, i0, br, j0, nc)
 					for r := range br {
 						row := s[r*nc : (r+1)*nc]
 						li := lse[b*a.L+i0+r]
@@ -290,17 +345,13 @@ func AttnBwd[T Float](a Attn, dq, dk, dv, g, out []T, lse []float64, q, k, v Att
 						}
 					}
 					attnGemm(true, false, nc, a.Ev, br, 1, w, nc, gi, a.Ev, 1, dvb[j0*a.Ev:], a.Ev)
-					attnGemm(false, !v.Trans, br, nc, a.Ev, 1, gi, a.Ev, v.at(b, j0), v.LD, 0, ds, nc)
+					attnGemm(false, false, br, nc, a.Ev, 1, gi, a.Ev, vt[j0:], ldv, 0, ds, nc)
 					for r := range br {
-						di := d[i0+r]
-						for c := range nc {
-							x := r*nc + c
-							dp := ds[x]
-							if a.P > 0 {
-								dp *= z[x]
-							}
-							ds[x] = s[x] * (dp - T(di))
+						lo, hi := r*nc, (r+1)*nc
+						if a.P > 0 {
+							mulRows(ds[lo:hi], ds[lo:hi], z[lo:hi])
 						}
+						softmaxGradRow(ds[lo:hi], s[lo:hi], d[i0+r])
 					}
 					attnGemm(false, k.Trans, br, a.E, nc, T(a.Scale), ds, nc, k.at(b, j0), k.LD, 1, dqb[i0*a.E:], a.E)
 					attnGemm(true, q.Trans, nc, a.E, br, T(a.Scale), ds, nc, q.at(b, i0), q.LD, 1, dkb[j0*a.E:], a.E)
