@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -143,8 +144,11 @@ func TestTrainDistributedLostRank(t *testing.T) {
 	if took > 30*time.Second {
 		t.Errorf("the job took %v after the kill to end, want < 30 s", took)
 	}
-	if !strings.Contains(out.String(), "lost rank 1") {
-		t.Error("rank 0 did not say it lost rank 1")
+	// Rank 0's watchdog names the lost rank, unless mpirun, which also
+	// sees the death, aborts the job first (on a loaded machine it can):
+	// then mpirun's own message names it.
+	if !strings.Contains(out.String(), "lost rank 1") && !regexp.MustCompile(`rank 1 with PID \d+ .*exited on signal 9`).MatchString(out.String()) {
+		t.Error("neither rank 0 nor mpirun said that rank 1 was lost")
 	}
 	if code, stdout, stderr := runCmd(t, "eval", "--checkpoint", dir); code != 0 {
 		t.Errorf("eval of the checkpoint left behind: exit %d\n%s%s", code, stdout, stderr)
