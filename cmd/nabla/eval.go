@@ -150,6 +150,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
+	if d := runDir(ckpt); isLMRun(d) { // a language model: lm.go
+		return evalLM(d, dataFlag, stdout)
+	}
 	ck, err := loadCheckpoint(ckpt)
 	if err != nil {
 		return err

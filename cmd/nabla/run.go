@@ -35,6 +35,7 @@ var commands = map[string]command{
 	"predict": {"classify CSV rows or PNG images with a trained model", runPredict},
 	"graph":   {"write the computational graph of one training step (DOT, SVG)", runGraph},
 	"bench":   {"run the benchmark workloads of DESIGN.md, one JSON line per figure", runBench},
+	"generate": {"continue a prompt with a trained language model (--checkpoint RUN)", runGenerate},
 	"version": {"print the module version, the Go version and the commit of this build", runVersion},
 }
 

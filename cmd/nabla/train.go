@@ -157,6 +157,9 @@ func (f *trainFlags) defaults(name string) {
 }
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if isTextData(args) { // a language model: lm.go
+		return runTrainText(ctx, args, stdout, stderr)
+	}
 	var f trainFlags
 	fs := newFlags("train", "train [flags]\n\nTrains a model and writes into --out: "+checkpointFile+", "+configFile+", "+metricsFile+" and "+curvesFile+".\nWith no flags it trains an MLP on the embedded digits in a few seconds.", stdout)
 	f.dataFlags(fs.FlagSet)
