@@ -528,12 +528,13 @@ func (j *job) loop(ready chan<- error) {
 	j.rank, j.size = rank, size
 	ready <- nil
 
+	calls := j.calls // nil once closed
 	var active []*call
 	idle := 0
 	lastCheck := time.Now()
 	for {
 		if len(active) == 0 {
-			c, ok := <-j.calls
+			c, ok := <-calls
 			if !ok {
 				j.stopped <- j.finalize()
 				return
@@ -545,9 +546,9 @@ func (j *job) loop(ready chan<- error) {
 	drain:
 		for {
 			select {
-			case c, ok := <-j.calls:
+			case c, ok := <-calls:
 				if !ok { // Finalize waits for its callers' collectives
-					j.calls = nil
+					calls = nil
 					break drain
 				}
 				active = j.begin(c, active)
@@ -572,7 +573,7 @@ func (j *job) loop(ready chan<- error) {
 			i++
 		}
 		if len(active) == 0 {
-			if j.calls == nil {
+			if calls == nil {
 				j.stopped <- j.finalize()
 				return
 			}

@@ -34,7 +34,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(f(json.RawMessage(os.Getenv(argsEnv))))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if subsetPath != "" {
+		os.Remove(subsetPath)
+	}
+	os.Exit(code)
 }
 
 // mpirunResult is what a job printed and how it ended.
