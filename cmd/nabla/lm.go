@@ -541,9 +541,12 @@ func generateLM(dir, prompt string, n int, temperature float64, topK int, topP f
 	if len(ids) == 0 {
 		return usagef("--prompt is empty")
 	}
-	if r.cfg.Model == "gpt" && len(ids)+n > r.cfg.Context {
-		return usagef("--prompt of %d tokens and --tokens %d make %d, more than the model's context of %d", len(ids), n, len(ids)+n, r.cfg.Context)
+	if r.cfg.Model == "gpt" && len(ids) > r.cfg.Context {
+		return usagef("--prompt has %d tokens, more than the model's context of %d", len(ids), r.cfg.Context)
 	}
+	// within the context the GPT runs one cached step per token; past it,
+	// it slides its window over the last Context tokens
+	cached := len(ids)+n <= r.cfg.Context
 	sample := gpt.Greedy
 	if temperature > 0 {
 		sample = gpt.Sampling(rand.New(rand.NewPCG(seed, 2)), temperature, topK, topP)
@@ -567,7 +570,7 @@ func generateLM(dir, prompt string, n int, temperature float64, topK int, topP f
 		genErr = nabla.Maybe(func() {
 			switch m := r.m.(type) {
 			case *gpt.GPT:
-				out, err := m.Generate(tokenIDs(ids, 1, len(ids)), n, sample, true)
+				out, err := m.Generate(tokenIDs(ids, 1, len(ids)), n, sample, cached)
 				if err != nil {
 					genErr = err
 					return
