@@ -34,7 +34,7 @@ func smallGPT(t *testing.T, tied bool) *gpt.GPT {
 func TestCachedGenerationMatches(t *testing.T) {
 	for _, tied := range []bool{false, true} {
 		g := smallGPT(t, tied)
-		prompt := nabla.FromSlice([]float32{1, 5, 2, 3, 7, 0, 0, 9}, 2, 4)
+		prompt := nabla.FromSlice([]int64{1, 5, 2, 3, 7, 0, 0, 9}, 2, 4)
 		for _, name := range []string{"greedy", "sampled"} {
 			sampler := func() gpt.Sampler {
 				if name == "greedy" {
@@ -49,6 +49,9 @@ func TestCachedGenerationMatches(t *testing.T) {
 			b, err := g.Generate(prompt, 20, sampler(), false)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if a.DType() != nabla.Int64 {
+				t.Errorf("generated tokens are %v, want Int64", a.DType())
 			}
 			if !slices.Equal(a.Ints(), b.Ints()) {
 				t.Errorf("tied=%v %s: cached %v, uncached %v", tied, name, a.Ints(), b.Ints())
