@@ -12,9 +12,11 @@ import (
 // named after those of PyTorch 2's F.scaled_dot_product_attention. The zero
 // value is no mask, no dropout and the scale 1/√E.
 type AttentionOptions struct {
-	// Mask, if not nil, is added to the scores: a float tensor that
-	// broadcasts to (…, L, S), with -Inf where a key must not be seen
-	// (PyTorch's float attn_mask). It may require a gradient.
+	// Mask, if not nil, broadcasts to the scores' shape (…, L, S): a
+	// float mask is added to the scores, with -Inf where a key must not
+	// be seen, and may require a gradient; a Bool mask is true where a
+	// query may see a key (PyTorch 2's attn_mask: the opposite of
+	// nn.MultiheadAttention's Bool masks).
 	Mask *Tensor
 	// Causal masks out the keys after each query: query i sees keys
 	// j <= i (the upper-left triangle when L != S), as is_causal.
@@ -40,8 +42,9 @@ type AttentionOptions struct {
 //
 // It panics with a *ShapeError if the inputs have fewer than two
 // dimensions or their sizes do not agree, or the mask does not broadcast
-// to (…, L, S), and with a *ValueError if Dropout is outside [0, 1) or is
-// positive without Rng.
+// to (…, L, S), and with a *ValueError if the inputs are not floats, the
+// mask neither float nor Bool, or Dropout outside [0, 1) or positive
+// without Rng. Float16 and BFloat16 inputs are computed in float32.
 func ScaledDotProductAttention(q, k, v *Tensor, o AttentionOptions) *Tensor {
 	const op = "ScaledDotProductAttention"
 	r := len(q.shape)
@@ -67,9 +70,21 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttentionOptions) *Tensor {
 		panicValue(op, "dropout %v needs an Rng", o.Dropout)
 	}
 	dt := promote(promote(q.dtype, k.dtype), v.dtype)
+	switch {
+	case dt == Float16 || dt == BFloat16:
+		// Half precision is a storage format: compute in float32.
+		return ScaledDotProductAttention(q.To(Float32), k.To(Float32), v.To(Float32), o).To(dt)
+	case dt != Float32 && dt != Float64:
+		panicValue(op, "q, k and v are %v, %v and %v; attention needs floats", q.dtype, k.dtype, v.dtype)
+	}
 	q, k, v = q.To(dt), k.To(dt), v.To(dt)
 	mask := o.Mask
-	if mask != nil {
+	if mask != nil && mask.dtype == Bool {
+		mask = Where(mask, FullOf(dt, 0), FullOf(dt, math.Inf(-1)))
+	} else if mask != nil {
+		if !mask.dtype.IsFloat() {
+			panicValue(op, "mask is %v, want a float or Bool mask", mask.dtype)
+		}
 		mask = mask.To(dt)
 	}
 	a := loops.Attn{B: numel(batch), L: L, S: S, E: E, Ev: Ev, Scale: o.Scale, Causal: o.Causal, P: o.Dropout}
@@ -315,7 +330,11 @@ func AttentionComposed(q, k, v *Tensor, o AttentionOptions) *Tensor {
 	if o.Dropout > 0 {
 		a.Seed = o.Rng.Uint64()
 	}
-	p, z := attentionWeights(q, k, o.Mask, a, batch)
+	mask := o.Mask
+	if mask != nil && mask.dtype == Bool {
+		mask = Where(mask, FullOf(q.dtype, 0), FullOf(q.dtype, math.Inf(-1)))
+	}
+	p, z := attentionWeights(q, k, mask, a, batch)
 	if z != nil {
 		p = p.Mul(z)
 	}

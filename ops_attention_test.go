@@ -224,3 +224,49 @@ func TestAttentionNoKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionBoolMask: a Bool mask (true where a query may see a key,
+// as PyTorch 2's) gives what the float mask of 0 and -Inf gives, through
+// the fused op and the composed one; half-precision inputs compute in
+// float32.
+func TestAttentionBoolMask(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	q, k, v := nabla.RandN(rng, 2, 2, 5, 4), nabla.RandN(rng, 2, 2, 6, 4), nabla.RandN(rng, 2, 2, 6, 3)
+	keep := make([]bool, 5*6)
+	fm := make([]float32, 5*6)
+	for i := range keep {
+		keep[i] = i%4 != 1
+		if !keep[i] {
+			fm[i] = float32(math.Inf(-1))
+		}
+	}
+	bm := nabla.FromSlice(keep, 5, 6)
+	want := nabla.ScaledDotProductAttention(q, k, v, nabla.AttentionOptions{Mask: nabla.FromSlice(fm, 5, 6)})
+	for name, got := range map[string]*T{
+		"fused":    nabla.ScaledDotProductAttention(q, k, v, nabla.AttentionOptions{Mask: bm}),
+		"composed": nabla.AttentionComposed(q, k, v, nabla.AttentionOptions{Mask: bm}),
+	} {
+		if d := maxRelDiff(got, want); d > 1e-6 {
+			t.Errorf("%s: Bool mask differs from the float one by %g", name, d)
+		}
+	}
+	half := nabla.ScaledDotProductAttention(q.To(nabla.Float16), k.To(nabla.Float16), v.To(nabla.Float16), nabla.AttentionOptions{})
+	if half.DType() != nabla.Float16 {
+		t.Errorf("Float16 inputs gave %v", half.DType())
+	}
+	if d := maxRelDiff(half.To(nabla.Float32), nabla.ScaledDotProductAttention(q, k, v, nabla.AttentionOptions{})); d > 2e-3 {
+		t.Errorf("Float16 result differs by %g", d)
+	}
+	for name, f := range map[string]func(){
+		"int mask": func() {
+			nabla.ScaledDotProductAttention(q, k, v, nabla.AttentionOptions{Mask: nabla.FromSlice([]int64{0, 1, 0, 1, 0, 1}, 6)})
+		},
+		"int inputs": func() {
+			nabla.ScaledDotProductAttention(q.To(nabla.Int64), k.To(nabla.Int64), v.To(nabla.Int64), nabla.AttentionOptions{})
+		},
+	} {
+		if err := nabla.Maybe(f); err == nil || !strings.Contains(err.Error(), "want") && !strings.Contains(err.Error(), "needs floats") {
+			t.Errorf("%s: got %v", name, err)
+		}
+	}
+}

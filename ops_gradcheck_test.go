@@ -325,6 +325,11 @@ var gradCases = []gradCase{
 		v := in[2].Permute(0, 2, 1, 3)
 		return nabla.ScaledDotProductAttention(q, k, v, nabla.AttentionOptions{Causal: true}).Square()
 	}, shapes: [][]input{ins(sh(2, 2, 3, 4), sh(2, 4, 2, 3), sh(2, 4, 2, 2))}},
+	// A Bool mask (true: may attend), broadcast over the batch.
+	{name: "Attention/boolmask", ops: []string{"ScaledDotProductAttention"}, f: func(in []*T) *T {
+		m := nabla.FromSlice([]bool{true, false, true, true, false, true, true, true, true, true, false, false}, 3, 4)
+		return nabla.ScaledDotProductAttention(in[0], in[1], in[2], nabla.AttentionOptions{Mask: m, Causal: true}).Square()
+	}, shapes: [][]input{ins(sh(2, 3, 2), sh(2, 4, 2), sh(2, 4, 3))}},
 	// Dropout from a fresh generator on every call, so that every
 	// evaluation draws the same mask.
 	{name: "Attention/dropout", ops: []string{"ScaledDotProductAttention"}, f: func(in []*T) *T {

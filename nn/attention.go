@@ -96,12 +96,14 @@ func (m *MultiheadAttention) String() string {
 
 // AttendOptions are the optional arguments of [MultiheadAttention.Attend].
 type AttendOptions struct {
-	// KeyPaddingMask (N, S), or (S) for an unbatched input, is added to
-	// the scores of each key: -Inf for a padding key (PyTorch's float
-	// key_padding_mask).
+	// KeyPaddingMask (N, S), or (S) for an unbatched input, marks the
+	// padding keys: a Bool mask true at them, or a float mask added to
+	// the scores of each key (-Inf for padding), as PyTorch's
+	// key_padding_mask.
 	KeyPaddingMask *nabla.Tensor
-	// AttnMask (L, S) or (N·H, L, S) is added to the scores (PyTorch's
-	// float attn_mask), as [GenerateSquareSubsequentMask] makes.
+	// AttnMask (L, S) or (N·H, L, S) is a Bool mask true where a query
+	// must not see a key, or a float mask added to the scores, as
+	// [GenerateSquareSubsequentMask] makes (PyTorch's attn_mask).
 	AttnMask *nabla.Tensor
 	// Causal masks out the keys after each query, as an AttnMask from
 	// GenerateSquareSubsequentMask would, without building it.
@@ -261,7 +263,7 @@ func (m *MultiheadAttention) mergeMasks(o AttendOptions, L, N, S, Sk int, dt nab
 		default:
 			panic(shapeErr(m.String(), a, "attn_mask: want (L, S) = (%d, %d) or (N·H, L, S) = (%d, %d, %d)", L, S, N*H, L, S))
 		}
-		mask = padKeys(a.To(dt), Sk-S)
+		mask = padKeys(floatMask(m.String(), "attn_mask", a, dt), Sk-S)
 	}
 	if kp := o.KeyPaddingMask; kp != nil {
 		switch {
@@ -271,7 +273,7 @@ func (m *MultiheadAttention) mergeMasks(o AttendOptions, L, N, S, Sk int, dt nab
 		default:
 			panic(shapeErr(m.String(), kp, "key_padding_mask: want (N, S) = (%d, %d)", N, S))
 		}
-		kp = padKeys(kp.To(dt), Sk-S).Reshape(N, 1, 1, Sk)
+		kp = padKeys(floatMask(m.String(), "key_padding_mask", kp, dt), Sk-S).Reshape(N, 1, 1, Sk)
 		if mask == nil {
 			mask = kp
 		} else {
@@ -279,6 +281,19 @@ func (m *MultiheadAttention) mergeMasks(o AttendOptions, L, N, S, Sk int, dt nab
 		}
 	}
 	return mask
+}
+
+// floatMask returns mask as an additive float mask of dtype dt: a Bool
+// mask (true where attention is not allowed, as in PyTorch 1.13) becomes
+// -Inf there and 0 elsewhere.
+func floatMask(layer, name string, mask *nabla.Tensor, dt nabla.DType) *nabla.Tensor {
+	switch {
+	case mask.DType() == nabla.Bool:
+		return nabla.Where(mask, nabla.FullOf(dt, math.Inf(-1)), nabla.FullOf(dt, 0))
+	case !mask.DType().IsFloat():
+		panic(&nabla.ValueError{Op: layer, Reason: fmt.Sprintf("%s is %v, want a Bool or float mask", name, mask.DType())})
+	}
+	return mask.To(dt)
 }
 
 // padKeys appends n zero columns to the last axis of a mask (for bias_k).

@@ -33,6 +33,8 @@ type seqCase struct {
 	Weights    *refTensor
 	Grads      map[string]refTensor
 	InputGrads map[string]refTensor `json:"input_grads"`
+
+	boolMasks bool // pass the masks that are 0 and -Inf only as Bool masks
 }
 
 func (c seqCase) int(k string) int    { return int(c.Config[k].(float64)) }
@@ -44,7 +46,31 @@ func (c seqCase) mask(name string) *nabla.Tensor {
 	if !ok {
 		return nil
 	}
-	return m.tensor(nabla.Float64)
+	t := m.tensor(nabla.Float64)
+	if c.boolMasks && zeroOrInf(m.Data) {
+		return t.Equal(nabla.FullOf(nabla.Float64, math.Inf(-1)))
+	}
+	return t
+}
+
+// zeroOrInf reports whether a float mask is a Bool mask in disguise.
+func zeroOrInf(d []float64) bool {
+	for _, v := range d {
+		if v != 0 && !math.IsInf(v, -1) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasBoolMask reports whether some mask of the case can be given as Bool.
+func (c seqCase) hasBoolMask() bool {
+	for _, m := range c.Masks {
+		if zeroOrInf(m.Data) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c seqCase) tcfg() nn.TransformerConfig {
@@ -129,7 +155,16 @@ func TestSeqLayersMatchPyTorch(t *testing.T) {
 		t.Fatal(err)
 	}
 	kinds := map[string]bool{}
+	var all []seqCase
 	for _, c := range cases {
+		all = append(all, c)
+		if c.hasBoolMask() {
+			c.boolMasks = true
+			c.Name += "/bool-masks"
+			all = append(all, c)
+		}
+	}
+	for _, c := range all {
 		kinds[c.Kind] = true
 		t.Run(c.Name, func(t *testing.T) {
 			if c.Kind == "Sinusoidal" {

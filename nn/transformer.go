@@ -102,8 +102,9 @@ func (l *TransformerEncoderLayer) String() string {
 }
 
 // MaskOptions are the masks of a self-attention block: AttnMask (L, L) or
-// (N·H, L, L) and KeyPaddingMask (N, L), both additive float masks as in
-// [AttendOptions], and Causal, which hides later positions without a mask.
+// (N·H, L, L) and KeyPaddingMask (N, L), Bool (true where attention is
+// not allowed) or additive float masks as in [AttendOptions], and Causal,
+// which hides later positions without a mask.
 type MaskOptions struct {
 	AttnMask, KeyPaddingMask *nabla.Tensor
 	Causal                   bool

@@ -132,11 +132,14 @@ func Sampling(rng *rand.Rand, temperature float64, topK int, topP float64) Sampl
 }
 
 // Generate appends n tokens to each row of prompt (N, T) and returns the
-// whole sequences (N, T+n) as token ids. With cached it runs the prompt
-// once and then one step per token through a [Cache], which needs
-// T+n <= Context; without, it reruns the model on the last Context tokens
-// for every new token. It returns an error if the prompt is empty or
-// the cached sequence would exceed the context. The model is run without
+// whole sequences (N, T+n) as Int64 token ids. With cached it runs the
+// prompt once and then one step per token through a [Cache]; without, it
+// reruns the model on the last Context tokens for every new token. Once
+// the sequence is longer than the context, a cached step too reruns the
+// model on the last Context tokens (learned positions cannot slide), so
+// that both give the same tokens; only the tokens within the context are
+// cheap. It returns an error if the prompt is empty or longer than the
+// context. The model is run without
 // recording a graph; set it to evaluation mode (nn.SetTraining) first
 // unless dropout is wanted.
 func (g *GPT) Generate(prompt *nabla.Tensor, n int, sample Sampler, cached bool) (*nabla.Tensor, error) {
@@ -144,16 +147,15 @@ func (g *GPT) Generate(prompt *nabla.Tensor, n int, sample Sampler, cached bool)
 		return nil, fmt.Errorf("gpt: Generate: want a prompt of shape (N, T) with T > 0, got %v", prompt.Shape())
 	}
 	N, T := prompt.Size(0), prompt.Size(1)
-	if cached && T+n > g.Cfg.Context {
-		return nil, fmt.Errorf("gpt: Generate: %d prompt and %d new tokens exceed the context of %d", T, n, g.Cfg.Context)
-	}
-	if !cached && T > g.Cfg.Context {
+	if T > g.Cfg.Context {
 		return nil, fmt.Errorf("gpt: Generate: a prompt of %d tokens exceeds the context of %d", T, g.Cfg.Context)
 	}
-	seq := make([][]float64, N)
-	ids := prompt.Float64s()
+	seq := make([][]int64, N)
+	ids := prompt.Ints()
 	for r := range N {
-		seq[r] = append([]float64(nil), ids[r*T:(r+1)*T]...)
+		for _, t := range ids[r*T : (r+1)*T] {
+			seq[r] = append(seq[r], int64(t))
+		}
 	}
 	var c *Cache
 	if cached {
@@ -164,28 +166,38 @@ func (g *GPT) Generate(prompt *nabla.Tensor, n int, sample Sampler, cached bool)
 	nn.NoGrad(g, func() {
 		for range n {
 			var logits *nabla.Tensor
-			if cached {
-				logits = g.Step(next.To(g.Wte.Weight.DType()), c)
+			if cached && c.Len+next.Size(1) <= g.Cfg.Context {
+				logits = g.Step(next, c)
 			} else {
+				// Without a cache, or with a full one: the model on the
+				// last Context tokens, as the uncached path does, so
+				// that both give the same tokens; the cache restarts
+				// from that window (its positions have shifted).
 				L := len(seq[0])
 				lo := max(0, L-g.Cfg.Context)
-				flat := make([]float64, 0, N*(L-lo))
+				flat := make([]int64, 0, N*(L-lo))
 				for r := range N {
 					flat = append(flat, seq[r][lo:]...)
 				}
-				logits = g.Forward(nabla.FromSlice(flat, N, L-lo).To(g.Wte.Weight.DType()))
+				window := nabla.FromSlice(flat, N, L-lo)
+				if cached {
+					c = g.NewCache()
+					logits = g.Step(window, c)
+				} else {
+					logits = g.Forward(window)
+				}
 			}
 			V := g.Cfg.Vocab
 			last := logits.Slice(1, logits.Size(1)-1, logits.Size(1), 1).Float64s()
-			col := make([]float64, N)
+			col := make([]int64, N)
 			for r := range N {
 				t := sample(last[r*V : (r+1)*V])
 				if t < 0 || t >= V {
 					err = fmt.Errorf("gpt: Generate: the sampler chose token %d outside [0, %d)", t, V)
 					return
 				}
-				seq[r] = append(seq[r], float64(t))
-				col[r] = float64(t)
+				seq[r] = append(seq[r], int64(t))
+				col[r] = int64(t)
 			}
 			next = nabla.FromSlice(col, N, 1)
 		}
@@ -193,7 +205,7 @@ func (g *GPT) Generate(prompt *nabla.Tensor, n int, sample Sampler, cached bool)
 	if err != nil {
 		return nil, err
 	}
-	flat := make([]float64, 0, N*(T+n))
+	flat := make([]int64, 0, N*(T+n))
 	for r := range N {
 		flat = append(flat, seq[r]...)
 	}

@@ -155,7 +155,8 @@ func (g *GPT) String() string {
 }
 
 // Forward returns the logits (N, T, Vocab) for token ids idx (N, T),
-// whole numbers held in a float tensor; T must not exceed the context.
+// Int64 (or whole numbers held in a float tensor); T must not exceed the
+// context.
 // It panics with a *nabla.ShapeError if idx is not 2-d or too long.
 func (g *GPT) Forward(idx *nabla.Tensor) *nabla.Tensor { return g.run(idx, nil) }
 

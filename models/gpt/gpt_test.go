@@ -34,7 +34,7 @@ func smallGPT(t *testing.T, tied bool) *gpt.GPT {
 func TestCachedGenerationMatches(t *testing.T) {
 	for _, tied := range []bool{false, true} {
 		g := smallGPT(t, tied)
-		prompt := nabla.FromSlice([]float32{1, 5, 2, 3, 7, 0, 0, 9}, 2, 4)
+		prompt := nabla.FromSlice([]int64{1, 5, 2, 3, 7, 0, 0, 9}, 2, 4)
 		for _, name := range []string{"greedy", "sampled"} {
 			sampler := func() gpt.Sampler {
 				if name == "greedy" {
@@ -42,18 +42,22 @@ func TestCachedGenerationMatches(t *testing.T) {
 				}
 				return gpt.Sampling(rand.New(rand.NewPCG(5, 6)), 0.9, 6, 0.95)
 			}
-			a, err := g.Generate(prompt, 20, sampler(), true)
+			// 30 new tokens: past the context of 24, where the cache restarts
+			a, err := g.Generate(prompt, 30, sampler(), true)
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := g.Generate(prompt, 20, sampler(), false)
+			b, err := g.Generate(prompt, 30, sampler(), false)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if a.DType() != nabla.Int64 {
+				t.Errorf("generated tokens are %v, want Int64", a.DType())
 			}
 			if !slices.Equal(a.Ints(), b.Ints()) {
 				t.Errorf("tied=%v %s: cached %v, uncached %v", tied, name, a.Ints(), b.Ints())
 			}
-			if slices.Equal(a.Ints()[4:24], a.Ints()[28:48]) {
+			if slices.Equal(a.Ints()[4:34], a.Ints()[38:68]) {
 				t.Errorf("tied=%v %s: both rows generated the same tokens; the test would not see a mix-up", tied, name)
 			}
 		}
@@ -114,8 +118,8 @@ func TestGPTBadInput(t *testing.T) {
 	if _, err := gpt.New(rand.New(rand.NewPCG(1, 1)), gpt.Config{Vocab: 5, Context: 4, Layers: 1, Heads: 3, Embed: 8}); err == nil || !strings.Contains(err.Error(), "multiple of Heads") {
 		t.Errorf("bad config: got %v", err)
 	}
-	if _, err := g.Generate(nabla.Zeros(1, 20), 10, gpt.Greedy, true); err == nil || !strings.Contains(err.Error(), "exceed the context") {
-		t.Errorf("long cached generation: got %v", err)
+	if _, err := g.Generate(nabla.Zeros(1, 25), 1, gpt.Greedy, true); err == nil || !strings.Contains(err.Error(), "exceeds the context") {
+		t.Errorf("long prompt: got %v", err)
 	}
 	if err := nabla.Maybe(func() { g.Forward(nabla.Zeros(1, 25)) }); err == nil || !strings.Contains(err.Error(), "exceed the context") {
 		t.Errorf("long forward: got %v", err)

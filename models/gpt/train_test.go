@@ -17,7 +17,7 @@ import (
 // weights (testdata/gpt_init.safetensors, written by
 // bench/reference/make_seq_reference.py), trains it on the same 200
 // batches of Opticks windows with AdamW (lr 1e-3, torch's default weight
-// decay 0.01), float32, no dropout, and checks every loss against
+// decay 0.01), float32 with Int64 token ids, no dropout, and checks every loss against
 // PyTorch's to 1e-3 relative.
 func TestTrainingMatchesPyTorch(t *testing.T) {
 	b, err := os.ReadFile("testdata/gpt_train.json")
@@ -30,7 +30,7 @@ func TestTrainingMatchesPyTorch(t *testing.T) {
 			LR                                               float64
 			WeightDecay                                      float64 `json:"weight_decay"`
 		}
-		IDs    []float32
+		IDs    []int64
 		Starts [][]int
 		Losses []float64
 	}
@@ -49,7 +49,7 @@ func TestTrainingMatchesPyTorch(t *testing.T) {
 	B, T := c.Batch, c.Seq
 	worst, worstStep := 0.0, 0
 	for step, starts := range ref.Starts {
-		x, y := make([]float32, 0, B*T), make([]float32, 0, B*T)
+		x, y := make([]int64, 0, B*T), make([]int64, 0, B*T)
 		for _, s := range starts {
 			x = append(x, ref.IDs[s:s+T]...)
 			y = append(y, ref.IDs[s+1:s+T+1]...)
