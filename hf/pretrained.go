@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/nabla-go/nabla"
 	"github.com/nabla-go/nabla/tokenizer"
 )
 
@@ -44,7 +43,7 @@ func Load(dir string) (*Pretrained, error) {
 func (p *Pretrained) Embed(texts []string) ([][]float32, error) {
 	out := make([][]float32, len(texts))
 	var err error
-	nabla.NoGrad(func() {
+	p.noGrad(func() {
 		for i, s := range texts {
 			ids := p.Tokenizer.Encode(s)
 			if len(ids) == 0 {
@@ -57,7 +56,7 @@ func (p *Pretrained) Embed(texts []string) ([][]float32, error) {
 			}
 			out[i] = p.Hidden(indexTensor(ids).Reshape(1, len(ids)), nil).Mean(1).Float32s()
 		}
-	}, p.leaves()...)
+	})
 	return out, err
 }
 
