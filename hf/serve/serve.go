@@ -217,8 +217,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v) // the client may be gone; nothing to do then
 }
 
-// post wraps a handler of a JSON POST endpoint: the method, the content
-// type and the body's size are checked, the body is decoded into the
+// post wraps a handler of a JSON POST endpoint: the method and the body's
+// size are checked, the body is decoded into the
 // handler's request, and an *apiError it returns is written.
 func (s *Server) post(h func(w http.ResponseWriter, r *http.Request, body []byte) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -226,10 +226,8 @@ func (s *Server) post(h func(w http.ResponseWriter, r *http.Request, body []byte
 			methodNotAllowed(w, "POST")
 			return
 		}
-		if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-			writeError(w, http.StatusUnsupportedMediaType, "invalid_request_error", "unsupported_media_type", fmt.Sprintf("Content-Type %q: send application/json", ct))
-			return
-		}
+		// The body is read as JSON whatever its Content-Type says: curl -d
+		// sends application/x-www-form-urlencoded unless told otherwise.
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.o.MaxBodyBytes))
 		if err != nil {
 			var tooBig *http.MaxBytesError

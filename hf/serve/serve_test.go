@@ -509,7 +509,7 @@ func TestBadRequests(t *testing.T) {
 		{"prompt too long", "POST", "/v1/completions", "", `{"prompt": "` + long + `"}`, 400, "context_length_exceeded"},
 		{"too many prompts", "POST", "/v1/completions", "", `{"prompt": ["a","a","a","a","a","a","a","a","a","a","a","a","a","a","a","a","a"]}`, 400, "too_many_prompts"},
 		{"oversized body", "POST", "/v1/completions", "", `{"prompt": "` + strings.Repeat("x", 5000) + `"}`, 413, "request_too_large"},
-		{"form content type", "POST", "/v1/completions", "application/x-www-form-urlencoded", `prompt=a`, 415, "unsupported_media_type"},
+		{"form body", "POST", "/v1/completions", "application/x-www-form-urlencoded", `prompt=a`, 400, "invalid_json"},
 		{"GET completions", "GET", "/v1/completions", "", ``, 405, "method_not_allowed"},
 		{"POST models", "POST", "/v1/models", "", `{}`, 405, "method_not_allowed"},
 		{"unknown path", "GET", "/v2/anything", "", ``, 404, "unknown_url"},
