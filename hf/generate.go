@@ -146,9 +146,12 @@ func (m *Model) noGrad(f func()) {
 }
 
 func (m *Model) leaves() []*nabla.Tensor {
-	ts := make([]*nabla.Tensor, len(m.params))
-	for i, p := range m.params {
-		ts[i] = p.Tensor
+	ts := make([]*nabla.Tensor, 0, len(m.params)+2*len(m.lora))
+	for _, p := range m.params {
+		ts = append(ts, p.Tensor)
+	}
+	for _, p := range m.LoRAParams() {
+		ts = append(ts, p.Tensor)
 	}
 	return ts
 }

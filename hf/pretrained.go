@@ -14,6 +14,8 @@ import (
 type Pretrained struct {
 	*Model
 	Tokenizer *tokenizer.Tokenizer
+
+	dir string // the folder it was loaded from, for SaveFolder's tokenizer files
 }
 
 // Load reads the model folder dir: config.json, the safetensors weights
@@ -34,7 +36,7 @@ func Load(dir string) (*Pretrained, error) {
 	if tok.VocabSize() > m.Config.VocabSize {
 		return nil, fmt.Errorf("hf: the tokenizer has ids up to %d; the model's vocabulary has %d", tok.VocabSize()-1, m.Config.VocabSize)
 	}
-	return &Pretrained{Model: m, Tokenizer: tok}, nil
+	return &Pretrained{Model: m, Tokenizer: tok, dir: dir}, nil
 }
 
 // Embed returns one embedding per text: the mean over its tokens of the
