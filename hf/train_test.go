@@ -285,3 +285,48 @@ func TestSaveFolder(t *testing.T) {
 		t.Errorf("a random model saved and loaded differs (config %+v)", m2.Config)
 	}
 }
+
+// TestExportForPyTorch writes fine-tuned folders for
+// bench/reference/check_hf_saved.py to check in PyTorch, when
+// NABLA_HF_EXPORT names a folder.
+func TestExportForPyTorch(t *testing.T) {
+	root := os.Getenv("NABLA_HF_EXPORT")
+	if root == "" {
+		t.Skip("NABLA_HF_EXPORT is not set")
+	}
+	for _, c := range []struct {
+		name    string
+		targets []string
+	}{{"gpt2-tiny", []string{"c_attn", "c_proj"}}, {"llama-tiny", nil}, {"qwen2-tiny", []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj"}}} {
+		p, err := Load(filepath.Join("testdata", c.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := batchOf(t, p, 16)
+		if err := p.AddLoRA(LoRAConfig{Rank: 4, Alpha: 16, Targets: c.targets}, rand.New(rand.NewPCG(5, 5))); err != nil {
+			t.Fatal(err)
+		}
+		train(t, p.Model, optim.NewAdamW(p.LoRAParams(), optim.AdamConfig{LR: 1e-2}), ids, 5)
+		dir := filepath.Join(root, c.name)
+		if err := p.SaveLoRA(filepath.Join(dir, "adapter"), c.name); err != nil {
+			t.Fatal(err)
+		}
+		logits := logitsOf(p.Model, ids)
+		var loss float64
+		p.noGrad(func() { loss = p.Loss(ids).Item() })
+		p.MergeLoRA()
+		if err := p.SaveFolder(filepath.Join(dir, "merged")); err != nil {
+			t.Fatal(err)
+		}
+		rows := ids.Shape()[0]
+		flat := ids.Ints()
+		var id2 [][]int
+		for r := range rows {
+			id2 = append(id2, flat[r*16:(r+1)*16])
+		}
+		b, _ := json.Marshal(map[string]any{"ids": id2, "logits": logits, "loss": loss})
+		if err := os.WriteFile(filepath.Join(dir, "nabla.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
