@@ -666,7 +666,7 @@ func TestSoak(t *testing.T) {
 	if h1 > h0+16<<20 {
 		t.Errorf("the heap grew from %d to %d bytes", h0, h1)
 	}
-	if r0 > 0 && r1 > r0+64<<10 {
+	if r0 > 0 && r1 > r0+24<<10 {
 		t.Errorf("RSS grew from %d to %d KiB", r0, r1)
 	}
 }
