@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/nabla-go/nabla/hf"
+	"github.com/nabla-go/nabla/tokenizer"
 )
 
 var models sync.Map // dir -> *hf.Pretrained, loaded once per test binary
@@ -301,11 +302,6 @@ func TestChat(t *testing.T) {
 				t.Errorf("chat streamed %q; want %q", got.String(), want)
 			}
 		})
-	}
-	// LLaMA 3's header format, with a tokenizer that has its tokens
-	p := load(t, "qwen2-tiny")
-	if _, ok := p.Tokenizer.ID("<|start_header_id|>"); ok {
-		t.Fatal("the fixture unexpectedly has LLaMA 3's header tokens")
 	}
 }
 
@@ -698,4 +694,32 @@ func ExampleNew() {
 	json.NewDecoder(resp.Body).Decode(&v)
 	fmt.Println(resp.StatusCode, v.Choices[0].FinishReason, v.Usage.CompletionTokens)
 	// Output: 200 length 4
+}
+
+// TestChatPromptLlama3 gives the llama fixture's model a tokenizer with
+// LLaMA 3's header tokens (and no ChatML ones) and checks the template.
+func TestChatPromptLlama3(t *testing.T) {
+	base := load(t, "llama-tiny")
+	raw, err := os.ReadFile(filepath.Join("..", "testdata", "llama-tiny", "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tj map[string]any
+	json.Unmarshal(raw, &tj)
+	added := tj["added_tokens"].([]any)
+	for i, tok := range []string{"<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"} {
+		added = append(added, map[string]any{"id": 1000 + i, "content": tok, "special": true, "lstrip": false, "rstrip": false, "normalized": false, "single_word": false})
+	}
+	tj["added_tokens"] = added
+	raw, _ = json.Marshal(tj)
+	tok, err := tokenizer.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &hf.Pretrained{Model: base.Model, Tokenizer: tok}
+	prompt, stop, stopText := ChatPrompt(p, []Message{{"system", "Be brief."}, {"user", " Hi "}})
+	want := "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+	if prompt != want || len(stop) != 1 || stop[0] != 1002 || stopText != nil {
+		t.Errorf("ChatPrompt = %q, %v, %v; want %q, [1002]", prompt, stop, stopText, want)
+	}
 }
