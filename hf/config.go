@@ -45,6 +45,9 @@ type Config struct {
 	BOSTokenID        any    `json:"bos_token_id"`
 	EOSTokenID        any    `json:"eos_token_id"` // a number or a list of numbers
 	TorchDType        string `json:"torch_dtype"`
+
+	// raw is config.json as read, every key, for SaveFolder to write back
+	raw map[string]any
 }
 
 // RopeScaling is config.json's rope_scaling: the "linear" and "llama3"
@@ -114,6 +117,7 @@ func ReadConfig(dir string) (*Config, error) {
 	if err := c.check(); err != nil {
 		return nil, fmt.Errorf("hf: %s: %v", path, err)
 	}
+	json.Unmarshal(data, &c.raw) // it parsed as a Config, so it is an object
 	return &c, nil
 }
 

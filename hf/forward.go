@@ -158,7 +158,7 @@ func (m *Model) gpt2(ids, pos *nabla.Tensor, at attention, c *Cache) *nabla.Tens
 		return nabla.LayerNorm(x, []int{n}, cfg.LayerNormEpsilon).Mul(m.w(p + ".weight")).Add(m.w(p + ".bias"))
 	}
 	conv1d := func(x *nabla.Tensor, p string) *nabla.Tensor { // GPT-2's Conv1D: x·W + b, W (in, out)
-		return x.MatMul(m.w(p + ".weight")).Add(m.w(p + ".bias"))
+		return m.withLoRA(p, x, x.MatMul(m.w(p+".weight")).Add(m.w(p+".bias")))
 	}
 	for i := range cfg.NLayer {
 		p := "transformer.h." + strconv.Itoa(i) + "."
@@ -201,7 +201,7 @@ func (m *Model) llama(ids, pos *nabla.Tensor, at attention, c *Cache) *nabla.Ten
 		if b := m.w(p + ".bias"); b != nil {
 			y = y.Add(b)
 		}
-		return y
+		return m.withLoRA(p, x, y)
 	}
 	for i := range cfg.NumHiddenLayers {
 		p := "model.layers." + strconv.Itoa(i) + "."

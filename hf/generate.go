@@ -96,7 +96,7 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, o GenerateOptions
 	}
 	cache := m.NewCache(pads)
 	var err error
-	nabla.NoGrad(func() {
+	m.noGrad(func() {
 		step := indexTensor(ids).Reshape(B, longest)
 		for range o.MaxTokens {
 			if err = ctx.Err(); err != nil {
@@ -126,14 +126,32 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, o GenerateOptions
 			}
 			step = indexTensor(next).Reshape(B, 1)
 		}
-	}, m.leaves()...)
+	})
 	return out, err
 }
 
+// noGrad runs f without recording a graph. When no parameter requires a
+// gradient (a loaded model that is not being fine-tuned) there is nothing
+// to switch off and f runs as it is: nabla.NoGrad writes the leaves'
+// flags, which would be a data race when several goroutines generate with
+// one model, as a server does.
+func (m *Model) noGrad(f func()) {
+	for _, t := range m.leaves() {
+		if t.RequiresGrad() {
+			nabla.NoGrad(f, m.leaves()...)
+			return
+		}
+	}
+	f()
+}
+
 func (m *Model) leaves() []*nabla.Tensor {
-	ts := make([]*nabla.Tensor, len(m.params))
-	for i, p := range m.params {
-		ts[i] = p.Tensor
+	ts := make([]*nabla.Tensor, 0, len(m.params)+2*len(m.lora))
+	for _, p := range m.params {
+		ts = append(ts, p.Tensor)
+	}
+	for _, p := range m.LoRAParams() {
+		ts = append(ts, p.Tensor)
 	}
 	return ts
 }

@@ -32,6 +32,11 @@ type Model struct {
 	// rotary tables (max positions, head_dim) for Llama: cos and sin of
 	// each position's angles, the half repeated as rotate-half pairs them
 	ropeCos, ropeSin *nabla.Tensor
+
+	// LoRA adapters by module path ("model.layers.0.self_attn.q_proj"),
+	// nil without; see AddLoRA
+	lora    map[string]*adapter
+	loraCfg LoRAConfig
 }
 
 // LoadModel builds the model of the folder dir from its config.json and

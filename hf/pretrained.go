@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/nabla-go/nabla"
 	"github.com/nabla-go/nabla/tokenizer"
 )
 
@@ -15,6 +14,8 @@ import (
 type Pretrained struct {
 	*Model
 	Tokenizer *tokenizer.Tokenizer
+
+	dir string // the folder it was loaded from, for SaveFolder's tokenizer files
 }
 
 // Load reads the model folder dir: config.json, the safetensors weights
@@ -35,7 +36,7 @@ func Load(dir string) (*Pretrained, error) {
 	if tok.VocabSize() > m.Config.VocabSize {
 		return nil, fmt.Errorf("hf: the tokenizer has ids up to %d; the model's vocabulary has %d", tok.VocabSize()-1, m.Config.VocabSize)
 	}
-	return &Pretrained{Model: m, Tokenizer: tok}, nil
+	return &Pretrained{Model: m, Tokenizer: tok, dir: dir}, nil
 }
 
 // Embed returns one embedding per text: the mean over its tokens of the
@@ -44,7 +45,7 @@ func Load(dir string) (*Pretrained, error) {
 func (p *Pretrained) Embed(texts []string) ([][]float32, error) {
 	out := make([][]float32, len(texts))
 	var err error
-	nabla.NoGrad(func() {
+	p.noGrad(func() {
 		for i, s := range texts {
 			ids := p.Tokenizer.Encode(s)
 			if len(ids) == 0 {
@@ -57,7 +58,7 @@ func (p *Pretrained) Embed(texts []string) ([][]float32, error) {
 			}
 			out[i] = p.Hidden(indexTensor(ids).Reshape(1, len(ids)), nil).Mean(1).Float32s()
 		}
-	}, p.leaves()...)
+	})
 	return out, err
 }
 

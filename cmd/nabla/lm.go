@@ -618,38 +618,20 @@ func runDir(ckpt string) string {
 	return ckpt
 }
 
-func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var ckpt, prompt string
-	var n, topK int
-	var temperature, topP float64
-	var seed uint64
-	fs := newFlags("generate", "generate --checkpoint RUN --prompt TEXT [flags]\n\nContinues --prompt with --tokens tokens sampled from a language model trained with\n'nabla train --data text', writing the text as it comes.", stdout)
-	fs.StringVar(&ckpt, "checkpoint", "", "a language-model run folder")
-	fs.StringVar(&prompt, "prompt", "", "the text to continue")
-	fs.IntVar(&n, "tokens", 200, "tokens to generate")
-	fs.Float64Var(&temperature, "temperature", 0.8, "sampling temperature (0: greedy)")
-	fs.IntVar(&topK, "top-k", 0, "sample among the k most likely tokens (0: all)")
-	fs.Float64Var(&topP, "top-p", 0, "sample among the most likely tokens holding this much probability (0: all)")
-	fs.Uint64Var(&seed, "seed", 1, "seed of the sampling")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	switch {
-	case fs.NArg() > 0:
-		return usagef("unexpected argument %q", fs.Arg(0))
-	case ckpt == "":
-		return usagef("generate needs --checkpoint RUN")
-	case n < 1:
-		return usagef("invalid value %d for --tokens: want 1 or more", n)
-	case temperature < 0 || math.IsNaN(temperature) || topK < 0 || topP < 0 || topP > 1:
-		return usagef("--temperature must be 0 or more, --top-k 0 or more, --top-p in [0, 1]")
-	}
-	dir := runDir(ckpt)
-	if !isLMRun(dir) {
-		if _, err := os.Stat(filepath.Join(dir, configFile)); err != nil {
-			return err
+func init() {
+	// generate --checkpoint (generate_hf.go parses the flags)
+	generateCheckpoint = func(ctx context.Context, ckpt string, g genFlags, stdout, stderr io.Writer) error {
+		dir := runDir(ckpt)
+		if !isLMRun(dir) {
+			if _, err := os.Stat(filepath.Join(dir, configFile)); err != nil {
+				return err
+			}
+			return fmt.Errorf("%s is not a language model's run (train one with --data text)", dir)
 		}
-		return fmt.Errorf("%s is not a language model's run (train one with --data text)", dir)
+		topP := g.topP
+		if topP >= 1 {
+			topP = 0 // all
+		}
+		return generateLM(dir, g.prompt, g.tokens, g.temperature, g.topK, topP, g.seed, stdout)
 	}
-	return generateLM(dir, prompt, n, temperature, topK, topP, seed, stdout)
 }

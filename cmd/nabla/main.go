@@ -7,6 +7,8 @@
 //	nabla eval --checkpoint runs/digits-mlp
 //	nabla predict --checkpoint runs/digits-mlp digit.png
 //	nabla graph --model cnn --out graph.dot
+//	nabla generate --hf DIR --prompt "The light" --tokens 32   # a Hugging Face model folder
+//	nabla serve --hf DIR --addr 127.0.0.1:8080                  # OpenAI's HTTP API
 //	nabla version
 //
 // Run "nabla help" or "nabla COMMAND --help" for the flags. The exit code is

@@ -30,13 +30,14 @@ type command struct {
 
 // commands holds the subcommands by name. Add one by adding an entry.
 var commands = map[string]command{
-	"train":   {"train a model and save it with its metrics and learning curves", runTrain},
-	"eval":    {"evaluate a trained model: accuracy, precision, recall, confusion matrix", runEval},
-	"predict": {"classify CSV rows or PNG images with a trained model", runPredict},
-	"graph":   {"write the computational graph of one training step (DOT, SVG)", runGraph},
-	"bench":   {"run the benchmark workloads of DESIGN.md, one JSON line per figure", runBench},
-	"generate": {"continue a prompt with a trained language model (--checkpoint RUN)", runGenerate},
-	"version": {"print the module version, the Go version and the commit of this build", runVersion},
+	"train":    {"train a model and save it with its metrics and learning curves", runTrain},
+	"eval":     {"evaluate a trained model: accuracy, precision, recall, confusion matrix", runEval},
+	"predict":  {"classify CSV rows or PNG images with a trained model", runPredict},
+	"graph":    {"write the computational graph of one training step (DOT, SVG)", runGraph},
+	"generate": {"continue a prompt with a pretrained language model (a Hugging Face folder)", runGenerate},
+	"serve":    {"serve a pretrained language model over HTTP with OpenAI's API", runServe},
+	"bench":    {"run the benchmark workloads of DESIGN.md, one JSON line per figure", runBench},
+	"version":  {"print the module version, the Go version and the commit of this build", runVersion},
 }
 
 // usageError is an error in the command line: exit code 2.
