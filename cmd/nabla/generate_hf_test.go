@@ -47,7 +47,7 @@ func TestGenerateHF(t *testing.T) {
 		{[]string{"--prompt", "a"}, exitUsage, "--hf DIR"},
 		{[]string{"--hf", tinyGPT2}, exitUsage, "--prompt is required"},
 		{[]string{"--hf", tinyGPT2, "--checkpoint", "run", "--prompt", "a"}, exitUsage, "not both"},
-		{[]string{"--checkpoint", "runs/x", "--prompt", "a"}, exitFailure, "not implemented"},
+		{[]string{"--checkpoint", "runs/x", "--prompt", "a"}, exitFailure, "runs/x/config.json"},
 		{[]string{"--hf", tinyGPT2, "--prompt", "a", "--top-p", "2"}, exitUsage, "--top-p"},
 		{[]string{"--hf", tinyGPT2, "--prompt", "a", "--tokens", "0"}, exitUsage, "--tokens"},
 		{[]string{"--hf", tinyGPT2, "--prompt", "a", "--tokens", "1000"}, exitFailure, "positions"},
