@@ -1,6 +1,7 @@
 package nabla
 
 import (
+	"slices"
 	"sync/atomic"
 
 	"github.com/nabla-go/nabla/internal/loops"
@@ -168,6 +169,11 @@ type backwardConfig struct {
 	upstream    *Tensor
 	retainGraph bool
 	createGraph bool
+	// graphIfOuter turns createGraph on when the graph reaches a leaf that
+	// requires grad and is not one of wrt (a weight that a function given
+	// to Grad closes over), so that the gradients stay differentiable with
+	// respect to it. Used by the functional API only.
+	graphIfOuter bool
 }
 
 // WithUpstream sets the gradient that flows into the output, of the output's
@@ -204,7 +210,7 @@ func (t *Tensor) Backward(opts ...BackwardOption) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	backprop("Backward", t, cfg, nil)
+	backprop("Backward", t, &cfg, nil)
 }
 
 // Gradients returns the gradients of the scalar y with respect to each of
@@ -216,12 +222,20 @@ func Gradients(y *Tensor, xs []*Tensor, opts ...BackwardOption) []*Tensor {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	grads, _ := gradients(y, xs, cfg)
+	return grads
+}
+
+// gradients is Gradients with its configuration made; it also reports
+// whether the backward pass was recorded (CreateGraph, asked for or turned
+// on by graphIfOuter).
+func gradients(y *Tensor, xs []*Tensor, cfg backwardConfig) ([]*Tensor, bool) {
 	for _, x := range xs {
 		if !x.requiresGrad {
 			panic(&GradError{Op: "Gradients", Reason: "an input does not require grad; call RequireGrad on it"})
 		}
 	}
-	grads := backprop("Gradients", y, cfg, xs)
+	grads := backprop("Gradients", y, &cfg, xs)
 	for i, g := range grads {
 		switch {
 		case g == nil:
@@ -230,7 +244,7 @@ func Gradients(y *Tensor, xs []*Tensor, opts ...BackwardOption) []*Tensor {
 			grads[i] = g.Detach() // a clean view, so the mark goes no further
 		}
 	}
-	return grads
+	return grads, cfg.createGraph
 }
 
 var passCounter atomic.Uint64
@@ -238,7 +252,7 @@ var passCounter atomic.Uint64
 // backprop walks the graph behind y in reverse topological order. When wrt
 // is nil it accumulates into the Grad of leaves; otherwise it returns the
 // gradient reaching each tensor of wrt and leaves every Grad alone.
-func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor {
+func backprop(op string, y *Tensor, cfg *backwardConfig, wrt []*Tensor) []*Tensor {
 	if !y.requiresGrad {
 		panic(&GradError{Op: op, Reason: "tensor does not require grad: no input of the graph behind it was marked with RequireGrad"})
 	}
@@ -251,6 +265,11 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 	} else if !sameShape(g.shape, y.shape) {
 		panic(shapeErr(op, "upstream gradient does not match the output", g.shape, y.shape))
 	}
+	pass := passCounter.Add(1)
+	order := topoSort(op, y, pass)
+	if cfg.graphIfOuter && !cfg.createGraph && reachesOuterLeaf(y, order, wrt) {
+		cfg.createGraph, cfg.retainGraph = true, true
+	}
 	if !cfg.createGraph {
 		// Without CreateGraph the backward pass records nothing: the
 		// upstream is marked noGraph, and every op that a backward rule
@@ -262,9 +281,6 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 	if g.dtype != y.dtype {
 		g = g.To(y.dtype)
 	}
-
-	pass := passCounter.Add(1)
-	order := topoSort(op, y, pass)
 
 	// leaf gradients (and wanted tensors) are collected here
 	var wantIdx map[*Tensor]int
@@ -340,6 +356,29 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 		}
 	}
 	return wanted
+}
+
+// reachesOuterLeaf reports whether the graph behind y (its non-leaf tensors
+// in order) reaches a leaf that requires grad and is not one of wrt. It
+// looks at each edge once, and only runs for the functional API.
+func reachesOuterLeaf(y *Tensor, order []*Tensor, wrt []*Tensor) bool {
+	outer := func(x *Tensor) bool {
+		if x == nil || !x.requiresGrad || x.node != nil {
+			return false
+		}
+		return !slices.Contains(wrt, x)
+	}
+	if outer(y) {
+		return true
+	}
+	for _, t := range order {
+		for _, x := range t.node.inputs {
+			if outer(x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // accumulate returns acc+g, treating a nil acc as zero.

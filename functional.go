@@ -10,8 +10,12 @@ package nabla
 // inside an outer Grad), the gradient is recorded so that it can be
 // differentiated again.
 //
-// f may be called once per call of the returned function; it must use only
-// its argument and constants.
+// f is called once per call of the returned function. It may close over
+// other tensors: when any of them requires grad (the weights of a model),
+// the gradient is recorded and stays differentiable with respect to them,
+// as with torch.func.grad and jax.grad, so that a loss built from it (a
+// physics-informed residual, a gradient penalty) trains those weights.
+// When nothing f depends on requires grad, nothing is recorded.
 func Grad(f func(*Tensor) *Tensor) func(*Tensor) *Tensor {
 	gf := GradN(func(xs ...*Tensor) *Tensor { return f(xs[0]) }, 0)
 	return func(x *Tensor) *Tensor { return gf(x)[0] }
@@ -72,12 +76,16 @@ func ValueAndGrad(f func(...*Tensor) *Tensor, wrt ...int) func(...*Tensor) (*Ten
 			}
 			return y, gs
 		}
-		var opts []BackwardOption
+		// Record the backward pass when the result must stay differentiable:
+		// inside an outer Grad (nested), or when f closes over a tensor
+		// that requires grad (graphIfOuter finds it while sorting the
+		// graph). Otherwise nothing is recorded, as cheap as Backward.
+		cfg := backwardConfig{graphIfOuter: true}
 		if nested {
-			opts = append(opts, CreateGraph())
+			cfg.createGraph, cfg.retainGraph = true, true
 		}
-		gs := Gradients(y, targets, opts...)
-		if !nested {
+		gs, kept := gradients(y, targets, cfg)
+		if !kept {
 			y = y.Detach()
 		}
 		return y, gs
