@@ -15,8 +15,10 @@
 // upstream gradient by the op's local gradient and summing over every path
 // (the multivariate chain rule), and adds the result to each leaf's
 // [Tensor.Grad]. Backward rules are themselves written with tensor ops, so
-// gradients can be differentiated again: [Grad] composes to any order, and
-// [HVP] gives Hessian-vector products.
+// gradients can be differentiated again: [Grad] composes to any order (and
+// with closures over weights that require grad, whose gradients then flow
+// through it), [HVP] and [HVPN] give Hessian-vector products, and
+// [Jacobian] and [Hessian] the full matrices for small inputs.
 //
 // # Memory
 //
