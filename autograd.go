@@ -21,7 +21,8 @@ type node struct {
 	inputs   []*Tensor  // in[:k] for up to two inputs, else its own slice
 	in       [2]*Tensor // inline storage for inputs, saving an allocation
 	backward backwardFunc
-	released bool // Backward ran without RetainGraph: inputs are gone
+	released bool      // Backward ran without RetainGraph: inputs are gone
+	site     *callSite // where the op was called, kept only in AnomalyMode
 
 	// scratch for one backward pass
 	pass uint64
@@ -48,6 +49,9 @@ func record(op string, out *Tensor, bw backwardFunc, inputs ...*Tensor) *Tensor 
 				n.inputs = n.in[:len(inputs)]
 			} else {
 				n.inputs = append([]*Tensor(nil), inputs...)
+			}
+			if anomalySites.Load() != 0 {
+				n.site = captureSite()
 			}
 			out.requiresGrad = true
 			out.node = n
@@ -174,6 +178,7 @@ type backwardConfig struct {
 	// to Grad closes over), so that the gradients stay differentiable with
 	// respect to it. Used by the functional API only.
 	graphIfOuter bool
+	anomaly      bool // check every gradient for NaN and Inf (DetectAnomaly)
 }
 
 // WithUpstream sets the gradient that flows into the output, of the output's
@@ -342,6 +347,9 @@ func backprop(op string, y *Tensor, cfg *backwardConfig, wrt []*Tensor) []*Tenso
 			gj := gs[j]
 			if !sameShape(gj.shape, x.shape) {
 				panic(&GradError{Op: n.op, Reason: "backward rule returned gradient of shape " + shapeString(gj.shape) + " for input of shape " + shapeString(x.shape)})
+			}
+			if cfg.anomaly {
+				checkAnomaly(n, j, gj)
 			}
 			if gj.dtype != x.dtype {
 				gj = gj.To(x.dtype)
