@@ -22,7 +22,14 @@ type node struct {
 	in       [2]*Tensor // inline storage for inputs, saving an allocation
 	backward backwardFunc
 	released bool      // Backward ran without RetainGraph: inputs are gone
+	inplace  bool      // an in-place op: the output is the old input's storage, rewritten
 	site     *callSite // where the op was called, kept only in AnomalyMode
+
+	// the versions of the inputs' and the output's storage when the op was
+	// recorded (inplace.go): ver for up to two inputs (ver[2] the output),
+	// more.ver for more
+	ver  [3]uint64
+	more *nodeMore // rarely needed state, kept out of line
 
 	// scratch for one backward pass
 	pass uint64
@@ -50,6 +57,7 @@ func record(op string, out *Tensor, bw backwardFunc, inputs ...*Tensor) *Tensor 
 			} else {
 				n.inputs = append([]*Tensor(nil), inputs...)
 			}
+			n.noteVersions(out)
 			if anomalySites.Load() != 0 {
 				n.site = captureSite()
 			}
@@ -339,8 +347,10 @@ func backprop(op string, y *Tensor, cfg *backwardConfig, wrt []*Tensor) []*Tenso
 		if gt == nil {
 			continue
 		}
+		checkVersions(n, t)
 		gs := n.backward(gt, t, n.inputs)
-		for j, x := range n.inputs {
+		for j := range n.inputs {
+			x := n.input(j)
 			if x == nil || !x.requiresGrad || j >= len(gs) || gs[j] == nil {
 				continue
 			}
@@ -432,7 +442,7 @@ func topoSort(op string, y *Tensor, pass uint64) []*Tensor {
 			panic(&GradError{Op: op, Reason: "the graph through " + n.op + " was released by an earlier Backward; pass RetainGraph() to the first call to run backward twice"})
 		}
 		if f.next < len(n.inputs) {
-			x := n.inputs[f.next]
+			x := n.input(f.next)
 			f.next++
 			if x != nil && x.requiresGrad && x.node != nil && x.node.pass != pass {
 				x.node.pass = pass

@@ -20,6 +20,16 @@
 // through it), [HVP] and [HVPN] give Hessian-vector products, and
 // [Jacobian] and [Hessian] the full matrices for small inputs.
 //
+// In-place ops (AddInPlace, MulInPlace, CopyFrom, Fill, Zero, ClampInPlace,
+// ReluInPlace, MaskedFillInPlace, as PyTorch's add_, copy_, ...) write into
+// a tensor or a view of one, and are recorded when the graph needs them.
+// Every storage has a version ([Tensor.Version]) that each in-place write,
+// Set and optimizer step increases; a backward pass that needs a value
+// written over since the forward pass panics with a *[GradError] naming the
+// op and the tensor, instead of computing a wrong gradient. In-place ops on
+// a leaf that requires grad are refused outside [NoGrad]. For NaN and Inf
+// in gradients, see [DetectAnomaly] and [AnomalyMode].
+//
 // # Memory
 //
 // Ops allocate their results on the Go heap by default. A training loop
@@ -41,7 +51,9 @@
 //
 // # Concurrency
 //
-// There is no global state: randomness comes from an explicit *rand.Rand,
-// and [NoGrad] is scoped to the tensors it is given, so goroutines that
-// train different models never interfere.
+// There is no global state that changes a result: randomness comes from an
+// explicit *rand.Rand, and [NoGrad] is scoped to the tensors it is given,
+// so goroutines that train different models never interfere. (The one
+// process-wide switch, [AnomalyMode], only records call sites for error
+// messages.)
 package nabla

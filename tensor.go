@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"sync/atomic"
 )
 
 // Tensor is an n-dimensional array of float32 or float64 values that also
@@ -30,6 +31,8 @@ type Tensor struct {
 	noGraph      bool   // a gradient of a backward pass without CreateGraph: ops on it record nothing
 	gradOwned    bool   // grad's memory is ours to add into
 	arena        *Arena // where the ops on this tensor take their outputs' memory; nil for the heap
+
+	version atomic.Pointer[storageVersion] // the storage's write count, shared by its views; nil until needed (inplace.go)
 }
 
 // newTensor allocates a contiguous, zeroed tensor.
@@ -298,8 +301,9 @@ func (t *Tensor) Ints() []int {
 // Data32 returns the storage of a contiguous float32 tensor, sharing memory:
 // writes through it change t and every view of t. It is meant for optimizers
 // and loaders that update values in place; changing a tensor that a graph
-// still holds for Backward gives wrong gradients. It panics if t is not
-// float32 or not contiguous.
+// still holds for Backward gives wrong gradients unless the writer calls
+// [Tensor.MarkModified] (the optimizers do), which the version check of the
+// backward pass then sees. It panics if t is not float32 or not contiguous.
 func (t *Tensor) Data32() []float32 {
 	if t.dtype != Float32 {
 		panicValue("Data32", "tensor is %v", t.dtype)
@@ -351,8 +355,9 @@ func (t *Tensor) At(idx ...int) float64 {
 	return float64(t.f32[off])
 }
 
-// Set stores v at the given index, in place. Like Data32, it bypasses
-// autograd.
+// Set stores v at the given index, in place. It records nothing in the
+// graph, but counts as a write to t's storage (see [Tensor.Version]): a
+// backward pass that needs the old value panics.
 func (t *Tensor) Set(v float64, idx ...int) {
 	if len(idx) != len(t.shape) {
 		panicShape("Set", "got "+strconv.Itoa(len(idx))+" indices for rank "+strconv.Itoa(len(t.shape)), t.shape)
@@ -369,6 +374,7 @@ func (t *Tensor) Set(v float64, idx ...int) {
 	} else {
 		t.f32[off] = float32(v)
 	}
+	t.MarkModified()
 }
 
 // Clone returns a contiguous copy of t that shares no memory with it. The copy
@@ -380,7 +386,9 @@ func (t *Tensor) Clone() *Tensor {
 
 // view returns a tensor sharing t's storage with the given geometry.
 func (t *Tensor) view(shape, strides []int, offset int) *Tensor {
-	return &Tensor{dtype: t.dtype, f32: t.f32, f64: t.f64, shape: shape, strides: strides, offset: offset, arena: t.arena}
+	v := &Tensor{dtype: t.dtype, f32: t.f32, f64: t.f64, shape: shape, strides: strides, offset: offset, arena: t.arena}
+	v.version.Store(t.sharedCounter())
+	return v
 }
 
 // contiguous returns t itself if it is contiguous, otherwise a contiguous
