@@ -2,6 +2,7 @@ package nn_test
 
 import (
 	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -77,6 +78,7 @@ func TestCrashChild(t *testing.T) {
 		}
 		return
 	}
+	os.Stdout.WriteString("ready\n") // the parent starts its clock
 	for step := 1; ; step++ {
 		if err := saveStep(path, step); err != nil {
 			t.Fatal(err)
@@ -109,12 +111,21 @@ func TestSaveSurvivesSIGKILL(t *testing.T) {
 	for k := range kills {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
 		cmd.Env = append(os.Environ(), "NABLA_CRASH_CHILD="+path)
+		ready, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// The child's start takes some milliseconds and a save some more:
-		// kill anywhere in the first 60 ms.
-		time.Sleep(time.Duration(rng.IntN(60_000)) * time.Microsecond)
+		// Wait for the child to start saving, then kill it within 30 ms:
+		// a save takes a few milliseconds, so kills land before, inside
+		// and after the rename of all the phases of a save.
+		buf := make([]byte, 6)
+		if _, err := io.ReadFull(ready, buf); err != nil {
+			t.Fatalf("kill %d: the child did not start: %v", k, err)
+		}
+		time.Sleep(time.Duration(rng.IntN(30_000)) * time.Microsecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		last := -1
