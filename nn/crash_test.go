@@ -2,6 +2,7 @@ package nn_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -17,12 +18,12 @@ import (
 	"github.com/nabla-go/nabla/nn"
 )
 
-// crashModel is a checkpoint of about 1 MB whose every value is the step
+// crashModel is a checkpoint of about 256 KB whose every value is the step
 // it was saved at, so that a file mixing two saves is caught.
 type crashModel struct{ w, b *nabla.Tensor }
 
 func newCrashModel(step int) *crashModel {
-	return &crashModel{w: nabla.Full(float64(step), 512, 512), b: nabla.Full(float64(step), 512)}
+	return &crashModel{w: nabla.Full(float64(step), 256, 256), b: nabla.Full(float64(step), 256)}
 }
 
 func (m *crashModel) Forward(x *nabla.Tensor) *nabla.Tensor { return x }
@@ -78,10 +79,15 @@ func TestCrashChild(t *testing.T) {
 		}
 		return
 	}
-	os.Stdout.WriteString("ready\n") // the parent starts its clock
 	for step := 1; ; step++ {
+		start := time.Now()
 		if err := saveStep(path, step); err != nil {
 			t.Fatal(err)
+		}
+		if step == 1 {
+			// Tell the parent how long a save takes, so that it kills
+			// within a few saves whatever the machine's speed.
+			fmt.Printf("%020d\n", time.Since(start).Nanoseconds())
 		}
 		// The step finished, for the parent to check against; written by
 		// rename, so that a kill cannot leave it half-written.
@@ -94,14 +100,14 @@ func TestCrashChild(t *testing.T) {
 // at random moments, and checks that the file left behind always loads and
 // is the whole of one save: the one the process had finished last, or the
 // one it was writing. NABLA_CRASH_KILLS sets the number of kills (200 by
-// default, 50 under the race detector, 20 with -short).
+// default, 20 with -short or under the race detector).
 func TestSaveSurvivesSIGKILL(t *testing.T) {
 	kills := 200
 	switch {
 	case testing.Short():
 		kills = 20
 	case raceEnabled:
-		kills = 50 // the race detector finds nothing in a killed child; save time
+		kills = 20 // the race detector finds nothing in a killed child; save time
 	}
 	if s := os.Getenv("NABLA_CRASH_KILLS"); s != "" {
 		kills, _ = strconv.Atoi(s)
@@ -124,14 +130,15 @@ func TestSaveSurvivesSIGKILL(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Wait for the child to start saving, then kill it within 30 ms:
-		// a save takes a few milliseconds, so kills land before, inside
-		// and after the rename of all the phases of a save.
-		buf := make([]byte, 6)
+		// Wait for the child's first save, then kill it within the time
+		// of three more, so that kills land in every phase of a save
+		// (writing, syncing, renaming) and between saves.
+		buf := make([]byte, 21)
 		if _, err := io.ReadFull(ready, buf); err != nil {
-			t.Fatalf("kill %d: the child did not start: %v", k, err)
+			t.Fatalf("kill %d: the child did not save: %v", k, err)
 		}
-		time.Sleep(time.Duration(rng.IntN(30_000)) * time.Microsecond)
+		d, _ := strconv.ParseInt(string(buf[:20]), 10, 64)
+		time.Sleep(time.Duration(rng.Int64N(3 * max(d, 1000))))
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		last := -1
@@ -192,7 +199,7 @@ func TestSaveFullDisk(t *testing.T) {
 	})
 	t.Run("tmpfs", func(t *testing.T) {
 		dir := t.TempDir()
-		if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1536k"); err != nil {
+		if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=384k"); err != nil {
 			t.Skipf("cannot mount a tmpfs here (%v); the file-size limit case covers a full disk", err)
 		}
 		defer syscall.Unmount(dir, 0)
@@ -201,7 +208,7 @@ func TestSaveFullDisk(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A second save needs room for the temporary file beside the old
-		// one: 1 MB more than the 1.5 MB disk has.
+		// one: 256 KB more than the 384 KB disk has.
 		err := saveStep(path, 2)
 		if !errors.Is(err, syscall.ENOSPC) {
 			t.Fatalf("Save on a full disk: %v; want ENOSPC", err)
