@@ -1,6 +1,7 @@
 package nabla
 
 import (
+	"slices"
 	"sync/atomic"
 
 	"github.com/nabla-go/nabla/internal/loops"
@@ -20,7 +21,15 @@ type node struct {
 	inputs   []*Tensor  // in[:k] for up to two inputs, else its own slice
 	in       [2]*Tensor // inline storage for inputs, saving an allocation
 	backward backwardFunc
-	released bool // Backward ran without RetainGraph: inputs are gone
+	released bool      // Backward ran without RetainGraph: inputs are gone
+	inplace  bool      // an in-place op: the output is the old input's storage, rewritten
+	site     *callSite // where the op was called, kept only in AnomalyMode
+
+	// the versions of the inputs' and the output's storage when the op was
+	// recorded (inplace.go): ver for up to two inputs (ver[2] the output),
+	// more.ver for more
+	ver  [3]uint64
+	more *nodeMore // rarely needed state, kept out of line
 
 	// scratch for one backward pass
 	pass uint64
@@ -47,6 +56,10 @@ func record(op string, out *Tensor, bw backwardFunc, inputs ...*Tensor) *Tensor 
 				n.inputs = n.in[:len(inputs)]
 			} else {
 				n.inputs = append([]*Tensor(nil), inputs...)
+			}
+			n.noteVersions(out)
+			if anomalySites.Load() != 0 {
+				n.site = captureSite()
 			}
 			out.requiresGrad = true
 			out.node = n
@@ -179,6 +192,12 @@ type backwardConfig struct {
 	retainGraph bool
 	createGraph bool
 	onGradReady func(*Tensor) // see OnGradReady
+	// graphIfOuter turns createGraph on when the graph reaches a leaf that
+	// requires grad and is not one of wrt (a weight that a function given
+	// to Grad closes over), so that the gradients stay differentiable with
+	// respect to it. Used by the functional API only.
+	graphIfOuter bool
+	anomaly      bool // check every gradient for NaN and Inf (DetectAnomaly)
 }
 
 // WithUpstream sets the gradient that flows into the output, of the output's
@@ -215,7 +234,7 @@ func (t *Tensor) Backward(opts ...BackwardOption) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	backprop("Backward", t, cfg, nil)
+	backprop("Backward", t, &cfg, nil)
 }
 
 // Gradients returns the gradients of the scalar y with respect to each of
@@ -227,12 +246,20 @@ func Gradients(y *Tensor, xs []*Tensor, opts ...BackwardOption) []*Tensor {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	grads, _ := gradients(y, xs, cfg)
+	return grads
+}
+
+// gradients is Gradients with its configuration made; it also reports
+// whether the backward pass was recorded (CreateGraph, asked for or turned
+// on by graphIfOuter).
+func gradients(y *Tensor, xs []*Tensor, cfg backwardConfig) ([]*Tensor, bool) {
 	for _, x := range xs {
 		if !x.requiresGrad {
 			panic(&GradError{Op: "Gradients", Reason: "an input does not require grad; call RequireGrad on it"})
 		}
 	}
-	grads := backprop("Gradients", y, cfg, xs)
+	grads := backprop("Gradients", y, &cfg, xs)
 	for i, g := range grads {
 		switch {
 		case g == nil:
@@ -241,7 +268,7 @@ func Gradients(y *Tensor, xs []*Tensor, opts ...BackwardOption) []*Tensor {
 			grads[i] = g.Detach() // a clean view, so the mark goes no further
 		}
 	}
-	return grads
+	return grads, cfg.createGraph
 }
 
 var passCounter atomic.Uint64
@@ -249,7 +276,7 @@ var passCounter atomic.Uint64
 // backprop walks the graph behind y in reverse topological order. When wrt
 // is nil it accumulates into the Grad of leaves; otherwise it returns the
 // gradient reaching each tensor of wrt and leaves every Grad alone.
-func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor {
+func backprop(op string, y *Tensor, cfg *backwardConfig, wrt []*Tensor) []*Tensor {
 	if !y.requiresGrad {
 		panic(&GradError{Op: op, Reason: "tensor does not require grad: no input of the graph behind it was marked with RequireGrad"})
 	}
@@ -262,6 +289,11 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 	} else if !sameShape(g.shape, y.shape) {
 		panic(shapeErr(op, "upstream gradient does not match the output", g.shape, y.shape))
 	}
+	pass := passCounter.Add(1)
+	order := topoSort(op, y, pass)
+	if cfg.graphIfOuter && !cfg.createGraph && reachesOuterLeaf(y, order, wrt) {
+		cfg.createGraph, cfg.retainGraph = true, true
+	}
 	if !cfg.createGraph {
 		// Without CreateGraph the backward pass records nothing: the
 		// upstream is marked noGraph, and every op that a backward rule
@@ -273,9 +305,6 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 	if g.dtype != y.dtype {
 		g = g.To(y.dtype)
 	}
-
-	pass := passCounter.Add(1)
-	order := topoSort(op, y, pass)
 
 	// leaf gradients (and wanted tensors) are collected here
 	var wantIdx map[*Tensor]int
@@ -331,14 +360,19 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 			leaves.ran(n.inputs)
 			continue
 		}
+		checkVersions(n, t)
 		gs := n.backward(gt, t, n.inputs)
-		for j, x := range n.inputs {
+		for j := range n.inputs {
+			x := n.input(j)
 			if x == nil || !x.requiresGrad || j >= len(gs) || gs[j] == nil {
 				continue
 			}
 			gj := gs[j]
 			if !sameShape(gj.shape, x.shape) {
 				panic(&GradError{Op: n.op, Reason: "backward rule returned gradient of shape " + shapeString(gj.shape) + " for input of shape " + shapeString(x.shape)})
+			}
+			if cfg.anomaly {
+				checkAnomaly(n, j, gj)
 			}
 			if gj.dtype != x.dtype {
 				gj = gj.To(x.dtype)
@@ -354,6 +388,29 @@ func backprop(op string, y *Tensor, cfg backwardConfig, wrt []*Tensor) []*Tensor
 		}
 	}
 	return wanted
+}
+
+// reachesOuterLeaf reports whether the graph behind y (its non-leaf tensors
+// in order) reaches a leaf that requires grad and is not one of wrt. It
+// looks at each edge once, and only runs for the functional API.
+func reachesOuterLeaf(y *Tensor, order []*Tensor, wrt []*Tensor) bool {
+	outer := func(x *Tensor) bool {
+		if x == nil || !x.requiresGrad || x.node != nil {
+			return false
+		}
+		return !slices.Contains(wrt, x)
+	}
+	if outer(y) {
+		return true
+	}
+	for _, t := range order {
+		for _, x := range t.node.inputs {
+			if outer(x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // accumulate returns acc+g, treating a nil acc as zero.
@@ -399,7 +456,7 @@ func topoSort(op string, y *Tensor, pass uint64) []*Tensor {
 			panic(&GradError{Op: op, Reason: "the graph through " + n.op + " was released by an earlier Backward; pass RetainGraph() to the first call to run backward twice"})
 		}
 		if f.next < len(n.inputs) {
-			x := n.inputs[f.next]
+			x := n.input(f.next)
 			f.next++
 			if x != nil && x.requiresGrad && x.node != nil && x.node.pass != pass {
 				x.node.pass = pass

@@ -15,8 +15,20 @@
 // upstream gradient by the op's local gradient and summing over every path
 // (the multivariate chain rule), and adds the result to each leaf's
 // [Tensor.Grad]. Backward rules are themselves written with tensor ops, so
-// gradients can be differentiated again: [Grad] composes to any order, and
-// [HVP] gives Hessian-vector products.
+// gradients can be differentiated again: [Grad] composes to any order (and
+// with closures over weights that require grad, whose gradients then flow
+// through it), [HVP] and [HVPN] give Hessian-vector products, and
+// [Jacobian] and [Hessian] the full matrices for small inputs.
+//
+// In-place ops (AddInPlace, MulInPlace, CopyFrom, Fill, Zero, ClampInPlace,
+// ReluInPlace, MaskedFillInPlace, as PyTorch's add_, copy_, ...) write into
+// a tensor or a view of one, and are recorded when the graph needs them.
+// Every storage has a version ([Tensor.Version]) that each in-place write,
+// Set and optimizer step increases; a backward pass that needs a value
+// written over since the forward pass panics with a *[GradError] naming the
+// op and the tensor, instead of computing a wrong gradient. In-place ops on
+// a leaf that requires grad are refused outside [NoGrad]. For NaN and Inf
+// in gradients, see [DetectAnomaly] and [AnomalyMode].
 //
 // # Recurrent layers
 //
@@ -46,7 +58,9 @@
 //
 // # Concurrency
 //
-// There is no global state: randomness comes from an explicit *rand.Rand,
-// and [NoGrad] is scoped to the tensors it is given, so goroutines that
-// train different models never interfere.
+// There is no global state that changes a result: randomness comes from an
+// explicit *rand.Rand, and [NoGrad] is scoped to the tensors it is given,
+// so goroutines that train different models never interfere. (The one
+// process-wide switch, [AnomalyMode], only records call sites for error
+// messages.)
 package nabla

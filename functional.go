@@ -1,5 +1,7 @@
 package nabla
 
+import "strconv"
+
 // This file holds the functional interface to differentiation, in the
 // spirit of the seed library's grad and value_and_grad and of JAX: functions
 // in, functions out, composable to any order.
@@ -10,8 +12,12 @@ package nabla
 // inside an outer Grad), the gradient is recorded so that it can be
 // differentiated again.
 //
-// f may be called once per call of the returned function; it must use only
-// its argument and constants.
+// f is called once per call of the returned function. It may close over
+// other tensors: when any of them requires grad (the weights of a model),
+// the gradient is recorded and stays differentiable with respect to them,
+// as with torch.func.grad and jax.grad, so that a loss built from it (a
+// physics-informed residual, a gradient penalty) trains those weights.
+// When nothing f depends on requires grad, nothing is recorded.
 func Grad(f func(*Tensor) *Tensor) func(*Tensor) *Tensor {
 	gf := GradN(func(xs ...*Tensor) *Tensor { return f(xs[0]) }, 0)
 	return func(x *Tensor) *Tensor { return gf(x)[0] }
@@ -72,12 +78,16 @@ func ValueAndGrad(f func(...*Tensor) *Tensor, wrt ...int) func(...*Tensor) (*Ten
 			}
 			return y, gs
 		}
-		var opts []BackwardOption
+		// Record the backward pass when the result must stay differentiable:
+		// inside an outer Grad (nested), or when f closes over a tensor
+		// that requires grad (graphIfOuter finds it while sorting the
+		// graph). Otherwise nothing is recorded, as cheap as Backward.
+		cfg := backwardConfig{graphIfOuter: true}
 		if nested {
-			opts = append(opts, CreateGraph())
+			cfg.createGraph, cfg.retainGraph = true, true
 		}
-		gs := Gradients(y, targets, opts...)
-		if !nested {
+		gs, kept := gradients(y, targets, cfg)
+		if !kept {
 			y = y.Detach()
 		}
 		return y, gs
@@ -93,9 +103,73 @@ func (t *Tensor) identity() *Tensor {
 
 // HVP returns the product of the Hessian of the scalar function f at x with
 // the vector v (of x's shape), computed by differentiating the gradient
-// twice (reverse over reverse) without forming the Hessian.
+// twice (reverse over reverse) without forming the Hessian. HVPN does the
+// same for a function of several tensors.
 func HVP(f func(*Tensor) *Tensor, x, v *Tensor) *Tensor {
 	return Grad(func(z *Tensor) *Tensor {
 		return Grad(f)(z).Mul(v).Sum()
 	})(x)
+}
+
+// HVPN is HVP for a function of several tensors: given one vector per
+// argument (vs[i] of xs[i]'s shape), it returns (H v)_i = Σ_j ∂²f/∂x_i∂x_j
+// v_j for each argument i, the Hessian of f at xs times the concatenated
+// vector, without forming the Hessian. It panics with a *ShapeError if vs
+// does not match xs.
+func HVPN(f func(...*Tensor) *Tensor, xs, vs []*Tensor) []*Tensor {
+	if len(vs) != len(xs) {
+		panicShape("HVPN", strconv.Itoa(len(vs))+" vectors for "+strconv.Itoa(len(xs))+" arguments")
+	}
+	for i := range xs {
+		if !sameShape(xs[i].shape, vs[i].shape) {
+			panicShape("HVPN", "vector "+strconv.Itoa(i)+" does not match its argument", vs[i].shape, xs[i].shape)
+		}
+	}
+	gf := GradN(f)
+	return GradN(func(zs ...*Tensor) *Tensor {
+		gs := gf(zs...)
+		s := gs[0].Mul(vs[0]).Sum()
+		for i := 1; i < len(gs); i++ {
+			s = s.Add(gs[i].Mul(vs[i]).Sum())
+		}
+		return s
+	})(xs...)
+}
+
+// Jacobian returns the Jacobian of f at x, of shape f(x).Shape() followed by
+// x.Shape(): element [i..., j...] is ∂f(x)[i...]/∂x[j...]. It takes one
+// backward pass per element of f(x), so it is meant for small outputs
+// (checking, small second-order methods); for products with a vector use
+// Gradients with WithUpstream, or HVP. Like Grad it composes: inside an
+// outer Grad, or when f closes over tensors that require grad, the result
+// is differentiable.
+func Jacobian(f func(*Tensor) *Tensor, x *Tensor) *Tensor {
+	nested := x.requiresGrad
+	var z *Tensor
+	if nested {
+		z = x.identity()
+	} else {
+		z = x.Detach().RequireGrad()
+	}
+	y := f(z)
+	shape := append(append([]int(nil), y.shape...), x.shape...)
+	if !y.requiresGrad || y.Len() == 0 {
+		return FullOf(x.dtype, 0, shape...)
+	}
+	rows := make([]*Tensor, y.Len())
+	for k := range rows {
+		up := FullOf(y.dtype, 0, y.Len())
+		up.Set(1, k)
+		cfg := backwardConfig{upstream: up.Reshape(y.shape...), retainGraph: true, createGraph: nested, graphIfOuter: true}
+		gs, _ := gradients(y, []*Tensor{z}, cfg)
+		rows[k] = gs[0]
+	}
+	return Stack(rows, 0).Reshape(shape...)
+}
+
+// Hessian returns the Hessian of the scalar function f at x, of shape
+// x.Shape() twice: the Jacobian of Grad(f). Like Jacobian it is meant for
+// small inputs.
+func Hessian(f func(*Tensor) *Tensor, x *Tensor) *Tensor {
+	return Jacobian(Grad(f), x)
 }

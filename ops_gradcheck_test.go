@@ -389,6 +389,51 @@ var gradCases = []gradCase{
 	{name: "ProdAll", ops: []string{"Prod", "ProdOthers"}, f: un(func(x *T) *T { return x.Prod() }), shapes: append(reduceShapes, ins(sh()))},
 	{name: "ProdAxis", ops: []string{"Prod", "ProdOthers"}, f: un(func(x *T) *T { return x.Prod(-1).Square() }), shapes: reduceShapes},
 	{name: "ProdKeep", ops: []string{"Prod", "ProdOthers"}, f: un(func(x *T) *T { return x.ProdKeep(0, 2).Square() }), shapes: [][]input{ins(sh(2, 3, 4)), ins(tr(2, 3, 4))}},
+	// In-place ops on a non-leaf that the graph needs afterwards (y is used
+	// after the write, and x through it and directly).
+	{name: "AddInPlace", ops: []string{"Add"}, f: bin(func(x, u *T) *T {
+		y := x.MulScalar(1.5)
+		return y.AddInPlace(u).Mul(x)
+	}), shapes: inplaceShapes},
+	{name: "MulInPlace", ops: []string{"Mul", "Clone"}, f: bin(func(x, u *T) *T {
+		y := x.MulScalar(1.5)
+		return y.MulInPlace(u).Mul(x)
+	}), shapes: inplaceShapes},
+	{name: "MulScalarInPlace", ops: []string{"MulScalar"}, f: un(func(x *T) *T {
+		return x.MulScalar(1.5).MulScalarInPlace(-2).Mul(x)
+	}), shapes: unaryShapes},
+	{name: "CopyFrom", ops: []string{"Clone", "BroadcastTo"}, f: bin(func(x, u *T) *T {
+		y := x.MulScalar(1.5)
+		return y.CopyFrom(u.Sin()).Mul(x)
+	}), shapes: inplaceShapes},
+	{name: "Fill", ops: []string{"Fill"}, f: un(func(x *T) *T {
+		y := x.MulScalar(1.5)
+		z := y.MulScalar(3) // y's old graph is used before the write
+		return y.Fill(0.25).Mul(x).Add(z)
+	}), shapes: unaryShapes},
+	{name: "CopyFromConstant", ops: []string{"Fill"}, f: un(func(x *T) *T {
+		return x.MulScalar(1.5).CopyFrom(nabla.FromSlice([]float64{0.5})).Mul(x)
+	}), shapes: unaryShapes},
+	{name: "Zero", ops: []string{"Fill"}, f: un(func(x *T) *T {
+		return x.MulScalar(1.5).Zero().Add(x).Square()
+	}), shapes: unaryShapes},
+	{name: "ClampInPlace", ops: []string{"Clamp", "Clone"}, f: un(func(x *T) *T {
+		return x.MulScalar(1.5).ClampInPlace(-0.7, 0.7).Mul(x)
+	}), shapes: unaryShapes},
+	{name: "ReluInPlace", ops: []string{"ReluInPlace", "ReluGrad"}, f: un(func(x *T) *T {
+		return x.MulScalar(1.5).ReluInPlace().Mul(x)
+	}), shapes: unaryShapes},
+	{name: "MaskedFillInPlace", ops: []string{"Where"}, f: un(func(x *T) *T {
+		mask := x.Detach().Greater(nabla.FullOf(nabla.Float64, 0.5))
+		return x.MulScalar(1.5).MaskedFillInPlace(mask, 0.25).Mul(x)
+	}), shapes: unaryShapes},
+}
+
+// inplaceShapes are binaryShapes whose second operand broadcasts to the
+// first, as an in-place op needs.
+var inplaceShapes = [][]input{
+	ins(sh(), sh()), ins(sh(3), sh(3)), ins(sh(3, 2), sh(3, 2)), ins(sh(3, 4), sh(1, 4)),
+	ins(sh(2, 3, 4), sh()), ins(sh(2, 3), sh(3)), ins(tr(3, 2), sh(3, 2)), ins(sh(2, 3), tr(2, 3)), ins(tr(2, 3, 4), sh(4)),
 }
 
 func TestGradcheck(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/nabla-go/nabla/internal/half"
@@ -34,6 +35,8 @@ type Tensor struct {
 	noGraph      bool   // a gradient of a backward pass without CreateGraph: ops on it record nothing
 	gradOwned    bool   // grad's memory is ours to add into
 	arena        *Arena // where the ops on this tensor take their outputs' memory; nil for the heap
+
+	version atomic.Pointer[storageVersion] // the storage's write count, shared by its views; nil until needed (inplace.go)
 }
 
 // newTensor allocates a contiguous, zeroed tensor.
@@ -441,8 +444,9 @@ func (t *Tensor) Ints() []int {
 // Data32 returns the storage of a contiguous float32 tensor, sharing memory:
 // writes through it change t and every view of t. It is meant for optimizers
 // and loaders that update values in place; changing a tensor that a graph
-// still holds for Backward gives wrong gradients. It panics if t is not
-// float32 or not contiguous.
+// still holds for Backward gives wrong gradients unless the writer calls
+// [Tensor.MarkModified] (the optimizers do), which the version check of the
+// backward pass then sees. It panics if t is not float32 or not contiguous.
 func (t *Tensor) Data32() []float32 { return dataOf[float32](t, Float32, "Data32") }
 
 // Data64 is Data32 for float64 tensors.
@@ -548,7 +552,9 @@ func (t *Tensor) ItemInt() int64 {
 func (t *Tensor) At(idx ...int) float64 { return t.load(t.offsetOf("At", idx)) }
 
 // Set stores v at the given index, in place, converted to t's dtype as
-// [Tensor.To] converts. Like Data32, it bypasses autograd.
+// [Tensor.To] converts. It records nothing in the graph, but counts as a
+// write to t's storage (see [Tensor.Version]): a backward pass that needs
+// the old value panics.
 func (t *Tensor) Set(v float64, idx ...int) {
 	off := t.offsetOf("Set", idx)
 	switch t.dtype {
@@ -560,6 +566,7 @@ func (t *Tensor) Set(v float64, idx ...int) {
 		one := FromSlice([]float64{v}).To(t.dtype)
 		storeLoops.of(t.dtype)(t, off, []int{}, []int{}, one)
 	}
+	t.MarkModified()
 }
 
 // Clone returns a contiguous copy of t that shares no memory with it. The copy
@@ -571,7 +578,9 @@ func (t *Tensor) Clone() *Tensor {
 
 // view returns a tensor sharing t's storage with the given geometry.
 func (t *Tensor) view(shape, strides []int, offset int) *Tensor {
-	return &Tensor{dtype: t.dtype, f32: t.f32, f64: t.f64, other: t.other, shape: shape, strides: strides, offset: offset, arena: t.arena}
+	v := &Tensor{dtype: t.dtype, f32: t.f32, f64: t.f64, other: t.other, shape: shape, strides: strides, offset: offset, arena: t.arena}
+	v.version.Store(t.sharedCounter())
+	return v
 }
 
 // contiguous returns t itself if it is contiguous, otherwise a contiguous

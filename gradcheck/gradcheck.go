@@ -225,3 +225,37 @@ func Describe(inputs []*nabla.Tensor) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// NumericalJacobian returns the Jacobian of f with respect to inputs[i] by
+// central differences with step eps (1e-6 when 0), the numerical half of
+// Check, as a float64 tensor of f's output shape followed by inputs[i]'s
+// shape. It perturbs inputs[i] in place with Set and restores it, so the
+// inputs must be float64 and not expanded views.
+func NumericalJacobian(f Func, inputs []*nabla.Tensor, i int, eps float64) *nabla.Tensor {
+	if eps == 0 {
+		eps = 1e-6
+	}
+	x := inputs[i]
+	yShape := f(inputs).Shape()
+	ny := 1
+	for _, d := range yShape {
+		ny *= d
+	}
+	nx := x.Len()
+	jac := make([]float64, ny*nx)
+	shape := x.Shape()
+	idx := make([]int, len(shape))
+	for j := 0; j < nx; j++ {
+		orig := x.At(idx...)
+		x.Set(orig+eps, idx...)
+		yp := f(inputs).Float64s()
+		x.Set(orig-eps, idx...)
+		ym := f(inputs).Float64s()
+		x.Set(orig, idx...)
+		for k := 0; k < ny; k++ {
+			jac[k*nx+j] = (yp[k] - ym[k]) / (2 * eps)
+		}
+		next(idx, shape)
+	}
+	return nabla.FromSlice(jac, append(yShape, shape...)...)
+}

@@ -68,6 +68,7 @@ func (o *Adagrad) Step() {
 			continue
 		}
 		s.step++
+		s.t.MarkModified() // the update writes through Data32: a graph still holding the old value must see it
 		clr := o.lr / (1 + float64(s.step-1)*o.cfg.LRDecay)
 		if s.s64 != nil {
 			adagradStep(s.t.Data64(), grad64(s), s.s64[0], clr, o.cfg)

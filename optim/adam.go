@@ -93,6 +93,7 @@ func (o *Adam) Step() {
 			continue
 		}
 		s.step++
+		s.t.MarkModified() // the update writes through Data32: a graph still holding the old value must see it
 		h := o.hyper(s.step)
 		if s.s64 != nil {
 			p, g, m, v, vm := s.t.Data64(), grad64(s), s.s64[0], s.s64[1], s.s64[2]

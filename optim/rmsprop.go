@@ -84,6 +84,7 @@ func (o *RMSprop) Step() {
 			rmspropStep(s.t.Data32(), g, s.s32[0], s.s32[1], s.s32[2], o.lr, o.cfg)
 		}
 		s.step++
+		s.t.MarkModified() // the update writes through Data32: a graph still holding the old value must see it
 	}
 }
 

@@ -75,6 +75,7 @@ func (o *SGD) Step() {
 			sgdStep(s.t.Data32(), g, s.s32[0], s.step == 0, o.lr, o.cfg)
 		}
 		s.step++
+		s.t.MarkModified() // the update writes through Data32: a graph still holding the old value must see it
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 
 const benchUsage = `bench [flags]
 
-Runs the benchmark workloads of DESIGN.md and prints one JSON line per
+Runs the benchmark workloads of docs/DESIGN.md and prints one JSON line per
 figure, in the form bench/compare.py joins with PyTorch's:
 
   {"workload": "W2", "case": "1elem", "impl": "nabla", "metric": "fwd_bwd_us_per_op", "value": 0.41, "unit": "us", "threads": 1}

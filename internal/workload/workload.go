@@ -1,4 +1,4 @@
-// Package workload runs the five benchmark workloads of DESIGN.md on nabla
+// Package workload runs the five benchmark workloads of docs/DESIGN.md on nabla
 // and reports each figure as a Result, in the JSON form that
 // bench/compare.py joins with PyTorch's (bench/torch_bench.py):
 //
