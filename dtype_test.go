@@ -268,3 +268,45 @@ func TestRequireGradNonFloat(t *testing.T) {
 		t.Error("To(Int64) of a tensor requiring grad requires grad")
 	}
 }
+
+// TestFloatKernelsOnOtherDTypes checks that the float-only ops compute half
+// operands in float32 and refuse integers with a clear error.
+func TestFloatKernelsOnOtherDTypes(t *testing.T) {
+	a := nabla.FromSlice([]float32{1, 2, 3, 4}, 2, 2)
+	want := a.MatMul(a).Float32s()
+	for _, dt := range []nabla.DType{nabla.Float16, nabla.BFloat16} {
+		h := a.To(dt)
+		if got := h.MatMul(h); got.DType() != dt || !slices.Equal(got.Float32s(), want) {
+			t.Errorf("%v MatMul = %v", dt, got)
+		}
+		if got := h.Softmax(1); got.DType() != dt || math.Abs(float64(got.Float32s()[0])-0.2689) > 2e-3 {
+			t.Errorf("%v Softmax = %v", dt, got)
+		}
+		// Mixed with float32, the half operand is promoted.
+		if got := a.MatMul(h); got.DType() != nabla.Float32 {
+			t.Errorf("float32 x %v MatMul dtype %v", dt, got.DType())
+		}
+	}
+	i := a.To(nabla.Int64)
+	for name, f := range map[string]func(){
+		"MatMul":     func() { i.MatMul(i) },
+		"Softmax":    func() { i.Softmax(1) },
+		"LogSoftmax": func() { i.LogSoftmax(1) },
+	} {
+		err := nabla.Maybe(f)
+		var ve *nabla.ValueError
+		if !errors.As(err, &ve) || ve.Op != name {
+			t.Errorf("%s on Int64: %v, want a *ValueError from %s", name, err, name)
+		}
+	}
+	// Element-wise math on integers computes in Float32, as in PyTorch.
+	if e := nabla.FromSlice([]int64{0, 1}).Exp(); e.DType() != nabla.Float32 || e.Float32s()[0] != 1 {
+		t.Errorf("Exp of Int64 = %v", e)
+	}
+	if n := nabla.FromSlice([]int32{-3, 4}).Neg().Abs(); n.DType() != nabla.Int32 || !slices.Equal(n.Int64s(), []int64{3, 4}) {
+		t.Errorf("Neg/Abs of Int32 = %v", n)
+	}
+	if err := nabla.Maybe(func() { nabla.Where(nabla.Ones(2), a, a) }); err == nil {
+		t.Error("Where with a float condition did not fail")
+	}
+}

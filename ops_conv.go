@@ -159,6 +159,13 @@ func fold(cols *Tensor, g window, lay loops.ColLayout) *Tensor {
 // higher-order gradients), it is built from differentiable ops instead:
 // [Tensor.MatMul] and the unfold/fold pair over the whole batch.
 func Conv2d(x, w, b *Tensor, opt ConvOptions) *Tensor {
+	if dt := promote(x.dtype, w.dtype); floatKernel("Conv2d", dt) {
+		var b32 *Tensor
+		if b != nil {
+			b32 = b.To(Float32)
+		}
+		return Conv2d(x.To(Float32), w.To(Float32), b32, opt).To(dt)
+	}
 	opt = opt.withDefaults()
 	if len(w.shape) != 4 {
 		panicShape("Conv2d", "weight must be 4-d (out, in/groups, kh, kw)", x.shape, w.shape)
