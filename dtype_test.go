@@ -310,3 +310,44 @@ func TestFloatKernelsOnOtherDTypes(t *testing.T) {
 		t.Error("Where with a float condition did not fail")
 	}
 }
+
+// TestScatterMaskedFillValues checks Scatter, ScatterAdd, MaskedFill and
+// Gather against values from PyTorch 1.13 (torch.scatter, scatter_add,
+// masked_fill, gather on arange(9).reshape(3, 3)), on Float32 and Int64.
+func TestScatterMaskedFillValues(t *testing.T) {
+	for _, dt := range []nabla.DType{nabla.Float32, nabla.Int64, nabla.Float64} {
+		x := nabla.ArangeOf(dt, 0, 9, 1).Reshape(3, 3)
+		src := nabla.FromSlice([]float64{10, 20, 30, 40, 50, 60}, 3, 2)
+		got := x.Scatter(1, nabla.FromSlice([]int64{2, 0, 1, 2, 0, 1}, 3, 2), src)
+		if got.DType() != dt || !slices.Equal(got.Float64s(), []float64{20, 1, 10, 3, 30, 40, 50, 60, 8}) {
+			t.Errorf("%v Scatter = %v", dt, got)
+		}
+		got = x.ScatterAdd(1, nabla.FromSlice([]int32{2, 2, 1, 1, 0, 2}, 3, 2), src)
+		if got.DType() != dt || !slices.Equal(got.Float64s(), []float64{0, 1, 32, 3, 74, 5, 56, 7, 68}) {
+			t.Errorf("%v ScatterAdd = %v", dt, got)
+		}
+		m := nabla.FromSlice([]bool{true, false, false, true, true, false, false, false, true}, 3, 3)
+		got = x.MaskedFill(m, nabla.Scalar(-1))
+		if got.DType() != dt || !slices.Equal(got.Float64s(), []float64{-1, 1, 2, -1, -1, 5, 6, 7, -1}) {
+			t.Errorf("%v MaskedFill = %v", dt, got)
+		}
+		got = x.Gather(0, nabla.FromSlice([]int64{2, 0, 1}, 1, 3))
+		if got.DType() != dt || !slices.Equal(got.Float64s(), []float64{6, 1, 5}) {
+			t.Errorf("%v Gather = %v", dt, got)
+		}
+	}
+	if oh := nabla.OneHot(nabla.FromSlice([]int64{2, 0}), 3); oh.DType() != nabla.Int64 {
+		t.Errorf("OneHot dtype %v, want int64 as torch", oh.DType())
+	}
+	x := nabla.Zeros(3, 3)
+	for name, f := range map[string]func(){
+		"Scatter":    func() { x.Scatter(1, nabla.FromSlice([]int64{3}, 1, 1).Expand(3, 1), nabla.Zeros(3, 1)) },
+		"ScatterAdd": func() { x.ScatterAdd(1, nabla.Zeros(3, 1), nabla.Zeros(3, 1)) },
+		"MaskedFill": func() { x.MaskedFill(nabla.Zeros(3, 3), nabla.Scalar(1)) },
+	} {
+		var ve *nabla.ValueError
+		if err := nabla.Maybe(f); !errors.As(err, &ve) || ve.Op != name {
+			t.Errorf("%s bad input: %v, want a *ValueError from %s", name, err, name)
+		}
+	}
+}
