@@ -282,6 +282,12 @@ func TestFloatKernelsOnOtherDTypes(t *testing.T) {
 		if got := h.Softmax(1); got.DType() != dt || math.Abs(float64(got.Float32s()[0])-0.2689) > 2e-3 {
 			t.Errorf("%v Softmax = %v", dt, got)
 		}
+		if got := nabla.MaxPool2d(h.Reshape(1, 1, 2, 2), [2]int{2, 2}, nabla.PoolOptions{}); got.DType() != dt || got.Item() != 4 {
+			t.Errorf("%v MaxPool2d = %v", dt, got)
+		}
+		if got := nabla.LayerNorm(h, []int{2}, 1e-5); got.DType() != dt || math.Abs(got.Float64s()[0]+1) > 1e-2 {
+			t.Errorf("%v LayerNorm = %v", dt, got)
+		}
 		// Mixed with float32, the half operand is promoted.
 		if got := a.MatMul(h); got.DType() != nabla.Float32 {
 			t.Errorf("float32 x %v MatMul dtype %v", dt, got.DType())
@@ -292,6 +298,9 @@ func TestFloatKernelsOnOtherDTypes(t *testing.T) {
 		"MatMul":     func() { i.MatMul(i) },
 		"Softmax":    func() { i.Softmax(1) },
 		"LogSoftmax": func() { i.LogSoftmax(1) },
+		"LayerNorm":  func() { nabla.LayerNorm(i, []int{2}, 1e-5) },
+		"MaxPool2d":  func() { nabla.MaxPool2d(i.Reshape(1, 1, 2, 2), [2]int{2, 2}, nabla.PoolOptions{}) },
+		"Conv2d":     func() { nabla.Conv2d(i.Reshape(1, 1, 2, 2), i.Reshape(1, 1, 2, 2), nil, nabla.ConvOptions{}) },
 	} {
 		err := nabla.Maybe(f)
 		var ve *nabla.ValueError

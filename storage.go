@@ -248,7 +248,8 @@ func narrow(dst []uint16, f []float32, dt DType) {
 }
 
 // floatKernel guards the ops that have only float32 and float64 kernels
-// (MatMul, Softmax, LogSoftmax, Conv2d): for operands of dtype dt it
+// (MatMul, Softmax, LogSoftmax, LayerNorm, Conv2d, Unfold and the
+// pools): for operands of dtype dt it
 // reports whether the op must compute in float32 and round back (a half
 // dtype), and panics with a *ValueError naming op for an integer or Bool
 // dtype, which PyTorch's float kernels refuse too.
