@@ -3,10 +3,19 @@
 //
 // # Tensors
 //
-// A [Tensor] holds float32 (the default) or float64 values of any rank,
-// including 0-d scalars. Reshape, Permute, Transpose, Slice, Squeeze,
+// A [Tensor] holds values of one [DType] and any rank, including 0-d
+// scalars: Float32 (the default), Float64, Int64 (the default integer, for
+// labels and indices), Int32, Uint8, Bool (masks, the results of
+// comparisons), and Float16 and BFloat16, which store 2 bytes an element
+// and compute in float32. Reshape, Permute, Transpose, Slice, Squeeze,
 // Unsqueeze and BroadcastTo return views that share memory; Contiguous and
-// Clone copy. Binary ops broadcast as NumPy does.
+// Clone copy. Binary ops broadcast as NumPy does and promote dtypes as
+// PyTorch 1.13 does: tensors with dimensions decide, 0-d tensors such as
+// [Scalar] (a Python float), [ScalarInt] (a Python int) and [ScalarBool]
+// count only when of a higher category (bool < integer < float), so an
+// Int64 tensor plus Scalar(0.5) is Float32 and an Int32 tensor plus
+// ScalarInt(1) stays Int32. Only Float32 and Float64 tensors can require
+// gradients; ops that produce integer or Bool tensors record nothing.
 //
 // # Automatic differentiation
 //

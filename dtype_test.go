@@ -268,3 +268,95 @@ func TestRequireGradNonFloat(t *testing.T) {
 		t.Error("To(Int64) of a tensor requiring grad requires grad")
 	}
 }
+
+// TestFloatKernelsOnOtherDTypes checks that the float-only ops compute half
+// operands in float32 and refuse integers with a clear error.
+func TestFloatKernelsOnOtherDTypes(t *testing.T) {
+	a := nabla.FromSlice([]float32{1, 2, 3, 4}, 2, 2)
+	want := a.MatMul(a).Float32s()
+	for _, dt := range []nabla.DType{nabla.Float16, nabla.BFloat16} {
+		h := a.To(dt)
+		if got := h.MatMul(h); got.DType() != dt || !slices.Equal(got.Float32s(), want) {
+			t.Errorf("%v MatMul = %v", dt, got)
+		}
+		if got := h.Softmax(1); got.DType() != dt || math.Abs(float64(got.Float32s()[0])-0.2689) > 2e-3 {
+			t.Errorf("%v Softmax = %v", dt, got)
+		}
+		if got := nabla.MaxPool2d(h.Reshape(1, 1, 2, 2), [2]int{2, 2}, nabla.PoolOptions{}); got.DType() != dt || got.Item() != 4 {
+			t.Errorf("%v MaxPool2d = %v", dt, got)
+		}
+		if got := nabla.LayerNorm(h, []int{2}, 1e-5); got.DType() != dt || math.Abs(got.Float64s()[0]+1) > 1e-2 {
+			t.Errorf("%v LayerNorm = %v", dt, got)
+		}
+		// Mixed with float32, the half operand is promoted.
+		if got := a.MatMul(h); got.DType() != nabla.Float32 {
+			t.Errorf("float32 x %v MatMul dtype %v", dt, got.DType())
+		}
+	}
+	i := a.To(nabla.Int64)
+	for name, f := range map[string]func(){
+		"MatMul":     func() { i.MatMul(i) },
+		"Softmax":    func() { i.Softmax(1) },
+		"LogSoftmax": func() { i.LogSoftmax(1) },
+		"LayerNorm":  func() { nabla.LayerNorm(i, []int{2}, 1e-5) },
+		"MaxPool2d":  func() { nabla.MaxPool2d(i.Reshape(1, 1, 2, 2), [2]int{2, 2}, nabla.PoolOptions{}) },
+		"Conv2d":     func() { nabla.Conv2d(i.Reshape(1, 1, 2, 2), i.Reshape(1, 1, 2, 2), nil, nabla.ConvOptions{}) },
+	} {
+		err := nabla.Maybe(f)
+		var ve *nabla.ValueError
+		if !errors.As(err, &ve) || ve.Op != name {
+			t.Errorf("%s on Int64: %v, want a *ValueError from %s", name, err, name)
+		}
+	}
+	// Element-wise math on integers computes in Float32, as in PyTorch.
+	if e := nabla.FromSlice([]int64{0, 1}).Exp(); e.DType() != nabla.Float32 || e.Float32s()[0] != 1 {
+		t.Errorf("Exp of Int64 = %v", e)
+	}
+	if n := nabla.FromSlice([]int32{-3, 4}).Neg().Abs(); n.DType() != nabla.Int32 || !slices.Equal(n.Int64s(), []int64{3, 4}) {
+		t.Errorf("Neg/Abs of Int32 = %v", n)
+	}
+	if err := nabla.Maybe(func() { nabla.Where(nabla.Ones(2), a, a) }); err == nil {
+		t.Error("Where with a float condition did not fail")
+	}
+}
+
+// TestScatterMaskedFillValues checks Scatter, ScatterAdd, MaskedFill and
+// Gather against values from PyTorch 1.13 (torch.scatter, scatter_add,
+// masked_fill, gather on arange(9).reshape(3, 3)), on Float32 and Int64.
+func TestScatterMaskedFillValues(t *testing.T) {
+	for _, dt := range []nabla.DType{nabla.Float32, nabla.Int64, nabla.Float64} {
+		x := nabla.ArangeOf(dt, 0, 9, 1).Reshape(3, 3)
+		src := nabla.FromSlice([]float64{10, 20, 30, 40, 50, 60}, 3, 2)
+		got := x.Scatter(1, nabla.FromSlice([]int64{2, 0, 1, 2, 0, 1}, 3, 2), src)
+		if got.DType() != dt || !slices.Equal(got.Float64s(), []float64{20, 1, 10, 3, 30, 40, 50, 60, 8}) {
+			t.Errorf("%v Scatter = %v", dt, got)
+		}
+		got = x.ScatterAdd(1, nabla.FromSlice([]int32{2, 2, 1, 1, 0, 2}, 3, 2), src)
+		if got.DType() != dt || !slices.Equal(got.Float64s(), []float64{0, 1, 32, 3, 74, 5, 56, 7, 68}) {
+			t.Errorf("%v ScatterAdd = %v", dt, got)
+		}
+		m := nabla.FromSlice([]bool{true, false, false, true, true, false, false, false, true}, 3, 3)
+		got = x.MaskedFill(m, nabla.Scalar(-1))
+		if got.DType() != dt || !slices.Equal(got.Float64s(), []float64{-1, 1, 2, -1, -1, 5, 6, 7, -1}) {
+			t.Errorf("%v MaskedFill = %v", dt, got)
+		}
+		got = x.Gather(0, nabla.FromSlice([]int64{2, 0, 1}, 1, 3))
+		if got.DType() != dt || !slices.Equal(got.Float64s(), []float64{6, 1, 5}) {
+			t.Errorf("%v Gather = %v", dt, got)
+		}
+	}
+	if oh := nabla.OneHot(nabla.FromSlice([]int64{2, 0}), 3); oh.DType() != nabla.Int64 {
+		t.Errorf("OneHot dtype %v, want int64 as torch", oh.DType())
+	}
+	x := nabla.Zeros(3, 3)
+	for name, f := range map[string]func(){
+		"Scatter":    func() { x.Scatter(1, nabla.FromSlice([]int64{3}, 1, 1).Expand(3, 1), nabla.Zeros(3, 1)) },
+		"ScatterAdd": func() { x.ScatterAdd(1, nabla.Zeros(3, 1), nabla.Zeros(3, 1)) },
+		"MaskedFill": func() { x.MaskedFill(nabla.Zeros(3, 3), nabla.Scalar(1)) },
+	} {
+		var ve *nabla.ValueError
+		if err := nabla.Maybe(f); !errors.As(err, &ve) || ve.Op != name {
+			t.Errorf("%s bad input: %v, want a *ValueError from %s", name, err, name)
+		}
+	}
+}

@@ -82,6 +82,9 @@ func (g window) loops() loops.Window {
 // L is the number of window positions, and row (c·kh + i)·kw + j holds tap
 // (i, j) of channel c. Padded positions read as 0.
 func (x *Tensor) Unfold(kh, kw int, opt ConvOptions) *Tensor {
+	if floatKernel("Unfold", x.dtype) {
+		return x.To(Float32).Unfold(kh, kw, opt).To(x.dtype)
+	}
 	return unfold(x, newWindow("Unfold", x.shape, kh, kw, opt.withDefaults()), loops.ImageMajor)
 }
 
@@ -159,6 +162,13 @@ func fold(cols *Tensor, g window, lay loops.ColLayout) *Tensor {
 // higher-order gradients), it is built from differentiable ops instead:
 // [Tensor.MatMul] and the unfold/fold pair over the whole batch.
 func Conv2d(x, w, b *Tensor, opt ConvOptions) *Tensor {
+	if dt := promote(x.dtype, w.dtype); floatKernel("Conv2d", dt) {
+		var b32 *Tensor
+		if b != nil {
+			b32 = b.To(Float32)
+		}
+		return Conv2d(x.To(Float32), w.To(Float32), b32, opt).To(dt)
+	}
 	opt = opt.withDefaults()
 	if len(w.shape) != 4 {
 		panicShape("Conv2d", "weight must be 4-d (out, in/groups, kh, kw)", x.shape, w.shape)
@@ -457,6 +467,9 @@ func poolIndex(ar *Arena, n int) []int32 {
 // by the recorded indices) and its own backward (a gather by them) are
 // linear ops, so gradients of any order work.
 func MaxPool2d(x *Tensor, kernel [2]int, opt PoolOptions) *Tensor {
+	if floatKernel("MaxPool2d", x.dtype) {
+		return MaxPool2d(x.To(Float32), kernel, opt).To(x.dtype)
+	}
 	if opt.ExcludePad || opt.DivisorOverride != 0 {
 		panicValue("MaxPool2d", "ExcludePad (%v) and DivisorOverride (%d) are options of average pooling", opt.ExcludePad, opt.DivisorOverride)
 	}
@@ -537,6 +550,9 @@ func poolGather(x *Tensor, idx []int32, g window, holes bool) *Tensor {
 // the mean was, over its window, and that op's backward is AvgPool2d
 // again.
 func AvgPool2d(x *Tensor, kernel [2]int, opt PoolOptions) *Tensor {
+	if floatKernel("AvgPool2d", x.dtype) {
+		return AvgPool2d(x.To(Float32), kernel, opt).To(x.dtype)
+	}
 	if opt.Dilation != [2]int{} && opt.Dilation != [2]int{1, 1} {
 		panicValue("AvgPool2d", "dilation %v: average pooling has no dilation", opt.Dilation)
 	}
@@ -584,6 +600,9 @@ func avgPoolAdjoint(gr *Tensor, g window, dv loops.AvgDivisor) *Tensor {
 // bins of torch.nn.AdaptiveAvgPool2d: bin i of an axis of length n covers
 // [⌊i·n/out⌋, ⌈(i+1)·n/out⌉).
 func AdaptiveAvgPool2d(x *Tensor, outH, outW int) *Tensor {
+	if floatKernel("AdaptiveAvgPool2d", x.dtype) {
+		return AdaptiveAvgPool2d(x.To(Float32), outH, outW).To(x.dtype)
+	}
 	if len(x.shape) != 4 {
 		panicShape("AdaptiveAvgPool2d", "input must be 4-d (N, C, H, W)", x.shape)
 	}

@@ -314,6 +314,19 @@ func (t *Tensor) Clamp(lo, hi float64) *Tensor {
 	if lo > hi {
 		panicValue("Clamp", "lo %v > hi %v", lo, hi)
 	}
+	switch {
+	case t.dtype.isHalf():
+		return t.To(Float32).Clamp(lo, hi).To(t.dtype)
+	case !t.dtype.IsFloat():
+		whole := func(v float64) bool { return v == math.Trunc(v) || math.IsInf(v, 0) }
+		if !whole(lo) || !whole(hi) {
+			return t.To(Float32).Clamp(lo, hi) // a fractional bound is a float scalar: Float32
+		}
+		src := t.contiguous()
+		out := newShared(t.arena, t.dtype, t.shape, contiguousStrides(t.shape))
+		clampIntLoops.of(t.dtype)(out, src, lo, hi)
+		return out // integers record nothing
+	}
 	src := t.contiguous()
 	out := contiguousOut(t)
 	n := out.Len()
@@ -328,6 +341,19 @@ func (t *Tensor) Clamp(lo, hi float64) *Tensor {
 		return []*Tensor{g.Mul(inside)}
 	}, t)
 }
+
+// clampInt clamps an integer (or Bool) tensor with whole bounds, compared
+// in int64 so that bounds beyond the dtype's range clamp nothing.
+func clampInt[T loops.Real](out, src *Tensor, lo, hi float64) {
+	l := floatToInt(max(lo, math.MinInt64), math.MinInt64, math.MaxInt64)
+	h := floatToInt(min(hi, math.MaxInt64/2), math.MinInt64, math.MaxInt64)
+	d := storage[T](out)
+	for i, v := range values[T](src) {
+		d[i] = T(min(max(int64(v), l), h))
+	}
+}
+
+var clampIntLoops = byReal[func(out, src *Tensor, lo, hi float64)]{clampInt[float32], clampInt[float64], clampInt[int64], clampInt[int32], clampInt[uint8]}
 
 func clampLoop[T float32 | float64](dst, src []T, lo, hi float64) {
 	l, h := T(lo), T(hi)

@@ -16,6 +16,9 @@ func (t *Tensor) MatMul(u *Tensor) *Tensor {
 	if len(t.shape) == 0 || len(u.shape) == 0 {
 		panicShape("MatMul", "both operands need at least one dimension", t.shape, u.shape)
 	}
+	if dt := promote(t.dtype, u.dtype); floatKernel("MatMul", dt) {
+		return t.To(Float32).MatMul(u.To(Float32)).To(dt)
+	}
 	switch {
 	case len(t.shape) == 1 && len(u.shape) == 1:
 		return t.Unsqueeze(0).matmul(u.Unsqueeze(1)).Reshape()

@@ -14,6 +14,9 @@ import (
 // backward. It panics with a *ShapeError if normalized is empty or does
 // not match x's trailing dimensions.
 func LayerNorm(x *Tensor, normalized []int, eps float64) *Tensor {
+	if floatKernel("LayerNorm", x.dtype) {
+		return LayerNorm(x.To(Float32), normalized, eps).To(x.dtype)
+	}
 	k := len(normalized)
 	if k == 0 || k > len(x.shape) || !slices.Equal(x.shape[len(x.shape)-k:], normalized) {
 		panicShape("LayerNorm", "normalized shape "+shapeString(normalized)+" is not the input's trailing shape", x.shape)

@@ -276,6 +276,9 @@ func (t *Tensor) LogSumExp(axes ...int) *Tensor {
 // along axis that holds NaN or +Inf, or only -Inf, gives NaN, as in PyTorch.
 func (t *Tensor) Softmax(axis int) *Tensor {
 	ax := t.axis("Softmax", axis)
+	if floatKernel("Softmax", t.dtype) {
+		return t.To(Float32).Softmax(axis).To(t.dtype)
+	}
 	return record("Softmax", softmaxRaw(t, ax, false), func(g, out *Tensor, _ []*Tensor) []*Tensor {
 		return []*Tensor{softmaxGrad(g, out, ax)}
 	}, t)
@@ -285,6 +288,9 @@ func (t *Tensor) Softmax(axis int) *Tensor {
 // fused op, with Softmax's treatment of NaN and infinities.
 func (t *Tensor) LogSoftmax(axis int) *Tensor {
 	ax := t.axis("LogSoftmax", axis)
+	if floatKernel("LogSoftmax", t.dtype) {
+		return t.To(Float32).LogSoftmax(axis).To(t.dtype)
+	}
 	return record("LogSoftmax", softmaxRaw(t, ax, true), func(g, out *Tensor, _ []*Tensor) []*Tensor {
 		return []*Tensor{logSoftmaxGrad(g, out, ax)}
 	}, t)

@@ -246,3 +246,20 @@ func narrow(dst []uint16, f []float32, dt DType) {
 		half.Float32ToBFloat16(dst, f)
 	}
 }
+
+// floatKernel guards the ops that have only float32 and float64 kernels
+// (MatMul, Softmax, LogSoftmax, LayerNorm, Conv2d, Unfold and the
+// pools): for operands of dtype dt it
+// reports whether the op must compute in float32 and round back (a half
+// dtype), and panics with a *ValueError naming op for an integer or Bool
+// dtype, which PyTorch's float kernels refuse too.
+func floatKernel(op string, dt DType) bool {
+	switch {
+	case dt == Float32 || dt == Float64:
+		return false
+	case dt.isHalf():
+		return true
+	}
+	panicValue(op, "not implemented for %v tensors; convert with .To(nabla.Float32)", dt)
+	return false
+}

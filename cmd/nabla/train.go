@@ -364,7 +364,7 @@ func (t *trainer) loss(out, y *nabla.Tensor) *nabla.Tensor {
 	if t.cfg.Task == model.Regression {
 		return nn.MSE(out, y)
 	}
-	return nn.CrossEntropy(out, y)
+	return nn.CrossEntropy(out, y.To(nabla.Int64)) // class indices (a no-op for the loader's Int64 labels)
 }
 
 func (t *trainer) run(ctx context.Context) error {
@@ -376,7 +376,7 @@ func (t *trainer) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	loader := t.dist.shard(data.NewLoader(ds, data.LoaderConfig{BatchSize: t.batch, Shuffle: true, Seed: t.seed}))
+	loader := t.dist.shard(data.NewLoader(ds, data.LoaderConfig{BatchSize: t.batch, Shuffle: true, Seed: t.seed, Labels: !reg}))
 	nb = loader.Len()
 	arena := nabla.NewArena() // recycles each step's buffers for the next
 	for t.epoch = 1; t.epoch <= t.epochs; t.epoch++ {
@@ -568,6 +568,7 @@ func evaluate(m nn.Module, cfg *model.Config, d *datasets.Dataset) (ev evaluatio
 				if cfg.Task == model.Regression {
 					lossSum += nn.MSE(out, y).Item() * k
 				} else {
+					y = y.To(nabla.Int64) // class indices
 					lossSum += nn.CrossEntropy(out, y).Item() * k
 					correct += nn.Accuracy(out, y) * k
 				}
