@@ -144,7 +144,7 @@ func train(a trainArgs) (nn.Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	loader := data.NewLoader(ds, data.LoaderConfig{BatchSize: a.Batch, Shuffle: true, Seed: 0}).Shard(rank, size)
+	loader := data.NewLoader(ds, data.LoaderConfig{BatchSize: a.Batch, Shuffle: true, Seed: 0, Labels: true}).Shard(rank, size)
 	nb := loader.Len()
 	ar := nabla.NewArena()
 	overlapped := 0

@@ -108,14 +108,8 @@ func (m *Model) Hidden(ids *nabla.Tensor, c *Cache) *nabla.Tensor {
 	return m.llama(idx, indexTensor(pos), at, c)
 }
 
-// indexTensor holds ids as an index tensor for IndexSelect.
-func indexTensor(ids []int) *nabla.Tensor {
-	v := make([]float32, len(ids))
-	for i, id := range ids {
-		v[i] = float32(id)
-	}
-	return nabla.FromSlice(v)
-}
+// indexTensor holds ids as an Int64 index tensor.
+func indexTensor(ids []int) *nabla.Tensor { return nabla.FromSlice(ids) }
 
 type attention struct {
 	B, T, S, start int

@@ -266,7 +266,7 @@ func runTrainText(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stdout, "model %s: %d parameters; adamw lr %g, batch %d, context %d, %d steps\n", f.model, nparams, f.lr, f.batch, f.ctx, f.steps)
 
 	opt := optim.NewAdamW(m.Params(), optim.AdamConfig{LR: f.lr})
-	loader := data.NewLoader(trainW, data.LoaderConfig{BatchSize: f.batch, Shuffle: true, Seed: f.seed})
+	loader := data.NewLoader(trainW, data.LoaderConfig{BatchSize: f.batch, Shuffle: true, Seed: f.seed, Labels: true})
 	var curve []lmPoint
 	start := time.Now()
 	step, epoch := 0, 0
@@ -284,7 +284,7 @@ train:
 			var l float64
 			if err := nabla.Maybe(func() {
 				opt.ZeroGrad()
-				loss := m.Loss(b.X, b.Y)
+				loss := m.Loss(b.X.To(nabla.Int64), b.Y)
 				loss.Backward()
 				opt.Step()
 				l = loss.Item()
@@ -359,10 +359,10 @@ func lmValLoss(m lmModel, val *text.Windows, batch int) (float64, error) {
 	var err error
 	nn.NoGrad(m, func() {
 		err = nabla.Maybe(func() {
-			loader := data.NewLoader(val, data.LoaderConfig{BatchSize: batch})
+			loader := data.NewLoader(val, data.LoaderConfig{BatchSize: batch, Labels: true})
 			for _, b := range loader.Epoch(0) {
 				k := b.X.Size(0)
-				sum += m.Loss(b.X, b.Y).Item() * float64(k)
+				sum += m.Loss(b.X.To(nabla.Int64), b.Y).Item() * float64(k)
 				n += k
 			}
 		})
@@ -600,14 +600,8 @@ func generateLM(dir, prompt string, n int, temperature float64, topK int, topP f
 	return genErr
 }
 
-// tokenIDs holds token ids as a (rows, cols) index tensor.
-func tokenIDs(ids []int, rows, cols int) *nabla.Tensor {
-	v := make([]float32, len(ids))
-	for i, id := range ids {
-		v[i] = float32(id)
-	}
-	return nabla.FromSlice(v, rows, cols)
-}
+// tokenIDs holds token ids as a (rows, cols) Int64 tensor.
+func tokenIDs(ids []int, rows, cols int) *nabla.Tensor { return nabla.FromSlice(ids, rows, cols) }
 
 // runDir returns the run folder of a --checkpoint value: the folder itself
 // or the folder of the checkpoint file named.

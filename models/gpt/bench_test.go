@@ -23,7 +23,7 @@ func BenchmarkW6Step(b *testing.B) {
 	for i := range x {
 		x[i], y[i] = float32(rng.IntN(96)), float32(rng.IntN(96))
 	}
-	xt, yt := nabla.FromSlice(x, 32, 128), nabla.FromSlice(y, 32, 128)
+	xt, yt := nabla.FromSlice(x, 32, 128).To(nabla.Int64), nabla.FromSlice(y, 32, 128).To(nabla.Int64)
 	arena := nabla.NewArena()
 	b.ResetTimer()
 	for range b.N {
@@ -44,7 +44,7 @@ func BenchmarkW8Generate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	prompt := nabla.FromSlice([]float32{1, 2, 3, 4}, 1, 4)
+	prompt := nabla.FromSlice([]int64{1, 2, 3, 4}, 1, 4)
 	for range b.N {
 		if _, err := g.Generate(prompt, 64, gpt.Greedy, true); err != nil {
 			b.Fatal(err)

@@ -172,7 +172,7 @@ func (g *GPT) run(idx *nabla.Tensor, c *Cache) *nabla.Tensor {
 		panic(&nabla.ShapeError{Op: g.String(), Shapes: [][]int{idx.Shape()},
 			Reason: fmt.Sprintf("%d positions (%d cached) exceed the context of %d", off+T, off, g.Cfg.Context)})
 	}
-	pos := nabla.Arange(float64(off), float64(off+T), 1)
+	pos := nabla.ArangeOf(nabla.Int64, float64(off), float64(off+T), 1)
 	x := g.Wte.Forward(idx).Add(g.Wpe.Forward(pos).To(g.Wte.Weight.DType()))
 	x = g.Drop.Forward(x)
 	for i, b := range g.Blocks {

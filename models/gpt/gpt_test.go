@@ -69,7 +69,7 @@ func TestCachedGenerationMatches(t *testing.T) {
 func TestStepMatchesForward(t *testing.T) {
 	g := smallGPT(t, false)
 	nn.To(g, nabla.Float64)
-	ids := nabla.FromSlice([]float64{1, 5, 2, 3, 7, 0, 4, 9, 8, 10, 6, 2}, 2, 6)
+	ids := nabla.FromSlice([]int64{1, 5, 2, 3, 7, 0, 4, 9, 8, 10, 6, 2}, 2, 6)
 	full := g.Forward(ids)
 	c := g.NewCache()
 	parts := []*nabla.Tensor{g.Step(ids.Slice(1, 0, 3, 1), c)}
@@ -124,7 +124,7 @@ func TestGPTBadInput(t *testing.T) {
 	if err := nabla.Maybe(func() { g.Forward(nabla.Zeros(1, 25)) }); err == nil || !strings.Contains(err.Error(), "exceed the context") {
 		t.Errorf("long forward: got %v", err)
 	}
-	if err := nabla.Maybe(func() { g.Forward(nabla.FromSlice([]float32{3, 11}, 1, 2)) }); err == nil || !strings.Contains(err.Error(), "out of range") {
+	if err := nabla.Maybe(func() { g.Forward(nabla.FromSlice([]int64{3, 11}, 1, 2)) }); err == nil || !strings.Contains(err.Error(), "out of range") {
 		t.Errorf("token outside the vocabulary: got %v", err)
 	}
 }

@@ -55,7 +55,7 @@ func TestTrainingMatchesPyTorch(t *testing.T) {
 			y = append(y, ref.IDs[s+1:s+T+1]...)
 		}
 		opt.ZeroGrad()
-		loss := g.Loss(nabla.FromSlice(x, B, T), nabla.FromSlice(y, B, T))
+		loss := g.Loss(nabla.FromSlice(x, B, T).To(nabla.Int64), nabla.FromSlice(y, B, T).To(nabla.Int64))
 		loss.Backward()
 		opt.Step()
 		got, want := loss.Float64s()[0], ref.Losses[step]

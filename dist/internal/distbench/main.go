@@ -120,7 +120,7 @@ func w3(args []string) error {
 	if err != nil {
 		return err
 	}
-	loader := data.NewLoader(train, data.LoaderConfig{BatchSize: *batch, Shuffle: true, Seed: 0}).Shard(dist.Rank(), dist.Size())
+	loader := data.NewLoader(train, data.LoaderConfig{BatchSize: *batch, Shuffle: true, Seed: 0, Labels: true}).Shard(dist.Rank(), dist.Size())
 	ar := nabla.NewArena()
 	var wait, comm, bwd time.Duration
 	steps, overlapped := 0, 0
@@ -155,7 +155,7 @@ func w3(args []string) error {
 	epoch := time.Since(start)
 	// accuracy on the whole test set, on every rank (the models are equal)
 	nn.SetTraining(m, false)
-	tl := data.NewLoader(test, data.LoaderConfig{BatchSize: 1000})
+	tl := data.NewLoader(test, data.LoaderConfig{BatchSize: 1000, Labels: true})
 	correct, total := 0.0, 0
 	nn.NoGrad(m, func() {
 		for _, b := range tl.Epoch(0) {
