@@ -62,7 +62,7 @@ func slot[T float32 | float64](p *Tensor, tAx, t int) rows[T] {
 	return rows[T]{data: data, off: p.offset + t*p.strides[tAx], ld: ld}
 }
 
-func dataOf[T float32 | float64](t *Tensor) []T {
+func rnnData[T float32 | float64](t *Tensor) []T {
 	var data []T
 	switch d := any(&data).(type) {
 	case *[]float32:
@@ -147,10 +147,10 @@ func lstmStep(l *rnnLoop, sPrev *Tensor, t int, first bool, b, h int) *Tensor {
 	saved.b, saved.h = b, h
 	if dt == Float64 {
 		saved.f64 = make([]float64, b*5*h)
-		lstmStepForward(out.f64, saved.f64, slot[float64](proj, l.tAx, t), dataOf[float64](wc), dataOf[float64](sc), b, h)
+		lstmStepForward(out.f64, saved.f64, slot[float64](proj, l.tAx, t), rnnData[float64](wc), rnnData[float64](sc), b, h)
 	} else {
 		saved.f32 = make([]float32, b*5*h)
-		lstmStepForward(out.f32, saved.f32, slot[float32](proj, l.tAx, t), dataOf[float32](wc), dataOf[float32](sc), b, h)
+		lstmStepForward(out.f32, saved.f32, slot[float32](proj, l.tAx, t), rnnData[float32](wc), rnnData[float32](sc), b, h)
 	}
 	return record("LSTMStep", out, func(g, _ *Tensor, in []*Tensor) []*Tensor {
 		if !g.noGraph {
@@ -163,9 +163,9 @@ func lstmStep(l *rnnLoop, sPrev *Tensor, t int, first bool, b, h int) *Tensor {
 		ds := newShared(g.arena, dt, []int{2, b, h}, []int{b * h, h, 1})
 		ds.noGraph = true
 		if dt == Float64 {
-			lstmStepBackward(l, ds.f64, dataOf[float64](gc), saved.f64, dataOf[float64](wc), dataOf[float64](sc), t, b, h)
+			lstmStepBackward(l, ds.f64, rnnData[float64](gc), saved.f64, rnnData[float64](wc), rnnData[float64](sc), t, b, h)
 		} else {
-			lstmStepBackward(l, ds.f32, dataOf[float32](gc), saved.f32, dataOf[float32](wc), dataOf[float32](sc), t, b, h)
+			lstmStepBackward(l, ds.f32, rnnData[float32](gc), saved.f32, rnnData[float32](wc), rnnData[float32](sc), t, b, h)
 		}
 		if !first {
 			return []*Tensor{nil, ds, nil}
@@ -191,7 +191,7 @@ func lstmStepBackward[T float32 | float64](l *rnnLoop, ds, g, saved, whh, s []T,
 			l.wbuf = newTensor(l.whh.dtype, []int{4 * h, h})
 			l.wbuf.noGraph = true
 		}
-		gemmT(true, false, 4*h, h, b, da, 4*h, s[:b*h], h, 1, dataOf[T](l.wbuf), h) // dW += daᵀ·h
+		gemmT(true, false, 4*h, h, b, da, 4*h, s[:b*h], h, 1, rnnData[T](l.wbuf), h) // dW += daᵀ·h
 	}
 	if wantsGrad(l.proj) {
 		accumulateSlot(l, da, t, b, 4*h)
@@ -257,10 +257,10 @@ func gruStep(l *rnnLoop, hPrev *Tensor, t int, first bool, b, n int) *Tensor {
 	var s64 []float64
 	if dt == Float64 {
 		s64 = make([]float64, b*4*n)
-		gruStepForward(out.f64, s64, slot[float64](proj, l.tAx, t), dataOf[float64](wc), biasOf[float64](bhh), dataOf[float64](hc), b, n)
+		gruStepForward(out.f64, s64, slot[float64](proj, l.tAx, t), rnnData[float64](wc), biasOf[float64](bhh), rnnData[float64](hc), b, n)
 	} else {
 		s32 = make([]float32, b*4*n)
-		gruStepForward(out.f32, s32, slot[float32](proj, l.tAx, t), dataOf[float32](wc), biasOf[float32](bhh), dataOf[float32](hc), b, n)
+		gruStepForward(out.f32, s32, slot[float32](proj, l.tAx, t), rnnData[float32](wc), biasOf[float32](bhh), rnnData[float32](hc), b, n)
 	}
 	return record("GRUStep", out, func(g, _ *Tensor, in []*Tensor) []*Tensor {
 		if !g.noGraph {
@@ -273,9 +273,9 @@ func gruStep(l *rnnLoop, hPrev *Tensor, t int, first bool, b, n int) *Tensor {
 		dh := newShared(g.arena, dt, []int{b, n}, []int{n, 1})
 		dh.noGraph = true
 		if dt == Float64 {
-			gruStepBackward(l, dh.f64, dataOf[float64](gc), s64, dataOf[float64](wc), dataOf[float64](hc), t, b, n)
+			gruStepBackward(l, dh.f64, rnnData[float64](gc), s64, rnnData[float64](wc), rnnData[float64](hc), t, b, n)
 		} else {
-			gruStepBackward(l, dh.f32, dataOf[float32](gc), s32, dataOf[float32](wc), dataOf[float32](hc), t, b, n)
+			gruStepBackward(l, dh.f32, rnnData[float32](gc), s32, rnnData[float32](wc), rnnData[float32](hc), t, b, n)
 		}
 		if !first {
 			return []*Tensor{nil, dh, nil, nil}
@@ -302,14 +302,14 @@ func gruStepBackward[T float32 | float64](l *rnnLoop, dh, g, saved, whh, hp []T,
 			l.wbuf = newTensor(l.whh.dtype, []int{3 * n, n})
 			l.wbuf.noGraph = true
 		}
-		gemmT(true, false, 3*n, n, b, dgh, 3*n, hp, n, 1, dataOf[T](l.wbuf), n) // dW += dghᵀ·h
+		gemmT(true, false, 3*n, n, b, dgh, 3*n, hp, n, 1, rnnData[T](l.wbuf), n) // dW += dghᵀ·h
 	}
 	if l.bhh != nil && wantsGrad(l.bhh) {
 		if l.bbuf == nil {
 			l.bbuf = newTensor(l.bhh.dtype, []int{3 * n})
 			l.bbuf.noGraph = true
 		}
-		db := dataOf[T](l.bbuf)
+		db := rnnData[T](l.bbuf)
 		for r := 0; r < b; r++ {
 			for j, v := range dgh[r*3*n : (r+1)*3*n] {
 				db[j] += v
@@ -372,9 +372,9 @@ func rnnStep(l *rnnLoop, hPrev *Tensor, t int, first, relu bool, b, n int) *Tens
 	dt := proj.dtype
 	out := newShared(proj.arena, dt, []int{b, n}, []int{n, 1})
 	if dt == Float64 {
-		rnnStepForward(out.f64, slot[float64](proj, l.tAx, t), dataOf[float64](wc), dataOf[float64](hc), relu, b, n)
+		rnnStepForward(out.f64, slot[float64](proj, l.tAx, t), rnnData[float64](wc), rnnData[float64](hc), relu, b, n)
 	} else {
-		rnnStepForward(out.f32, slot[float32](proj, l.tAx, t), dataOf[float32](wc), dataOf[float32](hc), relu, b, n)
+		rnnStepForward(out.f32, slot[float32](proj, l.tAx, t), rnnData[float32](wc), rnnData[float32](hc), relu, b, n)
 	}
 	return record("RNNStep", out, func(g, y *Tensor, in []*Tensor) []*Tensor {
 		if !g.noGraph {
@@ -396,9 +396,9 @@ func rnnStep(l *rnnLoop, hPrev *Tensor, t int, first, relu bool, b, n int) *Tens
 		dh := newShared(g.arena, dt, []int{b, n}, []int{n, 1})
 		dh.noGraph = true
 		if dt == Float64 {
-			rnnStepBackward(l, dh.f64, dataOf[float64](gc), dataOf[float64](y), dataOf[float64](wc), dataOf[float64](hc), relu, t, b, n)
+			rnnStepBackward(l, dh.f64, rnnData[float64](gc), rnnData[float64](y), rnnData[float64](wc), rnnData[float64](hc), relu, t, b, n)
 		} else {
-			rnnStepBackward(l, dh.f32, dataOf[float32](gc), dataOf[float32](y), dataOf[float32](wc), dataOf[float32](hc), relu, t, b, n)
+			rnnStepBackward(l, dh.f32, rnnData[float32](gc), rnnData[float32](y), rnnData[float32](wc), rnnData[float32](hc), relu, t, b, n)
 		}
 		if !first {
 			return []*Tensor{nil, dh, nil}
@@ -443,7 +443,7 @@ func rnnStepBackward[T float32 | float64](l *rnnLoop, dh, g, y, whh, hp []T, rel
 			l.wbuf = newTensor(l.whh.dtype, []int{n, n})
 			l.wbuf.noGraph = true
 		}
-		gemmT(true, false, n, n, b, da, n, hp, n, 1, dataOf[T](l.wbuf), n) // dW += daᵀ·h
+		gemmT(true, false, n, n, b, da, n, hp, n, 1, rnnData[T](l.wbuf), n) // dW += daᵀ·h
 	}
 	if wantsGrad(l.proj) {
 		accumulateSlot(l, da, t, b, n)
