@@ -58,8 +58,18 @@ func record(op string, out *Tensor, bw backwardFunc, inputs ...*Tensor) *Tensor 
 
 // RequireGrad marks t as a leaf whose gradient Backward accumulates in
 // [Tensor.Grad], and returns t. It panics with a *GradError if t is the
-// result of an op (use [Tensor.Detach] first to make a new leaf).
+// result of an op (use [Tensor.Detach] first to make a new leaf), or if t
+// is not Float32 or Float64: integer and Bool tensors are never
+// differentiated (as in PyTorch), and Float16 and BFloat16 are storage
+// formats here (gradients through ops on them flow to Float32 or Float64
+// leaves they were converted from, but a half leaf cannot accumulate one).
 func (t *Tensor) RequireGrad() *Tensor {
+	switch {
+	case t.dtype.isHalf():
+		panic(&GradError{Op: "RequireGrad", Reason: "a " + t.dtype.String() + " tensor cannot require grad: half-precision tensors are storage; keep a float32 leaf and convert it with To"})
+	case t.dtype != Float32 && t.dtype != Float64:
+		panic(&GradError{Op: "RequireGrad", Reason: "a " + t.dtype.String() + " tensor cannot require grad: integer and bool tensors are never differentiated, only floating-point tensors can"})
+	}
 	if t.node != nil {
 		panic(&GradError{Op: "RequireGrad", Reason: "tensor is the result of " + t.node.op + ", not a leaf; Detach it first"})
 	}

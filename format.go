@@ -20,17 +20,12 @@ func (t *Tensor) String() string { return t.format(-1) }
 // prec >= 0.
 func (t *Tensor) format(prec int) string {
 	var b strings.Builder
-	vals := t.Float64s()
-	if prec >= 0 {
-		for i, v := range vals {
-			vals[i] = roundTo(v, prec)
-		}
-	}
+	vals := t.formatValues(prec)
 	elide := len(vals) > maxPrinted
 	if len(t.shape) == 0 {
-		b.WriteString(formatValue(vals[0], t.dtype))
+		b.WriteString(vals[0])
 	} else {
-		writeNested(&b, vals, t.shape, t.dtype, elide)
+		writeNested(&b, vals, t.shape, elide)
 	}
 	fmt.Fprintf(&b, " shape=%s %s", shapeString(t.shape), t.dtype)
 	if t.requiresGrad {
@@ -59,15 +54,37 @@ func roundTo(v float64, digits int) float64 {
 	return r
 }
 
-func formatValue(v float64, dt DType) string {
-	bits := 32
-	if dt == Float64 {
-		bits = 64
+// formatValues returns t's elements in row-major order as strings: integers
+// without decimals, Bool as true and false, floats in the shortest form
+// that reads back as the same value of t's dtype (rounded to prec decimals
+// when prec >= 0).
+func (t *Tensor) formatValues(prec int) []string {
+	out := make([]string, t.Len())
+	switch {
+	case t.dtype == Bool:
+		for i, v := range t.Bools() {
+			out[i] = strconv.FormatBool(v)
+		}
+	case t.dtype.IsInt():
+		for i, v := range t.Int64s() {
+			out[i] = strconv.FormatInt(v, 10)
+		}
+	default:
+		bits := 32 // float32, and the half dtypes, whose values are float32s
+		if t.dtype == Float64 {
+			bits = 64
+		}
+		for i, v := range t.Float64s() {
+			if prec >= 0 {
+				v = roundTo(v, prec)
+			}
+			out[i] = strconv.FormatFloat(v, 'g', -1, bits)
+		}
 	}
-	return strconv.FormatFloat(v, 'g', -1, bits)
+	return out
 }
 
-func writeNested(b *strings.Builder, vals []float64, shape []int, dt DType, elide bool) {
+func writeNested(b *strings.Builder, vals []string, shape []int, elide bool) {
 	b.WriteByte('[')
 	n := shape[0]
 	inner := numel(shape[1:])
@@ -80,9 +97,9 @@ func writeNested(b *strings.Builder, vals []float64, shape []int, dt DType, elid
 			b.WriteByte(' ')
 		}
 		if len(shape) == 1 {
-			b.WriteString(formatValue(vals[i], dt))
+			b.WriteString(vals[i])
 		} else {
-			writeNested(b, vals[i*inner:(i+1)*inner], shape[1:], dt, elide)
+			writeNested(b, vals[i*inner:(i+1)*inner], shape[1:], elide)
 		}
 	}
 	b.WriteByte(']')

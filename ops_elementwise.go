@@ -2,6 +2,7 @@ package nabla
 
 import (
 	"math"
+	"slices"
 
 	"github.com/nabla-go/nabla/internal/loops"
 )
@@ -27,6 +28,11 @@ func newZeroed(ar *Arena, dt DType, shape []int, strides []int) *Tensor {
 // slice is shared: shapes are never mutated once a tensor holds them.
 func newShared(ar *Arena, dt DType, shape []int, strides []int) *Tensor {
 	n := numel(shape)
+	if dt != Float32 && dt != Float64 {
+		// The other dtypes come from the heap: arenas recycle the float
+		// buffers of training steps.
+		return &Tensor{dtype: dt, other: makeStorage(dt, n), shape: shape, strides: strides, arena: ar}
+	}
 	if ar != nil && n > 2 {
 		t := &Tensor{dtype: dt, shape: shape, strides: strides, arena: ar}
 		if dt == Float64 {
@@ -81,6 +87,9 @@ func contiguousOut(t *Tensor) *Tensor {
 // mapUnary computes op(t) element-wise into a new contiguous tensor,
 // recording nothing.
 func mapUnary(t *Tensor, op loops.UnaryOp, p float64) *Tensor {
+	if t.dtype != Float32 && t.dtype != Float64 {
+		return mapUnaryOther(t, op, p)
+	}
 	src := t.contiguous()
 	out := contiguousOut(t)
 	n := out.Len()
@@ -91,6 +100,33 @@ func mapUnary(t *Tensor, op loops.UnaryOp, p float64) *Tensor {
 	}
 	return out
 }
+
+// mapUnary of the other dtypes: half ones compute in float32 and round
+// back; integers and Bool keep their dtype for the ops that stay integers
+// (Neg, Abs, Sign, Relu) and compute in Float32 for the others, as PyTorch
+// does (torch.exp of an int64 tensor is float32).
+func mapUnaryOther(t *Tensor, op loops.UnaryOp, p float64) *Tensor {
+	if t.dtype.isHalf() {
+		return mapUnary(t.Detach().To(Float32), op, p).To(t.dtype)
+	}
+	switch op {
+	case loops.Neg, loops.Abs, loops.Sign, loops.Relu:
+		if t.dtype == Bool && op == loops.Neg {
+			panicValue("Neg", "negation of a bool tensor is not supported; use LogicalNot")
+		}
+		src := t.contiguous()
+		out := newShared(t.arena, t.dtype, t.shape, contiguousStrides(t.shape))
+		unaryLoops.of(t.dtype)(op, out, src, p)
+		return out
+	}
+	return mapUnary(t.Detach().To(Float32), op, p)
+}
+
+func unaryOf[T loops.Real](op loops.UnaryOp, out, src *Tensor, p float64) {
+	loops.Unary(op, storage[T](out), values[T](src), p)
+}
+
+var unaryLoops = byReal[func(op loops.UnaryOp, out, src *Tensor, p float64)]{unaryOf[float32], unaryOf[float64], unaryOf[int64], unaryOf[int32], unaryOf[uint8]}
 
 func (t *Tensor) unary(name string, op loops.UnaryOp, p float64, bw backwardFunc) *Tensor {
 	return record(name, mapUnary(t, op, p), bw, t)
@@ -278,6 +314,19 @@ func (t *Tensor) Clamp(lo, hi float64) *Tensor {
 	if lo > hi {
 		panicValue("Clamp", "lo %v > hi %v", lo, hi)
 	}
+	switch {
+	case t.dtype.isHalf():
+		return t.To(Float32).Clamp(lo, hi).To(t.dtype)
+	case !t.dtype.IsFloat():
+		whole := func(v float64) bool { return v == math.Trunc(v) || math.IsInf(v, 0) }
+		if !whole(lo) || !whole(hi) {
+			return t.To(Float32).Clamp(lo, hi) // a fractional bound is a float scalar: Float32
+		}
+		src := t.contiguous()
+		out := newShared(t.arena, t.dtype, t.shape, contiguousStrides(t.shape))
+		clampIntLoops.of(t.dtype)(out, src, lo, hi)
+		return out // integers record nothing
+	}
 	src := t.contiguous()
 	out := contiguousOut(t)
 	n := out.Len()
@@ -292,6 +341,19 @@ func (t *Tensor) Clamp(lo, hi float64) *Tensor {
 		return []*Tensor{g.Mul(inside)}
 	}, t)
 }
+
+// clampInt clamps an integer (or Bool) tensor with whole bounds, compared
+// in int64 so that bounds beyond the dtype's range clamp nothing.
+func clampInt[T loops.Real](out, src *Tensor, lo, hi float64) {
+	l := floatToInt(max(lo, math.MinInt64), math.MinInt64, math.MaxInt64)
+	h := floatToInt(min(hi, math.MaxInt64/2), math.MinInt64, math.MaxInt64)
+	d := storage[T](out)
+	for i, v := range values[T](src) {
+		d[i] = T(min(max(int64(v), l), h))
+	}
+}
+
+var clampIntLoops = byReal[func(out, src *Tensor, lo, hi float64)]{clampInt[float32], clampInt[float64], clampInt[int64], clampInt[int32], clampInt[uint8]}
 
 func clampLoop[T float32 | float64](dst, src []T, lo, hi float64) {
 	l, h := T(lo), T(hi)
@@ -311,12 +373,15 @@ func clampLoop[T float32 | float64](dst, src []T, lo, hi float64) {
 }
 
 // binaryOp computes op(a, b) with NumPy broadcasting into a new contiguous
-// tensor, promoting float32 to float64 when the dtypes differ. It records
-// nothing; the returned a and b are the promoted operands.
+// tensor, in the dtype PyTorch's type promotion gives (see resultType). It
+// records nothing; the returned a and b are the promoted operands.
 func binaryOp(name string, op loops.BinaryOp, a, b *Tensor) (out, pa, pb *Tensor) {
-	if a.dtype != b.dtype {
-		dt := promote(a.dtype, b.dtype)
+	if a.dtype != b.dtype || a.dtype > Float64 {
+		dt := resultType(a, b)
 		a, b = a.To(dt), b.To(dt)
+		if dt > Float64 {
+			return binaryOther(name, op, a, b), a, b
+		}
 	}
 	shape := broadcastShapes(name, a.shape, b.shape)
 	pa, pb = a, b
@@ -371,6 +436,91 @@ func unstrided(t *Tensor) *Tensor {
 
 var oneStride = []int{1}
 
+// binaryOther is binaryOp on two operands of one dtype that is not Float32
+// or Float64. Half ones compute in float32 and round back; integers and Bool
+// compute in their own dtype (Bool sums as a logical or and multiplies as a
+// logical and, as in PyTorch).
+func binaryOther(name string, op loops.BinaryOp, a, b *Tensor) *Tensor {
+	dt := a.dtype
+	if dt.isHalf() {
+		out, _, _ := binaryOp(name, op, a.Detach().To(Float32), b.Detach().To(Float32))
+		return out.To(dt)
+	}
+	switch op {
+	case loops.FloorDiv, loops.Remainder, loops.Fmod:
+		if dt == Bool {
+			panicValue(name, "not supported on bool tensors")
+		}
+		if anyZero(b) {
+			panicValue(name, "integer division by zero")
+		}
+	case loops.Pow:
+		if dt != Bool && hasNegative(b) {
+			panicValue(name, "integers to negative integer powers are not allowed")
+		}
+	}
+	if dt == Bool {
+		switch op {
+		case loops.Add:
+			op = loops.LogicalOr
+		case loops.Mul:
+			op = loops.LogicalAnd
+		case loops.Sub:
+			panicValue(name, "subtraction of bool tensors is not supported; use LogicalXor")
+		}
+	}
+	shape := broadcastShapes(name, a.shape, b.shape)
+	out := newShared(arenaOf(a, b), dt, shape, contiguousStrides(shape))
+	if out.Len() > 0 {
+		binaryLoops.of(dt)(op, out, a, a.broadcastStrides(shape), b, b.broadcastStrides(shape))
+	}
+	return out
+}
+
+func binaryOf[T loops.Real](op loops.BinaryOp, out, a *Tensor, as []int, b *Tensor, bs []int) {
+	loops.Binary(op, storage[T](out), out.shape, storage[T](a), a.offset, as, storage[T](b), b.offset, bs)
+}
+
+var binaryLoops = byReal[func(op loops.BinaryOp, out, a *Tensor, as []int, b *Tensor, bs []int)]{binaryOf[float32], binaryOf[float64], binaryOf[int64], binaryOf[int32], binaryOf[uint8]}
+
+// anyZero reports whether the numeric tensor t holds a zero.
+func anyZero(t *Tensor) bool {
+	c := t.contiguous()
+	return anyZeroLoops.of(c.dtype)(c)
+}
+
+func anyZeroOf[T loops.Real](t *Tensor) bool { return loops.AnyZero(values[T](t)) }
+
+var anyZeroLoops = byReal[func(t *Tensor) bool]{anyZeroOf[float32], anyZeroOf[float64], anyZeroOf[int64], anyZeroOf[int32], anyZeroOf[uint8]}
+
+// hasNegative reports whether any element of t is negative.
+func hasNegative(t *Tensor) bool {
+	return slices.Contains(t.Less(ZerosOf(t.dtype)).Bools(), true)
+}
+
+// compare computes the comparison or logical op on a and b with
+// broadcasting into a new Bool tensor, in the dtype the operands promote
+// to. It records nothing: comparisons are not differentiable.
+func compare(name string, op loops.BinaryOp, a, b *Tensor) *Tensor {
+	dt := resultType(a, b)
+	if dt.isHalf() {
+		dt = Float32 // exact: every half value is a float32
+	}
+	a, b = a.Detach().To(dt), b.Detach().To(dt)
+	shape := broadcastShapes(name, a.shape, b.shape)
+	out := newShared(arenaOf(a, b), Bool, shape, contiguousStrides(shape))
+	if out.Len() > 0 {
+		compareLoops.of(dt)(op, out, a, a.broadcastStrides(shape), b, b.broadcastStrides(shape))
+	}
+	return out
+}
+
+func compareOf[T loops.Real](op loops.BinaryOp, out, a *Tensor, as []int, b *Tensor, bs []int) {
+	loops.Compare(op, storage[uint8](out), out.shape, storage[T](a), a.offset, as, storage[T](b), b.offset, bs)
+}
+
+var compareLoops = byReal[func(op loops.BinaryOp, out, a *Tensor, as []int, b *Tensor, bs []int)]{compareOf[float32], compareOf[float64], compareOf[int64], compareOf[int32], compareOf[uint8]}
+
 func binary(name string, op loops.BinaryOp, a, b *Tensor, bw backwardFunc) *Tensor {
 	out, a, b := binaryOp(name, op, a, b)
 	return record(name, out, bw, a, b)
@@ -419,8 +569,12 @@ func (t *Tensor) Mul(u *Tensor) *Tensor {
 	})
 }
 
-// Div returns t/u element-wise, broadcasting.
+// Div returns t/u element-wise, broadcasting. It is true division: integer
+// and Bool operands compute in Float32, as in PyTorch.
 func (t *Tensor) Div(u *Tensor) *Tensor {
+	if !resultType(t, u).IsFloat() {
+		t, u = t.To(Float32), u.To(Float32)
+	}
 	return binary("Div", loops.Div, t, u, func(g, out *Tensor, in []*Tensor) []*Tensor {
 		q := g.Div(in[1])
 		var ga, gb *Tensor
@@ -485,48 +639,81 @@ func splitTie(g, a, b *Tensor, win loops.BinaryOp) []*Tensor {
 	return []*Tensor{da, db}
 }
 
-// Equal returns 1 where t == u and 0 elsewhere, broadcasting. Comparisons
-// are not differentiable and record nothing.
-func (t *Tensor) Equal(u *Tensor) *Tensor {
-	out, _, _ := binaryOp("Equal", loops.Equal, t, u)
-	return out
-}
+// Equal returns a Bool tensor, true where t == u, broadcasting; the
+// operands are compared in the dtype they promote to (see [Tensor.Add]).
+// Comparisons are not differentiable and record nothing.
+func (t *Tensor) Equal(u *Tensor) *Tensor { return compare("Equal", loops.Equal, t, u) }
 
-// NotEqual returns 1 where t != u and 0 elsewhere.
-func (t *Tensor) NotEqual(u *Tensor) *Tensor {
-	out, _, _ := binaryOp("NotEqual", loops.NotEqual, t, u)
-	return out
-}
+// NotEqual returns a Bool tensor, true where t != u.
+func (t *Tensor) NotEqual(u *Tensor) *Tensor { return compare("NotEqual", loops.NotEqual, t, u) }
 
-// Less returns 1 where t < u and 0 elsewhere.
-func (t *Tensor) Less(u *Tensor) *Tensor { out, _, _ := binaryOp("Less", loops.Less, t, u); return out }
+// Less returns a Bool tensor, true where t < u.
+func (t *Tensor) Less(u *Tensor) *Tensor { return compare("Less", loops.Less, t, u) }
 
-// LessEqual returns 1 where t <= u and 0 elsewhere.
-func (t *Tensor) LessEqual(u *Tensor) *Tensor {
-	out, _, _ := binaryOp("LessEqual", loops.LessEqual, t, u)
-	return out
-}
+// LessEqual returns a Bool tensor, true where t <= u.
+func (t *Tensor) LessEqual(u *Tensor) *Tensor { return compare("LessEqual", loops.LessEqual, t, u) }
 
-// Greater returns 1 where t > u and 0 elsewhere.
-func (t *Tensor) Greater(u *Tensor) *Tensor {
-	out, _, _ := binaryOp("Greater", loops.Greater, t, u)
-	return out
-}
+// Greater returns a Bool tensor, true where t > u.
+func (t *Tensor) Greater(u *Tensor) *Tensor { return compare("Greater", loops.Greater, t, u) }
 
-// GreaterEqual returns 1 where t >= u and 0 elsewhere.
+// GreaterEqual returns a Bool tensor, true where t >= u.
 func (t *Tensor) GreaterEqual(u *Tensor) *Tensor {
-	out, _, _ := binaryOp("GreaterEqual", loops.GreaterEqual, t, u)
+	return compare("GreaterEqual", loops.GreaterEqual, t, u)
+}
+
+// LogicalAnd returns a Bool tensor, true where both t and u are non-zero
+// (true), broadcasting; any dtypes are accepted, as in PyTorch.
+func (t *Tensor) LogicalAnd(u *Tensor) *Tensor { return compare("LogicalAnd", loops.LogicalAnd, t, u) }
+
+// LogicalOr returns a Bool tensor, true where t or u is non-zero.
+func (t *Tensor) LogicalOr(u *Tensor) *Tensor { return compare("LogicalOr", loops.LogicalOr, t, u) }
+
+// LogicalXor returns a Bool tensor, true where exactly one of t and u is
+// non-zero.
+func (t *Tensor) LogicalXor(u *Tensor) *Tensor { return compare("LogicalXor", loops.LogicalXor, t, u) }
+
+// LogicalNot returns a Bool tensor, true where t is zero (false).
+func (t *Tensor) LogicalNot() *Tensor {
+	return compare("LogicalNot", loops.Equal, t, ScalarBool(false))
+}
+
+// FloorDivide returns t/u rounded toward -Inf element-wise, broadcasting,
+// as torch.floor_divide (and Python's //): -7 // 2 is -4. Integers compute
+// exactly; integer division by zero panics with a *ValueError. It is not
+// differentiable and records nothing.
+func (t *Tensor) FloorDivide(u *Tensor) *Tensor {
+	out, _, _ := binaryOp("FloorDivide", loops.FloorDiv, t.Detach(), u.Detach())
 	return out
 }
 
-// AddScalar returns t+c in t's dtype.
+// Remainder returns t - FloorDivide(t, u)·u element-wise, broadcasting, as
+// torch.remainder (and Python's %): the result has the sign of u, so
+// Remainder(-7, 2) is 1. Integer division by zero panics with a
+// *ValueError. It records nothing.
+func (t *Tensor) Remainder(u *Tensor) *Tensor {
+	out, _, _ := binaryOp("Remainder", loops.Remainder, t.Detach(), u.Detach())
+	return out
+}
+
+// Fmod returns the remainder of t/u truncated toward zero, element-wise,
+// as torch.fmod (and C's fmod): the result has the sign of t, so Fmod(-7,
+// 2) is -1. Integer division by zero panics with a *ValueError. It records
+// nothing.
+func (t *Tensor) Fmod(u *Tensor) *Tensor {
+	out, _, _ := binaryOp("Fmod", loops.Fmod, t.Detach(), u.Detach())
+	return out
+}
+
+// AddScalar returns t+c. c is a Go float, which counts as a Python float
+// does in PyTorch: a float tensor keeps its dtype, an integer or Bool one
+// gives Float32. Use t.Add(ScalarInt(c)) to stay in an integer dtype.
 func (t *Tensor) AddScalar(c float64) *Tensor {
 	return t.unary("AddScalar", loops.Shift, c, func(g, _ *Tensor, _ []*Tensor) []*Tensor {
 		return []*Tensor{g}
 	})
 }
 
-// MulScalar returns t*c in t's dtype.
+// MulScalar returns t*c, with the dtype rule of AddScalar.
 func (t *Tensor) MulScalar(c float64) *Tensor {
 	var bw backwardFunc
 	if t.requiresGrad { // build the closure only when it will be recorded
@@ -535,27 +722,34 @@ func (t *Tensor) MulScalar(c float64) *Tensor {
 	return t.unary("MulScalar", loops.Scale, c, bw)
 }
 
-// DivScalar returns t/c in t's dtype.
+// DivScalar returns t/c, with the dtype rule of AddScalar.
 func (t *Tensor) DivScalar(c float64) *Tensor { return t.MulScalar(1 / c) }
 
-// Where returns elements of a where cond is non-zero and of b elsewhere,
-// broadcasting all three. cond is not differentiated.
+// Where returns elements of a where cond is true and of b elsewhere,
+// broadcasting all three, in the dtype a and b promote to. cond must be a
+// Bool tensor (as in PyTorch 1.13; a float mask panics with a *ValueError:
+// compare it, e.g. mask.NotEqual(Scalar(0))). The gradient flows to a and b;
+// cond is not differentiated.
 func Where(cond, a, b *Tensor) *Tensor {
-	if a.dtype != b.dtype {
-		dt := promote(a.dtype, b.dtype)
-		a, b = a.To(dt), b.To(dt)
+	if cond.dtype != Bool {
+		panicValue("Where", "condition is %v, want bool (compare it first, e.g. cond.NotEqual(nabla.Scalar(0)))", cond.dtype)
 	}
-	if cond.dtype != a.dtype {
-		cond = cond.Detach().To(a.dtype)
+	if a.dtype != b.dtype {
+		dt := resultType(a, b)
+		a, b = a.To(dt), b.To(dt)
 	}
 	shape := broadcastShapes("Where", broadcastShapes("Where", cond.shape, a.shape), b.shape)
 	out := newShared(arenaOf(a, b), a.dtype, shape, contiguousStrides(shape))
 	if out.Len() > 0 {
 		cs, as, bs := cond.broadcastStrides(shape), a.broadcastStrides(shape), b.broadcastStrides(shape)
-		if a.dtype == Float64 {
-			loops.Where(out.f64, shape, cond.f64, cond.offset, cs, a.f64, a.offset, as, b.f64, b.offset, bs)
-		} else {
-			loops.Where(out.f32, shape, cond.f32, cond.offset, cs, a.f32, a.offset, as, b.f32, b.offset, bs)
+		c := storage[uint8](cond)
+		switch a.dtype {
+		case Float32:
+			loops.Where(out.f32, shape, c, cond.offset, cs, a.f32, a.offset, as, b.f32, b.offset, bs)
+		case Float64:
+			loops.Where(out.f64, shape, c, cond.offset, cs, a.f64, a.offset, as, b.f64, b.offset, bs)
+		default:
+			whereLoops.of(a.dtype)(out, cond, cs, a, as, b, bs)
 		}
 	}
 	return record("Where", out, func(g, _ *Tensor, in []*Tensor) []*Tensor {
@@ -571,23 +765,45 @@ func Where(cond, a, b *Tensor) *Tensor {
 	}, cond.Detach(), a, b)
 }
 
+func whereOf[T elem](out, cond *Tensor, cs []int, a *Tensor, as []int, b *Tensor, bs []int) {
+	loops.Where(storage[T](out), out.shape, storage[uint8](cond), cond.offset, cs, storage[T](a), a.offset, as, storage[T](b), b.offset, bs)
+}
+
+var whereLoops = byElem[func(out, cond *Tensor, cs []int, a *Tensor, as []int, b *Tensor, bs []int)]{whereOf[float32], whereOf[float64], whereOf[int64], whereOf[int32], whereOf[uint8], whereOf[uint16]}
+
 // To returns t converted to dtype dt, or t itself if it already has that
-// dtype. The conversion is differentiable.
+// dtype, with PyTorch's rules: float to integer truncates toward zero (NaN,
+// ±Inf and out-of-range values give the integer's smallest value, as x86
+// hardware does; Uint8 takes the low 8 bits of the Int64 conversion);
+// integers narrow by keeping their low bits; any dtype to Bool is x != 0
+// (NaN is true); Float32 to Float16 or BFloat16 rounds to nearest even,
+// Float64 to them goes through Float32, as in PyTorch. The conversion is
+// differentiable between float dtypes; a conversion to an integer or Bool
+// dtype records nothing.
 func (t *Tensor) To(dt DType) *Tensor {
 	if t.dtype == dt {
 		return t
 	}
+	if dt >= numDTypes {
+		panicValue("To", "invalid dtype %d", dt)
+	}
 	src := t.contiguous()
 	out := newShared(t.arena, dt, t.shape, contiguousStrides(t.shape))
 	n := out.Len()
-	if dt == Float64 {
+	switch {
+	case dt == Float64 && t.dtype == Float32:
 		for i, v := range src.f32[src.offset : src.offset+n] {
 			out.f64[i] = float64(v)
 		}
-	} else {
+	case dt == Float32 && t.dtype == Float64:
 		for i, v := range src.f64[src.offset : src.offset+n] {
 			out.f32[i] = float32(v)
 		}
+	default:
+		convert(out, src)
+	}
+	if !dt.IsFloat() {
+		return out
 	}
 	from := t.dtype
 	return record("To", out, func(g, _ *Tensor, _ []*Tensor) []*Tensor {

@@ -75,13 +75,22 @@ func reduceRaw(op string, t *Tensor, rop loops.ReduceOp, axes []int) *Tensor {
 		src = t.permuteView(perm).copyContiguous()
 		A = out.Len()
 	}
-	if t.dtype == Float64 {
-		loops.Reduce(rop, out.f64, src.f64[src.offset:src.offset+src.Len()], A, R, B)
-	} else {
+	switch t.dtype {
+	case Float32:
 		loops.Reduce(rop, out.f32, src.f32[src.offset:src.offset+src.Len()], A, R, B)
+	case Float64:
+		loops.Reduce(rop, out.f64, src.f64[src.offset:src.offset+src.Len()], A, R, B)
+	default:
+		reduceLoops.of(t.dtype)(rop, out, src, A, R, B)
 	}
 	return out
 }
+
+func reduceOf[T loops.Real](rop loops.ReduceOp, out, src *Tensor, A, R, B int) {
+	loops.Reduce(rop, storage[T](out), values[T](src), A, R, B)
+}
+
+var reduceLoops = byReal[func(rop loops.ReduceOp, out, src *Tensor, A, R, B int)]{reduceOf[float32], reduceOf[float64], reduceOf[int64], reduceOf[int32], reduceOf[uint8]}
 
 // squeezeAxes removes the given (kept, size-1) axes from t's shape.
 func squeezeAxes(t *Tensor, axes []int) *Tensor {
@@ -95,9 +104,17 @@ func squeezeAxes(t *Tensor, axes []int) *Tensor {
 }
 
 // SumKeep sums t over the given axes (all when none), keeping each reduced
-// axis with length 1. Negative axes count from the end.
+// axis with length 1. Negative axes count from the end. Integer and Bool
+// tensors sum exactly into Int64, as in PyTorch; Float16 and BFloat16 sum
+// in float32 and round the result back.
 func (t *Tensor) SumKeep(axes ...int) *Tensor {
 	ax := t.normAxes("Sum", axes)
+	switch {
+	case t.dtype.isHalf():
+		return t.To(Float32).SumKeep(axes...).To(t.dtype)
+	case !t.dtype.IsFloat():
+		return reduceRaw("Sum", t.To(Int64), loops.Sum, ax)
+	}
 	out := reduceRaw("Sum", t, loops.Sum, ax)
 	return record("Sum", out, func(g, _ *Tensor, in []*Tensor) []*Tensor {
 		return []*Tensor{g.BroadcastTo(in[0].shape...)}
@@ -110,7 +127,12 @@ func (t *Tensor) Sum(axes ...int) *Tensor {
 }
 
 // MeanKeep averages t over the given axes (all when none), keeping them.
+// It panics with a *ValueError on an integer or Bool tensor, as PyTorch
+// does: convert it with To(Float32) first.
 func (t *Tensor) MeanKeep(axes ...int) *Tensor {
+	if !t.dtype.IsFloat() {
+		panicValue("Mean", "tensor is %v: Mean needs a floating-point dtype; convert with .To(nabla.Float32)", t.dtype)
+	}
 	ax := t.normAxes("Mean", axes)
 	n := 1
 	for _, a := range ax {
@@ -143,6 +165,12 @@ func (t *Tensor) Min(axes ...int) *Tensor {
 
 func (t *Tensor) extremum(name string, rop loops.ReduceOp, axes []int) *Tensor {
 	ax := t.normAxes(name, axes)
+	switch {
+	case t.dtype.isHalf():
+		return t.To(Float32).extremum(name, rop, axes).To(t.dtype) // exact: the extremum is one of the values
+	case !t.dtype.IsFloat():
+		return reduceRaw(name, t, rop, ax) // not differentiable
+	}
 	out := reduceRaw(name, t, rop, ax)
 	return record(name, out, func(g, out *Tensor, in []*Tensor) []*Tensor {
 		x := in[0]
@@ -166,32 +194,47 @@ func extremumShare(name string, x, out *Tensor, axes []int) *Tensor {
 		}
 		return share
 	}
-	mask := x.Detach().Equal(out.Detach())
+	mask := x.Detach().Equal(out.Detach()).To(x.dtype)
 	return mask.Div(reduceRaw(name, mask, loops.Sum, axes))
 }
 
 // ArgMax returns the index of the first maximum along axis, with that axis
-// removed, as a tensor of t's dtype holding whole numbers. It is not
-// differentiable.
+// removed, as an Int64 tensor (as in PyTorch). A NaN counts as the
+// maximum. It is not differentiable.
 func (t *Tensor) ArgMax(axis int) *Tensor {
 	ax := t.axis("ArgMax", axis)
-	return squeezeAxes(reduceRaw("ArgMax", t.Detach(), loops.ArgMax, []int{ax}), []int{ax})
+	return squeezeAxes(argReduce("ArgMax", t, loops.ArgMax, ax), []int{ax})
 }
 
 // ArgMaxKeep is ArgMax keeping the reduced axis with length 1.
 func (t *Tensor) ArgMaxKeep(axis int) *Tensor {
-	return reduceRaw("ArgMax", t.Detach(), loops.ArgMax, []int{t.axis("ArgMax", axis)})
+	return argReduce("ArgMax", t, loops.ArgMax, t.axis("ArgMax", axis))
 }
 
-// ArgMin returns the index of the first minimum along axis, removing it.
+// ArgMin returns the index of the first minimum along axis, removing it, as
+// an Int64 tensor.
 func (t *Tensor) ArgMin(axis int) *Tensor {
 	ax := t.axis("ArgMin", axis)
-	return squeezeAxes(reduceRaw("ArgMin", t.Detach(), loops.ArgMin, []int{ax}), []int{ax})
+	return squeezeAxes(argReduce("ArgMin", t, loops.ArgMin, ax), []int{ax})
 }
 
 // ArgMinKeep is ArgMin keeping the reduced axis with length 1.
 func (t *Tensor) ArgMinKeep(axis int) *Tensor {
-	return reduceRaw("ArgMin", t.Detach(), loops.ArgMin, []int{t.axis("ArgMin", axis)})
+	return argReduce("ArgMin", t, loops.ArgMin, t.axis("ArgMin", axis))
+}
+
+// argReduce runs ArgMax or ArgMin over axis and returns Int64 indices. The
+// loops write the indices in the input's element type, so inputs whose
+// type cannot hold every index (Uint8, Bool, half) are widened first.
+func argReduce(op string, t *Tensor, rop loops.ReduceOp, ax int) *Tensor {
+	t = t.Detach()
+	switch {
+	case t.dtype.isHalf():
+		t = t.To(Float32)
+	case t.dtype == Uint8 || t.dtype == Bool:
+		t = t.To(Int32)
+	}
+	return reduceRaw(op, t, rop, []int{ax}).To(Int64)
 }
 
 // VarKeep returns the variance of t over the given axes (all when none),

@@ -3,8 +3,6 @@ package nabla
 import (
 	"slices"
 	"strconv"
-
-	"github.com/nabla-go/nabla/internal/loops"
 )
 
 // This file holds the ops that change a tensor's shape or select part of it:
@@ -236,11 +234,7 @@ func sliceBackward(g *Tensor, shape []int, axis, start, end, step int) *Tensor {
 	vshape, vstrides, off := out.sliceGeom(axis, start, end, step)
 	src := g.contiguous()
 	if out.Len() > 0 && g.Len() > 0 {
-		if g.dtype == Float64 {
-			loops.Store(out.f64, off, vshape, vstrides, src.f64[src.offset:], false)
-		} else {
-			loops.Store(out.f32, off, vshape, vstrides, src.f32[src.offset:], false)
-		}
+		storeLoops.of(g.dtype)(out, off, vshape, vstrides, src)
 	}
 	return record("SliceBackward", out, func(gg, _ *Tensor, _ []*Tensor) []*Tensor {
 		return []*Tensor{gg.Slice(axis, start, end, step)}
@@ -304,11 +298,7 @@ func Concat(ts []*Tensor, axis int) *Tensor {
 		vshape, vstrides, off := out.sliceGeom(ax, starts[i], starts[i+1], 1)
 		src := x.contiguous()
 		if x.Len() > 0 {
-			if dt == Float64 {
-				loops.Store(out.f64, off, vshape, vstrides, src.f64[src.offset:], false)
-			} else {
-				loops.Store(out.f32, off, vshape, vstrides, src.f32[src.offset:], false)
-			}
+			storeLoops.of(dt)(out, off, vshape, vstrides, src)
 		}
 	}
 	return record("Concat", out, func(g, _ *Tensor, in []*Tensor) []*Tensor {

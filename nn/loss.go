@@ -314,7 +314,7 @@ func indexLoss(name string, logp, target *nabla.Tensor, ax int, weight *nabla.Te
 			}
 		}
 		labels = nabla.FromSlice(safe).Reshape(want...)
-		mask = nabla.FromSlice(keep).Reshape(want...).To(dt)
+		mask = nabla.FromSlice(keep).Reshape(want...).To(nabla.Bool)
 	}
 	idx := labels.Unsqueeze(ax)
 	loss := logp.Gather(ax, idx).Squeeze(ax).Neg()

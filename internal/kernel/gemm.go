@@ -464,7 +464,7 @@ func transposePanel[T float](dst []T, w int, src []T, ld, rows, kb int) {
 
 // transposeRows sets dst[p*w+r] = src[r*ld+p] for r0 <= r < r1 and
 // p0 <= p < p1.
-func transposeRows[T float](dst []T, w int, src []T, ld, r0, r1, p0, p1 int) {
+func transposeRows[T any](dst []T, w int, src []T, ld, r0, r1, p0, p1 int) {
 	if p0 >= p1 {
 		return
 	}

@@ -15,7 +15,7 @@ package kernel
 // with a large stride, and float32 tiles go through the AVX2 8×8 block
 // kernels that pack GEMM's panels. It panics if a slice is too short;
 // dst and src must not overlap.
-func Transpose[T float](dst []T, ldd int, src []T, lds int, rows, cols int) {
+func Transpose[T any](dst []T, ldd int, src []T, lds int, rows, cols int) {
 	if rows <= 0 || cols <= 0 {
 		return
 	}
@@ -36,7 +36,7 @@ func Transpose[T float](dst []T, ldd int, src []T, lds int, rows, cols int) {
 }
 
 // transposeTile is Transpose of one tile.
-func transposeTile[T float](dst []T, ldd int, src []T, lds, rows, cols int) {
+func transposeTile[T any](dst []T, ldd int, src []T, lds, rows, cols int) {
 	if d, ok := any(dst).([]float32); ok {
 		rd, pd := transposeF32(d, ldd, any(src).([]float32), lds, rows, cols)
 		if pd > 0 {

@@ -8,7 +8,7 @@ import "github.com/nabla-go/nabla/internal/kernel"
 // instead each (p, last) plane is copied as a 2-d transpose in cache-sized
 // tiles (kernel.Transpose). It reports whether it did the copy; it leaves
 // views it does not fit (small planes, overlapping strides) to Copy.
-func copyTransposed[T Float](dst, src []T, off int, shape, strides []int) bool {
+func copyTransposed[T Elem](dst, src []T, off int, shape, strides []int) bool {
 	r := len(shape)
 	last := r - 1
 	if r < 2 || shape[last] < 8 || strides[last] <= 1 {

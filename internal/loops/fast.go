@@ -7,7 +7,7 @@ import "github.com/nabla-go/nabla/internal/kernel"
 // op; float64 and the other ops stay with the generic loops.
 
 // binaryFlatF32 is binaryFlat for float32 on the ops with a kernel.
-func binaryFlatF32[T Float](op BinaryOp, dst, a, b []T) bool {
+func binaryFlatF32[T Real](op BinaryOp, dst, a, b []T) bool {
 	d, ok := any(dst).([]float32)
 	if !ok {
 		return false
@@ -45,7 +45,7 @@ func geluGradF32(d, x, y []float32) {
 
 // binaryScalarRightF32 is binaryScalarRight for float32 on the ops with a
 // kernel. x - s is computed as x + (-s), which rounds identically.
-func binaryScalarRightF32[T Float](op BinaryOp, dst, a []T, s T) bool {
+func binaryScalarRightF32[T Real](op BinaryOp, dst, a []T, s T) bool {
 	d, ok := any(dst).([]float32)
 	if !ok {
 		return false
@@ -67,7 +67,7 @@ func binaryScalarRightF32[T Float](op BinaryOp, dst, a []T, s T) bool {
 // unaryF32 is Unary for float32 on the ops with a kernel. Exp, Sigmoid,
 // Tanh, Log and Softplus are within one ulp of the generic loops (which round math's float64
 // result), not always bit-identical to them.
-func unaryF32[T Float](op UnaryOp, dst, src []T, p float64) bool {
+func unaryF32[T Real](op UnaryOp, dst, src []T, p float64) bool {
 	d, ok := any(dst).([]float32)
 	if !ok {
 		return false
@@ -102,7 +102,7 @@ func unaryF32[T Float](op UnaryOp, dst, src []T, p float64) bool {
 
 // reduceRowF32 is reduceRow for float32 on the ops with a kernel. Sums
 // accumulate in float64 (kernel.SumF32F64), as the generic loop does.
-func reduceRowF32[T Float](op ReduceOp, s []T) (T, bool) {
+func reduceRowF32[T Real](op ReduceOp, s []T) (T, bool) {
 	x, ok := any(s).([]float32)
 	if !ok {
 		return 0, false
@@ -118,7 +118,7 @@ func reduceRowF32[T Float](op ReduceOp, s []T) (T, bool) {
 
 // sum64F32 is sum64 for float32, through the kernel that reduceRowF32
 // uses, so that the pieces of a row split along R sum as whole rows do.
-func sum64F32[T Float](s []T) (float64, bool) {
+func sum64F32[T Real](s []T) (float64, bool) {
 	x, ok := any(s).([]float32)
 	if !ok {
 		return 0, false
@@ -127,7 +127,7 @@ func sum64F32[T Float](s []T) (float64, bool) {
 }
 
 // addRowF32 sets d[i] += s[i] for float32 and reports whether it did.
-func addRowF32[T Float](d, s []T) bool {
+func addRowF32[T Real](d, s []T) bool {
 	x, ok := any(d).([]float32)
 	if !ok {
 		return false

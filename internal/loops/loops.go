@@ -10,13 +10,37 @@ import (
 	"github.com/nabla-go/nabla/internal/kernel"
 )
 
-// Float is the element type of a tensor's storage.
+// Float is the element type of a float tensor's storage, which the math
+// loops (softmax, convolution, layer norm) run on.
 type Float interface{ ~float32 | ~float64 }
+
+// Real is the element type of the storage of every dtype that arithmetic
+// runs on: the floats and the integers (Bool is stored as uint8 0 or 1).
+// Half-precision tensors are widened to float32 first.
+type Real interface {
+	~float32 | ~float64 | ~int64 | ~int32 | ~uint8
+}
+
+// Elem is any storage element type: Real, and uint16 for the bit patterns
+// of Float16 and BFloat16. The loops that only move elements take it.
+type Elem interface {
+	~float32 | ~float64 | ~int64 | ~int32 | ~uint8 | ~uint16
+}
+
+// isInt reports whether T is an integer type (the storage of Int64, Int32,
+// Uint8 and Bool).
+func isInt[T Real]() bool {
+	switch any(*new(T)).(type) {
+	case int64, int32, uint8:
+		return true
+	}
+	return false
+}
 
 // Copy copies the strided view of src starting at off with the given shape
 // and strides into dst, which is contiguous and holds exactly the view's
 // elements.
-func Copy[T Float](dst, src []T, off int, shape, strides []int) {
+func Copy[T Elem](dst, src []T, off int, shape, strides []int) {
 	if len(shape) == 0 {
 		dst[0] = src[off]
 		return
@@ -136,7 +160,7 @@ func eachRows(m, d int, f func(lo, hi int)) {
 
 // Unary sets dst[i] = op(src[i]) with parameter p. dst may alias src. Long
 // slices are split between the kernel's worker goroutines.
-func Unary[T Float](op UnaryOp, dst, src []T, p float64) {
+func Unary[T Real](op UnaryOp, dst, src []T, p float64) {
 	src = src[:len(dst)]
 	if len(dst) >= 2*elemGrain && runtime.GOMAXPROCS(0) > 1 {
 		// Captured copies: src itself is reassigned above, and a captured
@@ -150,7 +174,7 @@ func Unary[T Float](op UnaryOp, dst, src []T, p float64) {
 	unary(op, dst, src, p)
 }
 
-func unary[T Float](op UnaryOp, dst, src []T, p float64) {
+func unary[T Real](op UnaryOp, dst, src []T, p float64) {
 	if unaryF32(op, dst, src, p) {
 		return
 	}
@@ -205,16 +229,26 @@ func unary[T Float](op UnaryOp, dst, src []T, p float64) {
 			dst[i] = T(math.Sqrt(float64(v)))
 		}
 	case Abs:
+		if isInt[T]() {
+			for i, v := range src {
+				if v < 0 {
+					v = -v // exact, unlike the float64 round trip
+				}
+				dst[i] = v
+			}
+			break
+		}
 		for i, v := range src {
 			dst[i] = T(math.Abs(float64(v)))
 		}
 	case Sign:
+		var zero T
 		for i, v := range src {
 			switch {
 			case v > 0:
 				dst[i] = 1
 			case v < 0:
-				dst[i] = -1
+				dst[i] = zero - 1
 			default:
 				dst[i] = v * 0 // keeps NaN
 			}
@@ -314,11 +348,17 @@ const (
 	TanhGrad    // x*(1-y²): the gradient x of tanh's output y
 	SigmoidGrad // x*y*(1-y): the gradient x of sigmoid's output y
 	ReluGrad    // x where y > 0, else 0: the gradient x of relu's input y
+	FloorDiv    // floor(x/y), as torch.floor_divide (integers: y != 0, checked by the caller)
+	Remainder   // x - floor(x/y)*y, the sign of y, as torch.remainder
+	Fmod        // x - trunc(x/y)*y, the sign of x, as torch.fmod
+	LogicalAnd  // 1 if x != 0 and y != 0, else 0
+	LogicalOr   // 1 if x != 0 or y != 0, else 0
+	LogicalXor  // 1 if exactly one of x and y is non-zero, else 0
 )
 
 // binaryRow computes n elements of dst from a (start ai, stride sa) and b
 // (start bi, stride sb).
-func binaryRow[T Float](op BinaryOp, dst []T, a []T, ai, sa int, b []T, bi, sb int) {
+func binaryRow[T Real](op BinaryOp, dst []T, a []T, ai, sa int, b []T, bi, sb int) {
 	n := len(dst)
 	if sa == 1 && sb == 1 {
 		binaryFlat(op, dst, a[ai:ai+n], b[bi:bi+n])
@@ -341,7 +381,7 @@ func binaryRow[T Float](op BinaryOp, dst []T, a []T, ai, sa int, b []T, bi, sb i
 	}
 }
 
-func binaryOne[T Float](op BinaryOp, x, y T) T {
+func binaryOne[T Real](op BinaryOp, x, y T) T {
 	switch op {
 	case Add:
 		return x + y
@@ -362,7 +402,31 @@ func binaryOne[T Float](op BinaryOp, x, y T) T {
 		}
 		return y
 	case Pow:
+		if isInt[T]() {
+			return T(powInt(int64(x), int64(y)))
+		}
 		return T(math.Pow(float64(x), float64(y)))
+	case FloorDiv:
+		if isInt[T]() {
+			return T(floorDivInt(int64(x), int64(y)))
+		}
+		return T(floorDivFloat(float64(x), float64(y)))
+	case Remainder:
+		if isInt[T]() {
+			return T(remInt(int64(x), int64(y)))
+		}
+		return T(remFloat(float64(x), float64(y)))
+	case Fmod:
+		if isInt[T]() {
+			return T(int64(x) % int64(y))
+		}
+		return T(math.Mod(float64(x), float64(y)))
+	case LogicalAnd:
+		return b2f[T](x != 0 && y != 0)
+	case LogicalOr:
+		return b2f[T](x != 0 || y != 0)
+	case LogicalXor:
+		return b2f[T]((x != 0) != (y != 0))
 	case Equal:
 		return b2f[T](x == y)
 	case NotEqual:
@@ -390,7 +454,7 @@ func binaryOne[T Float](op BinaryOp, x, y T) T {
 	panic("loops: unknown binary op")
 }
 
-func b2f[T Float](b bool) T {
+func b2f[T Real](b bool) T {
 	if b {
 		return 1
 	}
@@ -398,7 +462,7 @@ func b2f[T Float](b bool) T {
 }
 
 // binaryFlat is the contiguous, same-shape fast path.
-func binaryFlat[T Float](op BinaryOp, dst, a, b []T) {
+func binaryFlat[T Real](op BinaryOp, dst, a, b []T) {
 	a = a[:len(dst)]
 	b = b[:len(dst)]
 	if binaryFlatF32(op, dst, a, b) {
@@ -444,7 +508,7 @@ func binaryFlat[T Float](op BinaryOp, dst, a, b []T) {
 	}
 }
 
-func binaryScalarRight[T Float](op BinaryOp, dst, a []T, s T) {
+func binaryScalarRight[T Real](op BinaryOp, dst, a []T, s T) {
 	a = a[:len(dst)]
 	if binaryScalarRightF32(op, dst, a, s) {
 		return
@@ -476,7 +540,7 @@ func binaryScalarRight[T Float](op BinaryOp, dst, a []T, s T) {
 // Binary sets dst = op(a, b) over shape, where dst is contiguous and a and b
 // are strided views (stride 0 on broadcast dimensions). A rank-0 shape is a
 // single element.
-func Binary[T Float](op BinaryOp, dst []T, shape []int, a []T, aOff int, aStr []int, b []T, bOff int, bStr []int) {
+func Binary[T Real](op BinaryOp, dst []T, shape []int, a []T, aOff int, aStr []int, b []T, bOff int, bStr []int) {
 	if len(shape) == 0 {
 		dst[0] = binaryOne(op, a[aOff], b[bOff])
 		return
@@ -499,7 +563,7 @@ const maxParallelRank = 8
 
 // binaryParallel is Binary split along its outer axis between the kernel's
 // workers: ranges of whole rows (or of elements, for rank 1).
-func binaryParallel[T Float](op BinaryOp, dst []T, rank int, shape [maxParallelRank]int, a []T, aOff int, aStr [maxParallelRank]int, b []T, bOff int, bStr [maxParallelRank]int) {
+func binaryParallel[T Real](op BinaryOp, dst []T, rank int, shape [maxParallelRank]int, a []T, aOff int, aStr [maxParallelRank]int, b []T, bOff int, bStr [maxParallelRank]int) {
 	rows := shape[0]
 	inner := len(dst) / rows
 	parts := min(runtime.GOMAXPROCS(0), len(dst)/elemGrain)
@@ -511,7 +575,7 @@ func binaryParallel[T Float](op BinaryOp, dst []T, rank int, shape [maxParallelR
 }
 
 // binary is Binary on the calling goroutine.
-func binary[T Float](op BinaryOp, dst []T, shape []int, a []T, aOff int, aStr []int, b []T, bOff int, bStr []int) {
+func binary[T Real](op BinaryOp, dst []T, shape []int, a []T, aOff int, aStr []int, b []T, bOff int, bStr []int) {
 	r := len(shape) - 1
 	sa, sb := aStr[r], bStr[r]
 	Each(shape, func(di, n int, offs [3]int) {
@@ -521,7 +585,7 @@ func binary[T Float](op BinaryOp, dst []T, shape []int, a []T, aOff int, aStr []
 
 // Where sets dst[i] = a[i] if cond[i] != 0 else b[i], over shape, with all
 // three inputs strided views.
-func Where[T Float](dst []T, shape []int, c []T, cOff int, cStr []int, a []T, aOff int, aStr []int, b []T, bOff int, bStr []int) {
+func Where[T Elem](dst []T, shape []int, c []uint8, cOff int, cStr []int, a []T, aOff int, aStr []int, b []T, bOff int, bStr []int) {
 	if len(shape) == 0 {
 		if c[cOff] != 0 {
 			dst[0] = a[aOff]
@@ -572,7 +636,7 @@ const (
 // sometimes lost 20%, while the arg reductions, several times slower per
 // element, take half the time. Their results stay bit-identical whatever
 // runtime.GOMAXPROCS is.
-func Reduce[T Float](op ReduceOp, dst, src []T, A, R, B int) {
+func Reduce[T Real](op ReduceOp, dst, src []T, A, R, B int) {
 	if n := A * R * B; (op == ArgMax || op == ArgMin) && n >= 2*elemGrain {
 		if parts := min(runtime.GOMAXPROCS(0), n/elemGrain); parts > 1 {
 			reduceParallel(op, dst, src, A, R, B, parts)
@@ -583,7 +647,7 @@ func Reduce[T Float](op ReduceOp, dst, src []T, A, R, B int) {
 }
 
 // reduce is Reduce on the calling goroutine.
-func reduce[T Float](op ReduceOp, dst, src []T, A, R, B int) {
+func reduce[T Real](op ReduceOp, dst, src []T, A, R, B int) {
 	if B == 1 {
 		for a := 0; a < A; a++ {
 			dst[a] = reduceRow(op, src[a*R:a*R+R])
@@ -598,7 +662,7 @@ func reduce[T Float](op ReduceOp, dst, src []T, A, R, B int) {
 // < B. With ld > B it reduces a range of columns, which is how
 // reduceParallel splits the columns; each element sees the same operations
 // in the same order whatever the range.
-func reduceCols[T Float](op ReduceOp, dst, src []T, A, R, B, ld int) {
+func reduceCols[T Real](op ReduceOp, dst, src []T, A, R, B, ld int) {
 	var best []T
 	if op == ArgMax || op == ArgMin {
 		best = make([]T, B)
@@ -639,7 +703,7 @@ func reduceCols[T Float](op ReduceOp, dst, src []T, A, R, B, ld int) {
 
 // better reports whether v beats the current extreme cur: strictly greater
 // (or smaller), or NaN where cur is not.
-func better[T Float](max bool, v, cur T) bool {
+func better[T Real](max bool, v, cur T) bool {
 	if v != v {
 		return cur == cur
 	}
@@ -649,12 +713,19 @@ func better[T Float](max bool, v, cur T) bool {
 	return v < cur
 }
 
-func reduceRow[T Float](op ReduceOp, s []T) T {
+func reduceRow[T Real](op ReduceOp, s []T) T {
 	if v, ok := reduceRowF32(op, s); ok {
 		return v
 	}
 	switch op {
 	case Sum:
+		if isInt[T]() {
+			var acc T
+			for _, v := range s {
+				acc += v // exact (wrapping), unlike a float64 sum
+			}
+			return acc
+		}
 		return T(sum64(s))
 	case Max, Min:
 		m := s[0]
@@ -672,7 +743,7 @@ func reduceRow[T Float](op ReduceOp, s []T) T {
 // sum64 returns the sum of s accumulated in float64: float32 sums of long
 // rows would otherwise lose digits. The generic loop keeps four partial
 // sums, which break the dependency chain of the adds.
-func sum64[T Float](s []T) float64 {
+func sum64[T Real](s []T) float64 {
 	if v, ok := sum64F32(s); ok {
 		return v
 	}
@@ -697,7 +768,7 @@ func sum64[T Float](s []T) float64 {
 // tested max and NaN on every element. !(v <= m) is v > m or v is NaN (m
 // is never NaN: the first NaN, s[0] included, ends the search), one
 // comparison an element.
-func argRow[T Float](max bool, s []T) int {
+func argRow[T Real](max bool, s []T) int {
 	m, at := s[0], 0
 	if max {
 		for i, v := range s {
@@ -727,7 +798,7 @@ func argRow[T Float](max bool, s []T) int {
 // over columns). The loops have a fixed direction and one comparison an
 // element in the common case: !(x <= b) is x > b or either is NaN, and
 // b == b keeps the first NaN.
-func foldExtremes[T Float](max bool, best, at, s []T, r T) {
+func foldExtremes[T Real](max bool, best, at, s []T, r T) {
 	s = s[:len(best)]
 	switch {
 	case max && at == nil:
@@ -761,7 +832,7 @@ func foldExtremes[T Float](max bool, best, at, s []T, r T) {
 
 // Store copies the contiguous src into the strided view of dst starting at
 // off with the given shape and strides; if add is true it adds instead.
-func Store[T Float](dst []T, off int, shape, strides []int, src []T, add bool) {
+func Store[T Elem](dst []T, off int, shape, strides []int, src []T, add bool) {
 	if len(shape) == 0 {
 		if add {
 			dst[off] += src[0]
@@ -791,4 +862,96 @@ func gelu(x float64) float64 { return x * math.Erfc(-x/math.Sqrt2) / 2 }
 
 func geluDeriv(x float64) float64 {
 	return math.Erfc(-x/math.Sqrt2)/2 + x*math.Exp(-x*x/2)*(1/math.Sqrt(2*math.Pi))
+}
+
+// powInt is x^y for y >= 0 by repeated squaring, wrapping on overflow as
+// C integer arithmetic (and PyTorch) does. The caller rejects y < 0.
+func powInt(x, y int64) int64 {
+	r := int64(1)
+	for ; y > 0; y >>= 1 {
+		if y&1 == 1 {
+			r *= x
+		}
+		x *= x
+	}
+	return r
+}
+
+// floorDivInt is x/y rounded toward -Inf; y != 0.
+func floorDivInt(x, y int64) int64 {
+	q := x / y
+	if x%y != 0 && (x < 0) != (y < 0) {
+		q--
+	}
+	return q
+}
+
+// remInt is x mod y with the sign of y (Python's %); y != 0.
+func remInt(x, y int64) int64 {
+	r := x % y
+	if r != 0 && (r < 0) != (y < 0) {
+		r += y
+	}
+	return r
+}
+
+// floorDivFloat is PyTorch's div_floor for floats: through fmod, so that
+// the quotient is exact, and 0 keeps the sign of x/y.
+func floorDivFloat(x, y float64) float64 {
+	if y == 0 {
+		return x / y
+	}
+	mod := math.Mod(x, y)
+	div := (x - mod) / y
+	if mod != 0 && (y < 0) != (mod < 0) {
+		div--
+	}
+	if div == 0 {
+		return math.Copysign(0, x/y)
+	}
+	f := math.Floor(div)
+	if div-f > 0.5 {
+		f++
+	}
+	return f
+}
+
+// remFloat is PyTorch's remainder for floats: fmod moved to the sign of y.
+func remFloat(x, y float64) float64 {
+	m := math.Mod(x, y)
+	if m != 0 && (y < 0) != (m < 0) {
+		m += y
+	}
+	return m
+}
+
+// Compare sets dst to 1 where op(a, b) holds and 0 elsewhere, over shape,
+// as Binary does with a comparison or logical op, but into the uint8
+// storage of a Bool tensor.
+func Compare[T Real](op BinaryOp, dst []uint8, shape []int, a []T, aOff int, aStr []int, b []T, bOff int, bStr []int) {
+	if len(shape) == 0 {
+		dst[0] = uint8(binaryOne(op, a[aOff], b[bOff]))
+		return
+	}
+	r := len(shape) - 1
+	sa, sb := aStr[r], bStr[r]
+	Each(shape, func(di, n int, offs [3]int) {
+		ai, bi := offs[0], offs[1]
+		for i := di; i < di+n; i++ {
+			dst[i] = uint8(binaryOne(op, a[ai], b[bi]))
+			ai += sa
+			bi += sb
+		}
+	}, [3]int{aOff, bOff}, [3][]int{aStr, bStr})
+}
+
+// AnyZero reports whether s holds a zero: integer division checks its
+// divisor with it.
+func AnyZero[T Real](s []T) bool {
+	for _, v := range s {
+		if v == 0 {
+			return true
+		}
+	}
+	return false
 }

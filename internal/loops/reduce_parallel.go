@@ -35,7 +35,7 @@ func chooseSplit(A, B, parts int) reduceSplit {
 //
 // dst and src go by value into the closures (they are never reassigned
 // here), so the serial path of Reduce allocates nothing.
-func reduceParallel[T Float](op ReduceOp, dst, src []T, A, R, B, parts int) {
+func reduceParallel[T Real](op ReduceOp, dst, src []T, A, R, B, parts int) {
 	switch chooseSplit(A, B, parts) {
 	case splitOuter:
 		kernel.ParallelParts(A, parts, func(lo, hi int) {
@@ -57,7 +57,7 @@ func reduceParallel[T Float](op ReduceOp, dst, src []T, A, R, B, parts int) {
 // serial one exactly: a piece keeps its first extreme (or first NaN) and a
 // later piece replaces it only if strictly better, as a later element does
 // in the serial loop.
-func reduceSplitR[T Float](op ReduceOp, dst, src []T, A, R, B, parts int) {
+func reduceSplitR[T Real](op ReduceOp, dst, src []T, A, R, B, parts int) {
 	k := min(parts/gcd(A, parts), R) // A*k is a multiple of parts unless R is short
 	// Piece t covers rows [R*c/k, R*(c+1)/k) of block a = t/k, c = t%k.
 	pieces := A * k
@@ -87,7 +87,7 @@ func reduceSplitR[T Float](op ReduceOp, dst, src []T, A, R, B, parts int) {
 // argPiece sets val and at to the extreme value (max or min, NaN winning)
 // of each of the B columns of the (rows, B) array s, with B = len(val),
 // and its first index along the rows plus r0.
-func argPiece[T Float](max bool, val []T, at []int, s []T, r0 int) {
+func argPiece[T Real](max bool, val []T, at []int, s []T, r0 int) {
 	B := len(val)
 	if B == 1 {
 		i := argRow(max, s)
