@@ -13,7 +13,7 @@ func TestArenaTrainingMatchesHeap(t *testing.T) {
 		rng := rand.New(rand.NewPCG(9, 9))
 		m := newMLP(rng, 6, 5, 3)
 		x := nabla.Rand(rng, 8, 6)
-		labels := nabla.FromSlice([]float32{0, 1, 2, 0, 1, 2, 0, 1})
+		labels := nabla.FromSlice([]int64{0, 1, 2, 0, 1, 2, 0, 1})
 		ar := nabla.NewArena()
 		for range 5 {
 			xx := x
@@ -40,7 +40,7 @@ func TestArenaRecycles(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	m := newMLP(rng, 784, 256, 128, 10)
 	x := nabla.Rand(rng, 128, 784)
-	labels := nabla.FromSlice(make([]float32, 128))
+	labels := nabla.ZerosOf(nabla.Int64, 128)
 	ar := nabla.NewArena()
 	step := func() {
 		m.step(x.InArena(ar), labels, 0.01)

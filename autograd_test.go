@@ -137,8 +137,10 @@ func TestShapeErrors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) { wantPanic[*nabla.ShapeError](t, tt.f, tt.want...) })
 	}
-	wantPanic[*nabla.ValueError](t, func() { nabla.Ones(3).IndexSelect(0, nabla.FromSlice([]float32{3})) }, "IndexSelect", "out of range")
-	wantPanic[*nabla.ValueError](t, func() { nabla.OneHot(nabla.FromSlice([]float32{0, 1.5}), 3) }, "OneHot", "1.5")
+	wantPanic[*nabla.ValueError](t, func() { nabla.Ones(3).IndexSelect(0, nabla.FromSlice([]int64{3})) }, "IndexSelect", "index 3", "size 3")
+	wantPanic[*nabla.ValueError](t, func() { nabla.Ones(3).IndexSelect(0, nabla.FromSlice([]int64{-1})) }, "IndexSelect", "index -1")
+	wantPanic[*nabla.ValueError](t, func() { nabla.Ones(3).Gather(0, nabla.FromSlice([]float32{1})) }, "Gather", "float32", ".To(nabla.Int64)")
+	wantPanic[*nabla.ValueError](t, func() { nabla.OneHot(nabla.FromSlice([]int64{0, 3}), 3) }, "OneHot", "index 3")
 }
 
 func TestMaybePassesOtherPanics(t *testing.T) {
@@ -208,9 +210,9 @@ func TestMatMulValues(t *testing.T) {
 
 func TestIndexOps(t *testing.T) {
 	x := nabla.FromSlice([]float64{1, 2, 3, 4, 5, 6}, 3, 2)
-	wantValues(t, "index select", x.IndexSelect(0, nabla.FromSlice([]float64{2, 0})), 5, 6, 1, 2)
-	wantValues(t, "gather", x.Gather(1, nabla.FromSlice([]float64{1, 0, 1}, 3, 1)), 2, 3, 6)
-	wantValues(t, "one hot", nabla.OneHot(nabla.FromSlice([]float32{2, 0}), 3), 0, 0, 1, 1, 0, 0)
+	wantValues(t, "index select", x.IndexSelect(0, nabla.FromSlice([]int64{2, 0})), 5, 6, 1, 2)
+	wantValues(t, "gather", x.Gather(1, nabla.FromSlice([]int32{1, 0, 1}, 3, 1)), 2, 3, 6)
+	wantValues(t, "one hot", nabla.OneHot(nabla.FromSlice([]int64{2, 0}), 3), 0, 0, 1, 1, 0, 0)
 	parts := x.Split(0, 1, 2)
 	wantValues(t, "split", parts[1], 3, 4, 5, 6)
 	wantValues(t, "concat", nabla.Concat([]*nabla.Tensor{x, x}, 1).Index(0, 1), 3, 4, 3, 4)

@@ -59,7 +59,7 @@ func BenchmarkMLPStep(b *testing.B) {
 	for i := range lab {
 		lab[i] = float32(rng.IntN(10))
 	}
-	labels := nabla.FromSlice(lab)
+	labels := nabla.FromSlice(lab).To(nabla.Int64)
 	b.Run("heap", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -84,7 +84,7 @@ func TestMLPStepLearns(t *testing.T) {
 	for i := range lab {
 		lab[i] = float32(i % 3)
 	}
-	labels := nabla.FromSlice(lab)
+	labels := nabla.FromSlice(lab).To(nabla.Int64)
 	first := m.step(x, labels, 0.5)
 	var last float64
 	for range 1500 {

@@ -85,7 +85,7 @@ var (
 	reduceShapes = [][]input{ins(sh(3)), ins(sh(3, 2)), ins(sh(2, 3, 4)), ins(tr(3, 2)), ins(tr(2, 3, 4))}
 )
 
-func idx(v ...float64) *T { return nabla.FromSlice(v) }
+func idx(v ...float64) *T { return nabla.FromSlice(v).To(nabla.Int64) }
 
 // gradCase is one row of the gradient-check table: the ops it covers (as
 // named in the graph), the function, and the input shapes to try.
@@ -195,8 +195,26 @@ var gradCases = []gradCase{
 	// indexing
 	{name: "IndexSelect", ops: []string{"IndexSelect", "IndexAdd"}, f: un(func(x *T) *T { return x.IndexSelect(0, idx(2, 0, 2)).Square() }), shapes: [][]input{ins(sh(3)), ins(sh(3, 2)), ins(tr(3, 2)), ins(sh(3, 3, 2))}},
 	{name: "Gather", ops: []string{"Gather", "ScatterAdd"}, f: un(func(x *T) *T {
-		return x.Gather(1, nabla.FromSlice([]float64{1, 1, 0, 0, 1, 2}, 3, 2)).Square()
+		return x.Gather(1, nabla.FromSlice([]int64{1, 1, 0, 0, 1, 2}, 3, 2)).Square()
 	}), shapes: [][]input{ins(sh(3, 3)), ins(tr(3, 3))}},
+	{name: "GatherInt32", ops: []string{"Gather", "ScatterAdd"}, f: un(func(x *T) *T {
+		return x.Gather(0, nabla.FromSlice([]int32{2, 0, 2, 1, 1, 0}, 2, 3)).Square()
+	}), shapes: [][]input{ins(sh(3, 3))}},
+	// Scatter: the gradient reaches x where it is not overwritten and src
+	// where it was written; positions named twice are avoided (last write
+	// wins, a step function of neither input).
+	{name: "Scatter", ops: []string{"Scatter", "Gather"}, f: bin(func(x, src *T) *T {
+		return x.Scatter(1, nabla.FromSlice([]int64{2, 0, 1, 2, 0, 1}, 3, 2), src).Square()
+	}), shapes: [][]input{ins(sh(3, 3), sh(3, 2)), ins(tr(3, 3), tr(3, 2))}},
+	{name: "ScatterAdd", ops: []string{"ScatterAdd", "Gather", "Add"}, f: bin(func(x, src *T) *T {
+		return x.ScatterAdd(1, nabla.FromSlice([]int64{2, 2, 1, 1, 0, 2}, 3, 2), src).Square()
+	}), shapes: [][]input{ins(sh(3, 3), sh(3, 2))}},
+	{name: "MaskedFill", ops: []string{"Where"}, f: bin(func(x, v *T) *T {
+		return x.MaskedFill(nabla.FromSlice([]bool{true, false, false, true, true, false}, 2, 3), v).Square()
+	}), shapes: [][]input{ins(sh(2, 3), sh()), ins(tr(2, 3), sh(1, 3))}},
+	{name: "WhereBoolMask", ops: []string{"Where"}, f: bin(func(x, y *T) *T {
+		return nabla.Where(nabla.FromSlice([]bool{true, false, true}), x, y).Square()
+	}), shapes: [][]input{ins(sh(2, 3), sh(3)), ins(sh(3), sh())}},
 
 	// linear algebra
 	{name: "MatMul", ops: []string{"MatMul"}, f: bin((*T).MatMul), shapes: [][]input{

@@ -2,23 +2,32 @@ package nabla
 
 import (
 	"strconv"
+
+	"github.com/nabla-go/nabla/internal/loops"
 )
 
 // This file holds the ops that select elements by index tensors. Index
-// tensors hold whole numbers in a float dtype; they are never
-// differentiated.
+// tensors are Int64 (or Int32), as in PyTorch; they are never
+// differentiated. The values they select may have any dtype.
 
 // checkIndices returns idx's values as ints, panicking with a *ValueError
-// naming op if one is not a whole number in [0, n).
+// naming op if idx is not an Int64 or Int32 tensor or an index is not in
+// [0, n). As in PyTorch's gather, index_select and embedding, negative
+// indices are out of range.
 func checkIndices(op string, idx *Tensor, n int) []int {
-	v := idx.Float64s()
+	if idx.dtype != Int64 && idx.dtype != Int32 {
+		if idx.dtype.IsFloat() {
+			panicValue(op, "index tensor is %v; indices must be int64 or int32: convert with .To(nabla.Int64)", idx.dtype)
+		}
+		panicValue(op, "index tensor is %v; indices must be int64 or int32", idx.dtype)
+	}
+	v := idx.Int64s()
 	out := make([]int, len(v))
 	for i, x := range v {
-		k := int(x)
-		if float64(k) != x || k < 0 || k >= n {
-			panicValue(op, "index %v at position %d is out of range [0, %d)", x, i, n)
+		if x < 0 || x >= int64(n) {
+			panicValue(op, "index %d at position %d is out of range for size %d", x, i, n)
 		}
-		out[i] = k
+		out[i] = int(x)
 	}
 	return out
 }
@@ -48,11 +57,7 @@ func indexSelect(t *Tensor, ax int, ix []int) *Tensor {
 	src := t.contiguous()
 	A, B := splitAt(t.shape, ax)
 	R := t.shape[ax]
-	if t.dtype == Float64 {
-		selectLoop(out.f64, src.f64[src.offset:], A, R, B, ix)
-	} else {
-		selectLoop(out.f32, src.f32[src.offset:], A, R, B, ix)
-	}
+	selectLoops.of(t.dtype)(out, src, A, R, B, ix)
 	return record("IndexSelect", out, func(g, _ *Tensor, in []*Tensor) []*Tensor {
 		return []*Tensor{indexAdd(g, in[0].shape, ax, ix)}
 	}, t)
@@ -61,21 +66,32 @@ func indexSelect(t *Tensor, ax int, ix []int) *Tensor {
 // indexAdd adds the slices of g along axis into zeros of shape at the
 // positions ix: the adjoint of IndexSelect.
 func indexAdd(g *Tensor, shape []int, ax int, ix []int) *Tensor {
+	if g.dtype.isHalf() {
+		return indexAdd(g.To(Float32), shape, ax, ix).To(g.dtype)
+	}
 	out := newZeroed(g.arena, g.dtype, shape, contiguousStrides(shape))
 	src := g.contiguous()
 	A, B := splitAt(shape, ax)
 	R := shape[ax]
-	if g.dtype == Float64 {
-		addLoop(out.f64, src.f64[src.offset:], A, R, B, ix)
-	} else {
-		addLoop(out.f32, src.f32[src.offset:], A, R, B, ix)
-	}
+	addLoops.of(g.dtype)(out, src, A, R, B, ix)
 	return record("IndexAdd", out, func(gg, _ *Tensor, _ []*Tensor) []*Tensor {
 		return []*Tensor{indexSelect(gg, ax, ix)}
 	}, g)
 }
 
-func selectLoop[T float32 | float64](dst, src []T, A, R, B int, ix []int) {
+func selectOf[T elem](out, src *Tensor, A, R, B int, ix []int) {
+	selectLoop(storage[T](out), storage[T](src)[src.offset:], A, R, B, ix)
+}
+
+var selectLoops = byElem[func(out, src *Tensor, A, R, B int, ix []int)]{selectOf[float32], selectOf[float64], selectOf[int64], selectOf[int32], selectOf[uint8], selectOf[uint16]}
+
+func addOf[T loops.Real](out, src *Tensor, A, R, B int, ix []int) {
+	addLoop(storage[T](out), storage[T](src)[src.offset:], A, R, B, ix)
+}
+
+var addLoops = byReal[func(out, src *Tensor, A, R, B int, ix []int)]{addOf[float32], addOf[float64], addOf[int64], addOf[int32], addOf[uint8]}
+
+func selectLoop[T elem](dst, src []T, A, R, B int, ix []int) {
 	K := len(ix)
 	for a := 0; a < A; a++ {
 		for k, r := range ix {
@@ -84,7 +100,7 @@ func selectLoop[T float32 | float64](dst, src []T, A, R, B int, ix []int) {
 	}
 }
 
-func addLoop[T float32 | float64](dst, src []T, A, R, B int, ix []int) {
+func addLoop[T loops.Real](dst, src []T, A, R, B int, ix []int) {
 	K := len(ix)
 	for a := 0; a < A; a++ {
 		for k, r := range ix {
@@ -120,11 +136,7 @@ func gather(t *Tensor, ax int, ix []int, ishape []int) *Tensor {
 	src := t.contiguous()
 	A, B := splitAt(t.shape, ax)
 	R, K := t.shape[ax], ishape[ax]
-	if t.dtype == Float64 {
-		gatherLoop(out.f64, src.f64[src.offset:], A, R, B, K, ix)
-	} else {
-		gatherLoop(out.f32, src.f32[src.offset:], A, R, B, K, ix)
-	}
+	gatherLoops.of(t.dtype)(out, src, A, R, B, K, ix)
 	return record("Gather", out, func(g, _ *Tensor, in []*Tensor) []*Tensor {
 		return []*Tensor{scatterAdd(g, in[0].shape, ax, ix)}
 	}, t)
@@ -133,22 +145,34 @@ func gather(t *Tensor, ax int, ix []int, ishape []int) *Tensor {
 // scatterAdd adds each entry of g into zeros of shape at the position
 // along axis that ix names: the adjoint of Gather.
 func scatterAdd(g *Tensor, shape []int, ax int, ix []int) *Tensor {
+	if g.dtype.isHalf() {
+		return scatterAdd(g.To(Float32), shape, ax, ix).To(g.dtype)
+	}
 	out := newZeroed(g.arena, g.dtype, shape, contiguousStrides(shape))
 	src := g.contiguous()
 	A, B := splitAt(shape, ax)
 	R, K := shape[ax], g.shape[ax]
-	if g.dtype == Float64 {
-		scatterLoop(out.f64, src.f64[src.offset:], A, R, B, K, ix)
-	} else {
-		scatterLoop(out.f32, src.f32[src.offset:], A, R, B, K, ix)
-	}
+	scatterLoops.of(g.dtype)(out, src, A, R, B, K, ix, true)
 	gshape := g.shape
 	return record("ScatterAdd", out, func(gg, _ *Tensor, _ []*Tensor) []*Tensor {
 		return []*Tensor{gather(gg, ax, ix, gshape)}
 	}, g)
 }
 
-func gatherLoop[T float32 | float64](dst, src []T, A, R, B, K int, ix []int) {
+func gatherOf[T elem](out, src *Tensor, A, R, B, K int, ix []int) {
+	gatherLoop(storage[T](out), storage[T](src)[src.offset:], A, R, B, K, ix)
+}
+
+var gatherLoops = byElem[func(out, src *Tensor, A, R, B, K int, ix []int)]{gatherOf[float32], gatherOf[float64], gatherOf[int64], gatherOf[int32], gatherOf[uint8], gatherOf[uint16]}
+
+// scatterOf adds (add) or writes the entries of src into out at ix.
+func scatterOf[T loops.Real](out, src *Tensor, A, R, B, K int, ix []int, add bool) {
+	scatterLoop(storage[T](out), storage[T](src)[src.offset:], A, R, B, K, ix, add)
+}
+
+var scatterLoops = byReal[func(out, src *Tensor, A, R, B, K int, ix []int, add bool)]{scatterOf[float32], scatterOf[float64], scatterOf[int64], scatterOf[int32], scatterOf[uint8]}
+
+func gatherLoop[T elem](dst, src []T, A, R, B, K int, ix []int) {
 	for a := 0; a < A; a++ {
 		for k := 0; k < K; k++ {
 			for b := 0; b < B; b++ {
@@ -159,26 +183,110 @@ func gatherLoop[T float32 | float64](dst, src []T, A, R, B, K int, ix []int) {
 	}
 }
 
-func scatterLoop[T float32 | float64](dst, src []T, A, R, B, K int, ix []int) {
+func scatterLoop[T loops.Real](dst, src []T, A, R, B, K int, ix []int, add bool) {
 	for a := 0; a < A; a++ {
 		for k := 0; k < K; k++ {
 			for b := 0; b < B; b++ {
 				p := (a*K+k)*B + b
-				dst[(a*R+ix[p])*B+b] += src[p]
+				if add {
+					dst[(a*R+ix[p])*B+b] += src[p]
+				} else {
+					dst[(a*R+ix[p])*B+b] = src[p]
+				}
 			}
 		}
 	}
 }
 
-// OneHot returns a float32 tensor of idx's shape plus a last axis of length
-// n, with 1 at each index and 0 elsewhere. It panics with a *ValueError if
-// an index is not a whole number in [0, n).
+// OneHot returns an Int64 tensor of idx's shape plus a last axis of length
+// n, with 1 at each index and 0 elsewhere, as torch.nn.functional.one_hot
+// (convert it with To for a float target). It panics with a *ValueError if
+// idx is not an integer tensor or an index is not in [0, n).
 func OneHot(idx *Tensor, n int) *Tensor {
 	ix := checkIndices("OneHot", idx, n)
 	shape := append(append([]int(nil), idx.shape...), n)
-	out := newTensor(Float32, shape)
+	out := newTensor(Int64, shape)
+	o := storage[int64](out)
 	for i, k := range ix {
-		out.f32[i*n+k] = 1
+		o[i*n+k] = 1
 	}
 	return out
+}
+
+// checkScatter checks the operands of Scatter and ScatterAdd: idx and src
+// have one shape, equal to t's except along axis.
+func checkScatter(op string, t *Tensor, axis int, idx, src *Tensor) (int, []int) {
+	ax := t.axis(op, axis)
+	if !sameShape(idx.shape, src.shape) {
+		panicShape(op, "index and source shapes differ", idx.shape, src.shape)
+	}
+	if len(idx.shape) != len(t.shape) {
+		panicShape(op, "index rank differs", t.shape, idx.shape)
+	}
+	for d := range t.shape {
+		if d != ax && idx.shape[d] != t.shape[d] {
+			panicShape(op, "index dimension "+strconv.Itoa(d)+" differs", t.shape, idx.shape)
+		}
+	}
+	return ax, checkIndices(op, idx, t.shape[ax])
+}
+
+// ScatterAdd returns a copy of t with each entry of src added at the
+// position along axis that idx names, as torch.scatter_add: for axis 1,
+// out[i][idx[i][j][k]][k] += src[i][j][k]. idx (Int64 or Int32) and src
+// have one shape, t's except along axis. src is converted to t's dtype.
+// The gradient flows to t (unchanged) and to src (gathered).
+func (t *Tensor) ScatterAdd(axis int, idx, src *Tensor) *Tensor {
+	ax, ix := checkScatter("ScatterAdd", t, axis, idx, src)
+	if t.dtype.isHalf() {
+		return t.To(Float32).ScatterAdd(axis, idx, src.To(Float32)).To(t.dtype)
+	}
+	src = src.To(t.dtype)
+	return t.Add(scatterAdd(src, t.shape, ax, ix))
+}
+
+// Scatter returns a copy of t with the entries of src written at the
+// positions along axis that idx names, as torch.scatter: for axis 1,
+// out[i][idx[i][j][k]][k] = src[i][j][k]. Where idx names a position more
+// than once, the last write (in row-major order of idx) wins. The gradient
+// flows to t where it is not overwritten and to src (gathered).
+func (t *Tensor) Scatter(axis int, idx, src *Tensor) *Tensor {
+	ax, ix := checkScatter("Scatter", t, axis, idx, src)
+	if t.dtype.isHalf() {
+		return t.To(Float32).Scatter(axis, idx, src.To(Float32)).To(t.dtype)
+	}
+	src = src.To(t.dtype)
+	return scatterRaw(t, src, ax, ix)
+}
+
+func scatterRaw(t, src *Tensor, ax int, ix []int) *Tensor {
+	out := t.copyContiguous()
+	s := src.contiguous()
+	A, B := splitAt(t.shape, ax)
+	scatterLoops.of(t.dtype)(out, s, A, t.shape[ax], B, s.shape[ax], ix, false)
+	ishape := src.shape
+	return record("Scatter", out, func(g, _ *Tensor, in []*Tensor) []*Tensor {
+		var gt, gs *Tensor
+		if wantsGrad(in[0]) {
+			gt = scatterRaw(g, ZerosLike(in[1]), ax, ix)
+		}
+		if wantsGrad(in[1]) {
+			gs = gather(g, ax, ix, ishape)
+		}
+		return []*Tensor{gt, gs}
+	}, t, src)
+}
+
+// MaskedFill returns a copy of t with value (a 0-d tensor, or one that
+// broadcasts to t) where mask, a Bool tensor that broadcasts to t, is true,
+// as torch.masked_fill. The result has t's dtype. The gradient flows to t
+// where mask is false and to value where it is true.
+func (t *Tensor) MaskedFill(mask, value *Tensor) *Tensor {
+	if mask.dtype != Bool {
+		panicValue("MaskedFill", "mask is %v, want bool", mask.dtype)
+	}
+	if !sameShape(broadcastShapes("MaskedFill", t.shape, mask.shape), t.shape) {
+		panicShape("MaskedFill", "mask does not broadcast to the tensor", t.shape, mask.shape)
+	}
+	return Where(mask, value.To(t.dtype), t)
 }

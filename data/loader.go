@@ -26,12 +26,17 @@ type LoaderConfig struct {
 	// value prepares each batch on the caller's goroutine when it is
 	// needed.
 	Prefetch int
+	// Labels makes Batch.Y an Int64 tensor of class indices, as
+	// nn.CrossEntropy and nn.NLL take them (datasets store them as whole
+	// float32 numbers); otherwise Y is Float32, for regression targets.
+	Labels bool
 }
 
 // Batch is one batch of samples.
 type Batch struct {
 	// X holds the features, of shape [n, x...] for n samples of the
-	// dataset's feature shape x; Y holds the targets, [n, y...].
+	// dataset's feature shape x; Y holds the targets, [n, y...]: Int64
+	// class indices with LoaderConfig.Labels, Float32 otherwise.
 	X, Y *nabla.Tensor
 	// Indices are the dataset indices of the samples, in batch order.
 	// The slice is shared and must not be modified.
@@ -204,6 +209,9 @@ func (l *Loader) prepare(s slot, order []int, b int) Batch {
 	x, y := s.x, s.y
 	if len(idx) < s.x.Size(0) {
 		x, y = x.Slice(0, 0, len(idx), 1), y.Slice(0, 0, len(idx), 1)
+	}
+	if l.cfg.Labels {
+		y = y.To(nabla.Int64)
 	}
 	return Batch{X: x, Y: y, Indices: idx[:len(idx):len(idx)]}
 }

@@ -297,3 +297,27 @@ func BenchmarkLoaderEpoch(b *testing.B) {
 		})
 	}
 }
+
+func TestLoaderLabelsInt64(t *testing.T) {
+	ds, err := data.FromFloat32s([]float32{1, 2, 3, 4, 5, 6}, []int{3, 2}, []float32{2, 0, 1}, []int{3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, labels := range []bool{false, true} {
+		l := data.NewLoader(ds, data.LoaderConfig{BatchSize: 2, Labels: labels})
+		var got []int64
+		for _, b := range l.Epoch(0) {
+			want := nabla.Float32
+			if labels {
+				want = nabla.Int64
+			}
+			if b.Y.DType() != want {
+				t.Errorf("Labels %v: Y is %v, want %v", labels, b.Y.DType(), want)
+			}
+			got = append(got, b.Y.Int64s()...)
+		}
+		if !slices.Equal(got, []int64{2, 0, 1}) {
+			t.Errorf("Labels %v: labels %v", labels, got)
+		}
+	}
+}

@@ -187,9 +187,9 @@ func TestAccuracy(t *testing.T) {
 		labels *T
 		want   float64
 	}{
-		{"indices", nabla.FromSlice([]float32{1, 0, 0, 1}), 0.75},
-		{"one-hot", nabla.OneHot(nabla.FromSlice([]float32{1, 0, 2, 2}), 3), 0.75},
-		{"none right", nabla.FromSlice([]float32{0, 1, 1, 0}), 0},
+		{"indices", nabla.FromSlice([]int64{1, 0, 0, 1}), 0.75},
+		{"one-hot", nabla.OneHot(nabla.FromSlice([]int64{1, 0, 2, 2}), 3), 0.75},
+		{"none right", nabla.FromSlice([]int64{0, 1, 1, 0}), 0},
 	} {
 		if got := nn.Accuracy(logits, tt.labels); got != tt.want {
 			t.Errorf("%s: got %v; want %v", tt.name, got, tt.want)

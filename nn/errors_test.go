@@ -53,20 +53,22 @@ func TestBadInputs(t *testing.T) {
 			[]string{"LayerNorm([3 4])", "[2 4 3]", "[* 3 4]"}},
 		{"Flatten rank", func() { nn.NewFlatten().Forward(nabla.Zeros(3)) }, true,
 			[]string{"Flatten(1, -1)", "[3]", "1-d"}},
-		{"Embedding index", func() { nn.NewEmbedding(rng, 10, 3).Forward(nabla.FromSlice([]float32{1, 10, 2})) }, false,
-			[]string{"Embedding(10, 3)", "index 10", "position 1", "[0, 10)"}},
-		{"CrossEntropy label too large", func() { nn.CrossEntropy(logits, nabla.FromSlice([]float32{0, 4, 1})) }, false,
+		{"Embedding index", func() { nn.NewEmbedding(rng, 10, 3).Forward(nabla.FromSlice([]int64{1, 10, 2})) }, false,
+			[]string{"Embedding(10, 3)", "index 10", "position 1", "size 10"}},
+		{"Embedding float index", func() { nn.NewEmbedding(rng, 10, 3).Forward(nabla.FromSlice([]float32{1, 2})) }, false,
+			[]string{"Embedding(10, 3)", "float32", ".To(nabla.Int64)"}},
+		{"CrossEntropy label too large", func() { nn.CrossEntropy(logits, nabla.FromSlice([]int64{0, 4, 1})) }, false,
 			[]string{"CrossEntropyLoss", "label 4", "4 classes"}},
-		{"CrossEntropy negative label", func() { nn.CrossEntropy(logits, nabla.FromSlice([]float32{0, 1, -1})) }, false,
+		{"CrossEntropy negative label", func() { nn.CrossEntropy(logits, nabla.FromSlice([]int64{0, 1, -1})) }, false,
 			[]string{"CrossEntropyLoss", "label -1", "position 2", "4 classes"}},
 		{"CrossEntropy fractional label", func() { nn.CrossEntropy(logits, nabla.FromSlice([]float32{0.5, 1, 1})) }, false,
-			[]string{"CrossEntropyLoss", "label 0.5", "whole numbers"}},
+			[]string{"CrossEntropyLoss", "float32", "int64 or int32", ".To(nabla.Int64)"}},
 		{"CrossEntropy target shape", func() { nn.CrossEntropy(logits, nabla.Zeros(3, 1)) }, true,
 			[]string{"CrossEntropyLoss", "[3 4] and [3 1]", "[3]"}},
 		{"CrossEntropy weight shape", func() {
-			nn.CrossEntropyLoss{Weight: nabla.Ones(3)}.Forward(logits, nabla.Zeros(3))
+			nn.CrossEntropyLoss{Weight: nabla.Ones(3)}.Forward(logits, nabla.ZerosOf(nabla.Int64, 3))
 		}, true, []string{"CrossEntropyLoss", "class weight must have shape [4]"}},
-		{"NLL label", func() { nn.NLL(logits, nabla.FromSlice([]float32{7, 0, 0})) }, false,
+		{"NLL label", func() { nn.NLL(logits, nabla.FromSlice([]int64{7, 0, 0})) }, false,
 			[]string{"NLLLoss", "label 7", "4 classes"}},
 		{"MSE shapes", func() { nn.MSE(nabla.Zeros(4, 1), nabla.Zeros(4)) }, true,
 			[]string{"MSELoss", "[4 1] and [4]", "differ"}},
@@ -79,35 +81,35 @@ func TestBadInputs(t *testing.T) {
 		{"Embedding padding_idx field out of range", func() {
 			e := nn.NewEmbedding(rng, 5, 3)
 			e.PaddingIdx = new(7)
-			e.Forward(nabla.FromSlice([]float32{1}))
+			e.Forward(nabla.FromSlice([]int64{1}))
 		}, false, []string{"Embedding(5, 3, padding_idx=7)", "padding index 7", "[-5, 5)"}},
-		{"Embedding index with padding", func() { nn.NewEmbeddingPadded(rng, 5, 3, 0).Forward(nabla.FromSlice([]float32{0, -1})) }, false,
-			[]string{"Embedding(5, 3, padding_idx=0)", "index -1", "position 1", "[0, 5)"}},
+		{"Embedding index with padding", func() { nn.NewEmbeddingPadded(rng, 5, 3, 0).Forward(nabla.FromSlice([]int64{0, -1})) }, false,
+			[]string{"Embedding(5, 3, padding_idx=0)", "index -1", "position 1", "size 5"}},
 		{"Embedding max_norm negative", func() {
 			e := nn.NewEmbedding(rng, 5, 3)
 			e.MaxNorm = -1
-			e.Forward(nabla.FromSlice([]float32{1}))
+			e.Forward(nabla.FromSlice([]int64{1}))
 		}, false, []string{"Embedding(5, 3, max_norm=-1)", "max_norm must be positive"}},
 		{"Embedding norm_type negative", func() {
 			e := nn.NewEmbedding(rng, 5, 3)
 			e.MaxNorm, e.NormType = 1, -2
-			e.Forward(nabla.FromSlice([]float32{1}))
+			e.Forward(nabla.FromSlice([]int64{1}))
 		}, false, []string{"Embedding(5, 3, max_norm=1, norm_type=-2)", "norm_type=-2"}},
 		{"Embedding max_norm weight not contiguous", func() {
 			e := nn.NewEmbedding(rng, 3, 3)
 			e.SetParam("weight", nabla.Zeros(3, 3).T())
 			e.MaxNorm = 1
-			e.Forward(nabla.FromSlice([]float32{1}))
+			e.Forward(nabla.FromSlice([]int64{1}))
 		}, false, []string{"Embedding(3, 3, max_norm=1)", "contiguous"}},
 		{"CrossEntropy ignore index with probabilities", func() {
 			nn.CrossEntropyLoss{IgnoreIndex: new(1)}.Forward(logits, nabla.Full(0.25, 3, 4))
 		}, false, []string{"CrossEntropyLoss", "ignore index 1", "probability"}},
 		{"CrossEntropy -100 with another ignore index", func() {
-			nn.CrossEntropyLoss{IgnoreIndex: new(-1)}.Forward(logits, nabla.FromSlice([]float32{0, -1, -100}))
+			nn.CrossEntropyLoss{IgnoreIndex: new(-1)}.Forward(logits, nabla.FromSlice([]int64{0, -1, -100}))
 		}, false, []string{"CrossEntropyLoss", "label -100", "position 2", "4 classes"}},
 		{"NLL fractional label with ignore index", func() {
 			nn.NLLLoss{IgnoreIndex: new(2)}.Forward(logits, nabla.FromSlice([]float32{2, 2.5, 0}))
-		}, false, []string{"NLLLoss", "label 2.5", "position 1"}},
+		}, false, []string{"NLLLoss", "float32", ".To(nabla.Int64)"}},
 		{"BatchNorm some buffers nil", func() {
 			m := nn.NewBatchNorm1d(3)
 			m.RunningVar = nil

@@ -49,12 +49,12 @@ func ExampleCrossEntropy() {
 		2, 0, 0,
 		0, 0, 3,
 	}, 2, 3)
-	labels := nabla.FromSlice([]float32{0, 1})
+	labels := nabla.FromSlice([]int64{0, 1})
 	fmt.Printf("%.4f\n", nn.CrossEntropy(logits, labels).Item())
 	fmt.Printf("%.4f\n", nn.CrossEntropyLoss{LabelSmoothing: 0.1, Reduction: nn.Sum}.Forward(logits, labels).Item())
 	fmt.Printf("accuracy %.2f\n", nn.Accuracy(logits, labels))
 
-	err := nabla.Maybe(func() { nn.CrossEntropy(logits, nabla.FromSlice([]float32{0, 3})) })
+	err := nabla.Maybe(func() { nn.CrossEntropy(logits, nabla.FromSlice([]int64{0, 3})) })
 	fmt.Println(err)
 	// Output:
 	// 1.6672
@@ -72,13 +72,13 @@ func ExampleCrossEntropyLoss_ignoreIndex() {
 		0, 0, 3,
 		1, 1, 1,
 	}, 3, 3)
-	fmt.Printf("%.4f\n", nn.CrossEntropy(logits, nabla.FromSlice([]float32{0, 2, -100})).Item())
-	fmt.Printf("%.4f\n", nn.CrossEntropy(logits.Slice(0, 0, 2, 1), nabla.FromSlice([]float32{0, 2})).Item())
-	fmt.Printf("%.4f\n", nn.CrossEntropyLoss{Reduction: nn.None}.Forward(logits, nabla.FromSlice([]float32{0, 2, -100})).Float32s())
+	fmt.Printf("%.4f\n", nn.CrossEntropy(logits, nabla.FromSlice([]int64{0, 2, -100})).Item())
+	fmt.Printf("%.4f\n", nn.CrossEntropy(logits.Slice(0, 0, 2, 1), nabla.FromSlice([]int64{0, 2})).Item())
+	fmt.Printf("%.4f\n", nn.CrossEntropyLoss{Reduction: nn.None}.Forward(logits, nabla.FromSlice([]int64{0, 2, -100})).Float32s())
 
 	pad := 1 // a class index as the ignore index
 	loss := nn.CrossEntropyLoss{IgnoreIndex: &pad, Reduction: nn.None}
-	fmt.Printf("%.4f\n", loss.Forward(logits, nabla.FromSlice([]float32{0, 1, 1})).Float32s())
+	fmt.Printf("%.4f\n", loss.Forward(logits, nabla.FromSlice([]int64{0, 1, 1})).Float32s())
 	// Output:
 	// 0.1672
 	// 0.1672

@@ -35,7 +35,7 @@ func randRange(rng *rand.Rand, lo, hi float64, shape ...int) *T {
 }
 
 // labels returns a float64 tensor of class indices.
-func labels(v ...float64) *T { return nabla.FromSlice(v) }
+func labels(v ...float64) *T { return nabla.FromSlice(v).To(nabla.Int64) }
 
 // checkModule runs gradcheck on m's Forward with respect to x (unless x is
 // nil, when the input is the constant c) and to every parameter of m,
@@ -146,7 +146,7 @@ func TestLayerGradcheck(t *testing.T) {
 		{name: "BatchNorm1d/cumulative-train", m: cumulative1(affine(nn.NewBatchNorm1d(3))), x: randIn(rng, 2, 4, 3), order: 2},
 		{name: "BatchNorm2d/cumulative-train", m: cumulative2(nn.NewBatchNorm2d(2)), x: randIn(rng, 2, 2, 2, 2, 3), order: 2},
 		{name: "Embedding/padding", m: newPaddedEmbedding(rng, 5, 3, 2), c: labels(2, 4, 0, 2, 1), order: 2},
-		{name: "Embedding/padding-negative", m: newPaddedEmbedding(rng, 4, 2, -1), c: nabla.FromSlice([]float64{3, 0, 3, 2}, 2, 2), order: 2},
+		{name: "Embedding/padding-negative", m: newPaddedEmbedding(rng, 4, 2, -1), c: nabla.FromSlice([]int64{3, 0, 3, 2}, 2, 2), order: 2},
 		{name: "Embedding/max-norm", m: maxNormEmbedding(rng), c: labels(0, 2, 4, 2), order: 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -262,7 +262,7 @@ func maxNormEmbedding(rng *rand.Rand) *nn.Embedding {
 func TestLossGradcheck(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	cls := labels(0, 3, 1, 3, 2)
-	cls3 := nabla.FromSlice([]float64{0, 3, 1, 2, 2, 0}, 2, 3)
+	cls3 := nabla.FromSlice([]int64{0, 3, 1, 2, 2, 0}, 2, 3)
 	probs := randRange(rng, 0, 1, 5, 4).Softmax(1).Detach()
 	bin := nabla.FromSlice([]float64{1, 0, 0, 1, 1, 0}, 2, 3)
 
@@ -308,7 +308,7 @@ func TestLossGradcheck(t *testing.T) {
 	}
 	// ignore_index: targets equal to it (-100 by default) pass no gradient.
 	ign := labels(0, -100, 1, 3, -100)
-	ign3 := nabla.FromSlice([]float64{0, -100, 1, 2, 2, -100}, 2, 3)
+	ign3 := nabla.FromSlice([]int64{0, -100, 1, 2, 2, -100}, 2, 3)
 	for _, r := range []nn.Reduction{nn.Mean, nn.Sum, nn.None} {
 		rs := r.String()
 		cases = append(cases,

@@ -175,10 +175,13 @@ func (e *Embedding) Forward(idx *nabla.Tensor) *nabla.Tensor {
 	if e.PaddingIdx != nil {
 		pad = paddingRow(e.String(), *e.PaddingIdx, num)
 	}
+	if dt := idx.DType(); dt != nabla.Int64 && dt != nabla.Int32 {
+		panic(&nabla.ValueError{Op: e.String(), Reason: fmt.Sprintf("index tensor is %v; indices must be int64 or int32 (convert with .To(nabla.Int64))", dt)})
+	}
 	padded := false
-	for i, v := range idx.Float64s() {
-		if v != math.Trunc(v) || v < 0 || v >= float64(num) {
-			panic(&nabla.ValueError{Op: e.String(), Reason: fmt.Sprintf("index %v at position %d is out of range [0, %d)", v, i, num)})
+	for i, v := range idx.Int64s() {
+		if v < 0 || v >= int64(num) {
+			panic(&nabla.ValueError{Op: e.String(), Reason: fmt.Sprintf("index %d at position %d is out of range for size %d", v, i, num)})
 		}
 		padded = padded || int(v) == pad
 	}

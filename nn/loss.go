@@ -268,6 +268,9 @@ func classWeight(loss string, w *nabla.Tensor, c, ax, r int, dt nabla.DType) *na
 // is ignored, a mask of labels' length with 1 where the label counts and 0
 // where it is ignored, and nil when none is.
 func checkLabels(loss string, labels *nabla.Tensor, classes, ignore int) []float64 {
+	if dt := labels.DType(); dt != nabla.Int64 && dt != nabla.Int32 {
+		panic(&nabla.ValueError{Op: loss, Reason: fmt.Sprintf("class-index target is %v; class indices must be int64 or int32 (convert with .To(nabla.Int64)), probability targets must have the input's shape", dt)})
+	}
 	var keep []float64
 	vs := labels.Float64s()
 	for i, v := range vs {
@@ -307,8 +310,8 @@ func indexLoss(name string, logp, target *nabla.Tensor, ax int, weight *nabla.Te
 		// in their place, then cut those positions out with Where, which
 		// (unlike a product with 0) passes no gradient, not even the NaN
 		// of an all-ignored mean.
-		safe := make([]float64, len(keep))
-		for i, v := range labels.Float64s() {
+		safe := make([]int64, len(keep))
+		for i, v := range labels.Int64s() {
 			if keep[i] != 0 {
 				safe[i] = v
 			}

@@ -49,10 +49,10 @@ func TestCrossEntropyIgnoreIndexDropsTargets(t *testing.T) {
 // keepRows returns positions 0, 2 and 3 of a 5-element target.
 func keepRows(y *nabla.Tensor) *nabla.Tensor {
 	v := y.Float32s()
-	return nabla.FromSlice([]float32{v[0], v[2], v[3]})
+	return nabla.FromSlice([]float32{v[0], v[2], v[3]}).To(nabla.Int64)
 }
 
-func labels32(v ...float32) *nabla.Tensor { return nabla.FromSlice(v) }
+func labels32(v ...float32) *nabla.Tensor { return nabla.FromSlice(v).To(nabla.Int64) }
 
 func TestCrossEntropyIgnoreIndexReductions(t *testing.T) {
 	logits := nabla.FromSlice([]float32{1, 2, 3, 0, 0, 0, 3, 2, 1}, 3, 3).RequireGrad()
@@ -120,7 +120,7 @@ func TestEmbeddingPadded(t *testing.T) {
 		e.Weight.Set(float64(j+1), 4, j)
 	}
 	opt := optim.NewSGD(e.Params(), optim.SGDConfig{LR: 0.5})
-	idx := nabla.FromSlice([]float32{4, 1, 4, 0}, 2, 2)
+	idx := nabla.FromSlice([]int64{4, 1, 4, 0}, 2, 2)
 	out := e.Forward(idx)
 	if got := out.Index(0, 0).Index(0, 0).Float32s(); !slices.Equal(got, []float32{1, 2, 3, 4}) {
 		t.Errorf("lookup of the padding row = %v; want the row, [1 2 3 4]", got)
@@ -157,7 +157,7 @@ func TestEmbeddingMaxNorm(t *testing.T) {
 		e.Weight.Set(0.1, 2, 0) // row 2: norm well inside the bound
 		e.Weight.Set(0, 2, 1)
 		e.Weight.Set(0, 2, 2)
-		out := e.Forward(nabla.FromSlice([]float64{0, 2, 0}))
+		out := e.Forward(nabla.FromSlice([]int64{0, 2, 0}))
 		for r := range 4 {
 			row := e.Weight.Index(0, r).Float64s()
 			orig := before.Index(0, r).Float64s()

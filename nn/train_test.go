@@ -14,7 +14,7 @@ import (
 // problem that no linear model solves.
 func sectors(rng *rand.Rand, n int) (x, y *T) {
 	xs := make([]float32, 0, 2*n)
-	ys := make([]float32, 0, n)
+	ys := make([]int64, 0, n)
 	for len(ys) < n {
 		r := 0.3 + 0.7*rng.Float64()
 		a := 2 * math.Pi * rng.Float64()
@@ -23,7 +23,7 @@ func sectors(rng *rand.Rand, n int) (x, y *T) {
 			continue
 		}
 		xs = append(xs, float32(r*math.Cos(a)), float32(r*math.Sin(a)))
-		ys = append(ys, float32(k))
+		ys = append(ys, int64(k))
 	}
 	return nabla.FromSlice(xs, n, 2), nabla.FromSlice(ys, n)
 }

@@ -322,7 +322,7 @@ func (t *trainer) loss(out, y *nabla.Tensor) *nabla.Tensor {
 	if t.cfg.Task == model.Regression {
 		return nn.MSE(out, y)
 	}
-	return nn.CrossEntropy(out, y)
+	return nn.CrossEntropy(out, y.To(nabla.Int64)) // class indices (a no-op for the loader's Int64 labels)
 }
 
 func (t *trainer) run(ctx context.Context) error {
@@ -334,7 +334,7 @@ func (t *trainer) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	loader := data.NewLoader(ds, data.LoaderConfig{BatchSize: t.batch, Shuffle: true, Seed: t.seed})
+	loader := data.NewLoader(ds, data.LoaderConfig{BatchSize: t.batch, Shuffle: true, Seed: t.seed, Labels: !reg})
 	arena := nabla.NewArena() // recycles each step's buffers for the next
 	for t.epoch = 1; t.epoch <= t.epochs; t.epoch++ {
 		start := time.Now()
@@ -472,6 +472,7 @@ func evaluate(m nn.Module, cfg *model.Config, d *datasets.Dataset) (ev evaluatio
 				if cfg.Task == model.Regression {
 					lossSum += nn.MSE(out, y).Item() * k
 				} else {
+					y = y.To(nabla.Int64) // class indices
 					lossSum += nn.CrossEntropy(out, y).Item() * k
 					correct += nn.Accuracy(out, y) * k
 				}

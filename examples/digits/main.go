@@ -18,6 +18,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/nabla-go/nabla"
 	"github.com/nabla-go/nabla/data"
 	"github.com/nabla-go/nabla/datasets"
 	"github.com/nabla-go/nabla/examples/internal/chart"
@@ -53,12 +54,13 @@ func run(w io.Writer, epochs int, out string) (testAcc float64, err error) {
 	scaler := data.Normalize(make([]float32, 64), slices.Repeat([]float32{16}, 64))
 	trainSet, testSet := scaler.Apply(train), scaler.Apply(test)
 	testX, testY := data.Collate(testSet, indices(testSet.Len()))
+	testY = testY.To(nabla.Int64) // class indices
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	model := nn.NewSequential(nn.NewLinear(rng, 64, 128), nn.ReLU{},
 		nn.NewLinear(rng, 128, 64), nn.ReLU{}, nn.NewLinear(rng, 64, 10))
 	opt := optim.NewAdam(model.Params(), optim.AdamConfig{LR: 1e-3})
-	loader := data.NewLoader(trainSet, data.LoaderConfig{BatchSize: 32, Shuffle: true, Seed: 3})
+	loader := data.NewLoader(trainSet, data.LoaderConfig{BatchSize: 32, Shuffle: true, Seed: 3, Labels: true})
 
 	var trainLoss, testLoss, testAccs plotter.XYs
 	for epoch := range epochs {

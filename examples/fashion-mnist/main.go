@@ -133,7 +133,7 @@ func trainModel(w io.Writer, name string, epochs int, train, test *data.TensorDa
 		epochs = defEpochs
 	}
 	opt := optim.NewAdam(m.Params(), optim.AdamConfig{LR: 1e-3})
-	loader := data.NewLoader(train, data.LoaderConfig{BatchSize: batch, Shuffle: true, Seed: 1})
+	loader := data.NewLoader(train, data.LoaderConfig{BatchSize: batch, Shuffle: true, Seed: 1, Labels: true})
 	fmt.Fprintf(w, "%s: %d parameters, Adam 1e-3, batch %d, %d epoch(s)\n", name, nn.NumParams(m), batch, epochs)
 	var total time.Duration
 	r := result{model: name}
@@ -163,7 +163,7 @@ func trainModel(w io.Writer, name string, epochs int, train, test *data.TensorDa
 // accuracy returns the fraction of test images m classifies right,
 // without recording a graph.
 func accuracy(m nn.Module, test *data.TensorDataset) float64 {
-	loader := data.NewLoader(test, data.LoaderConfig{BatchSize: 1000})
+	loader := data.NewLoader(test, data.LoaderConfig{BatchSize: 1000, Labels: true})
 	correct := 0.0
 	nn.NoGrad(m, func() {
 		for _, b := range loader.Epoch(0) {

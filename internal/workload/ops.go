@@ -71,12 +71,11 @@ func ops(ctx context.Context, cfg Config, emit func(Result)) error {
 	x := nabla.RandN(rng, rows, cols).RequireGrad()
 	y := nabla.RandN(rng, rows, cols)
 	bias := nabla.RandN(rng, cols)
-	labels := make([]float32, rows)
+	labels := make([]int64, rows)
 	for i := range labels {
-		labels[i] = float32(rng.IntN(cols))
+		labels[i] = int64(rng.IntN(cols))
 	}
-	// nn.CrossEntropy takes class indices as a float tensor of whole
-	// numbers, one per row.
+	// nn.CrossEntropy takes class indices as an Int64 tensor, one per row.
 	target := nabla.FromSlice(labels, rows)
 	for _, c := range opCases(y, bias, target) {
 		if err := ctx.Err(); err != nil {

@@ -88,7 +88,7 @@ func trainEpoch(ctx context.Context, m nn.Module, opt optim.Optimizer, loader *d
 // accuracy returns the fraction of test samples m classifies correctly.
 func accuracy(m nn.Module, test data.Dataset) float64 {
 	nn.SetTraining(m, false)
-	loader := data.NewLoader(test, data.LoaderConfig{BatchSize: 1000})
+	loader := data.NewLoader(test, data.LoaderConfig{BatchSize: 1000, Labels: true})
 	ar := nabla.NewArena()
 	correct, total := 0.0, 0
 	nn.NoGrad(m, func() {
@@ -132,7 +132,7 @@ func trainWorkload(ctx context.Context, cfg Config, m nn.Module, batch, epochs i
 	if cfg.Quick {
 		caseName = "fashion-mnist-quick"
 	}
-	loader := data.NewLoader(train, data.LoaderConfig{BatchSize: batch, Shuffle: true, Seed: 0})
+	loader := data.NewLoader(train, data.LoaderConfig{BatchSize: batch, Shuffle: true, Seed: 0, Labels: true})
 	opt := optim.NewAdam(m.Params(), optim.AdamConfig{LR: 1e-3})
 	var secs []float64
 	for e := range epochs {

@@ -68,7 +68,7 @@ func TestMLPStepHeap(t *testing.T) {
 	}
 	m := MLP(rng)
 	opt := optim.NewAdam(m.Params(), optim.AdamConfig{LR: 1e-3})
-	loader := data.NewLoader(ds, data.LoaderConfig{BatchSize: 128, Shuffle: true, Seed: 1})
+	loader := data.NewLoader(ds, data.LoaderConfig{BatchSize: 128, Shuffle: true, Seed: 1, Labels: true})
 	ar := nabla.NewArena()
 	step := func(b data.Batch) {
 		opt.ZeroGrad()
