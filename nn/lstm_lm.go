@@ -51,7 +51,7 @@ func (m *LSTMLanguageModel) Children() []Child {
 func (m *LSTMLanguageModel) Params() []Param { return Collect(m.Children()...) }
 
 // Forward returns the logits (B, T, vocab) for the token ids x (B, T),
-// from zero states.
+// Int64 as nn.Embedding takes them, from zero states.
 func (m *LSTMLanguageModel) Forward(x *nabla.Tensor) *nabla.Tensor {
 	y, _, _ := m.ForwardState(x, nil, nil)
 	return y
@@ -70,7 +70,7 @@ func (m *LSTMLanguageModel) ForwardState(x, h0, c0 *nabla.Tensor) (logits, hn, c
 }
 
 // Loss returns the mean cross-entropy of the next-token predictions for
-// the inputs x (B, T) against the targets y (B, T).
+// the inputs x (B, T) against the targets y (B, T), both Int64 token ids.
 func (m *LSTMLanguageModel) Loss(x, y *nabla.Tensor) *nabla.Tensor {
 	logits := m.Forward(x)
 	v := logits.Size(-1)

@@ -11,15 +11,15 @@ import (
 	"github.com/nabla-go/nabla/optim"
 )
 
-// cyclic returns (B, T) inputs and next-token targets cut from the stream
+// cyclic returns (B, T) Int64 inputs and next-token targets cut from the stream
 // 0, 1, ..., v-1, 0, 1, ... at random offsets.
 func cyclic(rng *rand.Rand, b, t, v int) (x, y *nabla.Tensor) {
-	xs, ys := make([]float32, b*t), make([]float32, b*t)
+	xs, ys := make([]int64, b*t), make([]int64, b*t)
 	for i := range b {
 		o := rng.IntN(v)
 		for j := range t {
-			xs[i*t+j] = float32((o + j) % v)
-			ys[i*t+j] = float32((o + j + 1) % v)
+			xs[i*t+j] = int64((o + j) % v)
+			ys[i*t+j] = int64((o + j + 1) % v)
 		}
 	}
 	return nabla.FromSlice(xs, b, t), nabla.FromSlice(ys, b, t)

@@ -269,7 +269,7 @@ func TestLSTMLanguageModelLoadsPyTorch(t *testing.T) {
 	if _, err := nn.Load("testdata/lstm_lm.safetensors", m); err != nil {
 		t.Fatal(err)
 	}
-	x, y := ref.Input.tensor(nabla.Float32), ref.Target.tensor(nabla.Float32)
+	x, y := ref.Input.tensor(nabla.Float32).To(nabla.Int64), ref.Target.tensor(nabla.Float32).To(nabla.Int64)
 	checkRef(t, "logits", m.Forward(x), ref.Logits, 1e-5)
 	loss := m.Loss(x, y)
 	if d := math.Abs(loss.Item() - ref.Loss); d > 1e-5 {

@@ -191,3 +191,48 @@ func TestRecurrentNodesPerStep(t *testing.T) {
 		}
 	}
 }
+
+// TestRecurrentArena trains each recurrent module twice, once with its
+// batches in an arena that is reset after every step (so the steps'
+// outputs and the backward pass take arena memory), and checks that the
+// losses agree exactly.
+func TestRecurrentArena(t *testing.T) {
+	for _, kind := range []string{"RNN", "LSTM", "GRU"} {
+		var losses [2][]float64
+		for k := range 2 {
+			rng := rand.New(rand.NewPCG(5, 6))
+			o := nn.RNNOptions{NumLayers: 2, Bidirectional: true, BatchFirst: true}
+			var m nn.Module
+			switch kind {
+			case "RNN":
+				m = nn.NewRNN(rng, 3, 5, o)
+			case "LSTM":
+				m = nn.NewLSTM(rng, 3, 5, o)
+			case "GRU":
+				m = nn.NewGRU(rng, 3, 5, o)
+			}
+			ps := m.Params()
+			arena := nabla.NewArena()
+			for range 3 {
+				x := nabla.Normal(rng, 0, 1, 4, 6, 3)
+				if k == 1 {
+					x = x.InArena(arena)
+				}
+				loss := m.Forward(x).Square().Mean()
+				loss.Backward()
+				for _, p := range ps {
+					w, g := p.Tensor.Data32(), p.Tensor.Grad().Data32()
+					for i := range w {
+						w[i] -= 0.1 * g[i]
+					}
+					p.Tensor.ZeroGrad()
+				}
+				losses[k] = append(losses[k], loss.Item())
+				arena.Reset()
+			}
+		}
+		if !slices.Equal(losses[0], losses[1]) {
+			t.Errorf("%s: losses with an arena %v, without %v", kind, losses[1], losses[0])
+		}
+	}
+}

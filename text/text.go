@@ -11,14 +11,19 @@
 //	ids, err := tok.Encode(corpus)
 //	train, val, err := text.SplitTokens(ids, 0.1) // the last 10 % for validation
 //	ds, err := text.NewWindows(train, 64, 64)  // (64 inputs, 64 targets) per sample
-//	loader := data.NewLoader(ds, data.LoaderConfig{BatchSize: 32, Shuffle: true})
+//	loader := data.NewLoader(ds, data.LoaderConfig{BatchSize: 32, Shuffle: true, Labels: true})
+//	model := nn.NewLSTMLanguageModel(rng, tok.VocabSize(), 128, 256, 2, 0)
 //	...
 //	nn.Save(path, model, nn.WithMetadata(tok.Metadata()))
 //	meta, err := nn.Load(path, model)
 //	tok, err := text.FromMetadata(meta)
 //
-// Token ids are ints; the windows hold them as float32, which is how
-// package data and nn.Embedding take indices.
+// Token ids are ints. The windows hold them as float32, the sample type of
+// package data (exact up to 2^24); nn.Embedding and the losses take Int64
+// indices: a loader with Labels set gives Int64 targets, and the inputs
+// convert with To:
+//
+//	loss := model.Loss(b.X.To(nabla.Int64), b.Y)
 package text
 
 import (

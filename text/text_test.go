@@ -2,6 +2,7 @@ package text_test
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nabla-go/nabla"
 	"github.com/nabla-go/nabla/data"
 	"github.com/nabla-go/nabla/nn"
 	"github.com/nabla-go/nabla/text"
@@ -208,13 +210,25 @@ func TestOpticks(t *testing.T) {
 	if _, err := text.NewWindows(val, 64, 64); err != nil {
 		t.Fatal(err)
 	}
-	loader := data.NewLoader(ds, data.LoaderConfig{BatchSize: 32, Shuffle: true, Seed: 1, DropLast: true})
+	loader := data.NewLoader(ds, data.LoaderConfig{BatchSize: 32, Shuffle: true, Seed: 1, DropLast: true, Labels: true})
 	n := 0
 	for _, b := range loader.Epoch(0) {
+		if n == 0 {
+			// The first batch through an untrained language model: its
+			// loss is about that of a uniform guess, ln(vocabulary).
+			m := nn.NewLSTMLanguageModel(rand.New(rand.NewPCG(1, 2)), tok.VocabSize(), 16, 32, 1, 0)
+			loss := m.Loss(b.X.To(nabla.Int64), b.Y).Item()
+			if want := math.Log(float64(tok.VocabSize())); math.Abs(loss-want) > 0.3 {
+				t.Errorf("untrained loss %.3f, want about ln(%d) = %.3f", loss, tok.VocabSize(), want)
+			}
+		}
 		if !slices.Equal(b.X.Shape(), []int{32, 64}) || !slices.Equal(b.Y.Shape(), []int{32, 64}) {
 			t.Fatalf("batch shapes %v %v", b.X.Shape(), b.Y.Shape())
 		}
 		// the target of position j is the input at j+1
+		if b.Y.DType() != nabla.Int64 {
+			t.Fatalf("targets are %v, want Int64", b.Y.DType())
+		}
 		x, y := b.X.Float32s(), b.Y.Float32s()
 		for j := 0; j < 63; j++ {
 			if y[j] != x[j+1] {

@@ -69,10 +69,10 @@ func (m *Classifier) Forward(x *nabla.Tensor) *nabla.Tensor {
 }
 
 // sequences returns n digit sequences (n, seqLen) and their labels, 1 for
-// sorted.
+// sorted, both Int64.
 func sequences(rng *rand.Rand, n int) (x, y *nabla.Tensor) {
-	xs := make([]float32, 0, n*seqLen)
-	ys := make([]float32, n)
+	xs := make([]int64, 0, n*seqLen)
+	ys := make([]int64, n)
 	s := make([]int, seqLen)
 	for i := range n {
 		for j := range s {
@@ -98,7 +98,7 @@ func sequences(rng *rand.Rand, n int) (x, y *nabla.Tensor) {
 			ys[i] = 1
 		}
 		for _, d := range s {
-			xs = append(xs, float32(d))
+			xs = append(xs, int64(d))
 		}
 	}
 	return nabla.FromSlice(xs, n, seqLen), nabla.FromSlice(ys)
