@@ -33,7 +33,7 @@ func reproRun(conv bool) uint64 {
 	for i := range lab {
 		lab[i] = float32(rng.IntN(10))
 	}
-	labels := nabla.FromSlice(lab)
+	labels := nabla.FromSlice(lab).To(nabla.Int64)
 	ar := nabla.NewArena()
 	for range 3 {
 		opt.ZeroGrad()

@@ -46,7 +46,7 @@ func checkLeNetReproducible(t *testing.T, threads int) {
 	run := func() [][]float32 {
 		m := LeNet(rand.New(rand.NewPCG(1, 2)))
 		opt := optim.NewAdam(m.Params(), optim.AdamConfig{LR: 1e-3})
-		loader := data.NewLoader(train, data.LoaderConfig{BatchSize: batch, Shuffle: true, Seed: 5})
+		loader := data.NewLoader(train, data.LoaderConfig{BatchSize: batch, Shuffle: true, Seed: 5, Labels: true})
 		if _, err := trainEpoch(context.Background(), m, opt, loader, 0); err != nil {
 			t.Fatal(err)
 		}
