@@ -1,0 +1,117 @@
+package onnx
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/nabla-go/nabla"
+)
+
+// refTensor is a tensor as make_onnx_reference.py writes it.
+type refTensor struct {
+	Shape []int     `json:"shape"`
+	Data  []float32 `json:"data"`
+}
+
+type refCase struct {
+	Inputs  map[string]refTensor `json:"inputs"`
+	Outputs map[string]refTensor `json:"outputs"`
+}
+
+func readRef(t *testing.T, path string) refCase {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c refCase
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// closeTo reports the first element where got and want differ by more
+// than rtol·|want| + atol, as torch.allclose.
+func closeTo(got []float32, want []float32, rtol, atol float64) (int, bool) {
+	for i := range want {
+		g, w := float64(got[i]), float64(want[i])
+		if math.IsNaN(g) || math.Abs(g-w) > rtol*math.Abs(w)+atol {
+			return i, false
+		}
+	}
+	return 0, true
+}
+
+// checkReference runs the model dir/name.onnx on the inputs of
+// dir/name.json and compares with PyTorch's outputs.
+func checkReference(t *testing.T, dir, name string) {
+	m, err := Load(filepath.Join(dir, name+".onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := readRef(t, filepath.Join(dir, name+".json"))
+	in := map[string]*nabla.Tensor{}
+	for k, v := range ref.Inputs {
+		in[k] = nabla.FromSlice(v.Data, v.Shape...)
+	}
+	// Twice: the second run takes the shape arithmetic from the cache.
+	for run := range 2 {
+		outs, err := m.Run(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, want := range ref.Outputs {
+			got := outs[k]
+			if got == nil {
+				t.Fatalf("no output %q", k)
+			}
+			if !sameInts(got.Shape(), want.Shape) {
+				t.Fatalf("output %q has shape %v, PyTorch's %v", k, got.Shape(), want.Shape)
+			}
+			g := got.Float32s()
+			if i, ok := closeTo(g, want.Data, 1e-4, 1e-5); !ok {
+				t.Fatalf("run %d: output %q[%d] = %v, PyTorch %v", run, k, i, g[i], want.Data[i])
+			}
+		}
+	}
+}
+
+func sameInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestReferenceSmall(t *testing.T) {
+	for _, name := range []string{"mlp", "lenet", "lenet_op17", "ops_op13", "ops_op17"} {
+		t.Run(name, func(t *testing.T) { checkReference(t, "testdata", name) })
+	}
+}
+
+// TestReferenceLarge runs torchvision's resnet18 and mobilenet_v2, which
+// are too big to commit: make_onnx_reference.py --large writes them into
+// the folder that NABLA_ONNX_MODELS names (.ci/run does).
+func TestReferenceLarge(t *testing.T) {
+	dir := os.Getenv("NABLA_ONNX_MODELS")
+	if dir == "" {
+		t.Skip("NABLA_ONNX_MODELS is not set: run bench/reference/make_onnx_reference.py --large DIR and set it to DIR")
+	}
+	for _, name := range []string{"resnet18", "mobilenet_v2"} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := os.Stat(filepath.Join(dir, name+".onnx")); err != nil {
+				t.Skipf("%s.onnx is not in %s", name, dir)
+			}
+			checkReference(t, dir, name)
+		})
+	}
+}
