@@ -340,18 +340,24 @@ func build(mp *modelProto, ext *externalReader) (*Model, error) {
 				continue
 			}
 			c, isConst := m.consts[in]
-			if !isConst || isParam[in] || c.t != nil && c.t.Len() > foldLimit {
+			if !isConst || isParam[in] || c.t != nil && c.t.Len() > foldInputLimit {
 				foldable = false
 			}
 			if !(isConst && !isParam[in]) && !shapeOnly[in] && !(shapeOp && k == 0) {
 				shapeDep = false
 			}
 		}
+		var outs []value
 		if foldable {
-			outs, err := runNode(n, m.inputsOf(n, m.consts))
-			if err != nil {
+			var err error
+			outs, err = runNode(&ctx{n: n, fold: true}, m.inputsOf(n, m.consts))
+			if errors.Is(err, errDeferred) {
+				foldable = false // too big now: Run computes it
+			} else if err != nil {
 				return nil, err
 			}
+		}
+		if foldable {
 			for k, out := range n.outputs {
 				if out != "" {
 					m.consts[out] = outs[k]
@@ -370,10 +376,14 @@ func build(mp *modelProto, ext *externalReader) (*Model, error) {
 	return m, nil
 }
 
-// foldLimit is the largest float constant that load-time folding reads:
-// bigger ones are left to Run, so that a hostile file cannot make Load
-// compute for long.
-const foldLimit = 1 << 20
+// Load-time folding reads float constants of at most foldInputLimit
+// elements and makes float results of at most foldLimit: bigger ones are
+// left to Run, so that a hostile file cannot make Load compute for long
+// or allocate much.
+const (
+	foldInputLimit = 1 << 12
+	foldLimit      = 1 << 20
+)
 
 // topoSort orders the nodes so that each runs after those that produce its
 // inputs, or reports a cycle.
@@ -461,7 +471,8 @@ func fail(format string, args ...any) { panic(&opError{fmt.Sprintf(format, args.
 // runNode runs one node, turning the panics of nabla's ops (a
 // *nabla.ShapeError for mismatched shapes) and of the operators here into
 // an error that names the node.
-func runNode(n *node, in []value) (outs []value, err error) {
+func runNode(c *ctx, in []value) (outs []value, err error) {
+	n := c.n
 	defer func() {
 		if r := recover(); r != nil {
 			e, ok := r.(error)
@@ -474,7 +485,7 @@ func runNode(n *node, in []value) (outs []value, err error) {
 			err = fmt.Errorf("%v: %w", n, e)
 		}
 	}()
-	outs = n.run(&ctx{n: n}, in)
+	outs = n.run(c, in)
 	if len(outs) < len(n.outputs) {
 		return nil, fmt.Errorf("%v: has %d outputs, the operator gives %d", n, len(n.outputs), len(outs))
 	}
@@ -517,7 +528,7 @@ func (m *Model) Run(inputs map[string]*nabla.Tensor) (map[string]*nabla.Tensor, 
 				continue
 			}
 		}
-		outs, err := runNode(n, m.inputsOf(n, env))
+		outs, err := runNode(&ctx{n: n}, m.inputsOf(n, env))
 		if err != nil {
 			return nil, fmt.Errorf("onnx: %w", err)
 		}

@@ -12,7 +12,41 @@ import (
 type opFunc func(c *ctx, in []value) []value
 
 // ctx gives an operator its node's attributes and opset.
-type ctx struct{ n *node }
+type ctx struct {
+	n    *node
+	fold bool // the node is being folded at load time
+}
+
+// errDeferred is what an operator being folded at load time panics with
+// when its result would be large: the node is then left to Run, so that
+// Load stays quick and small whatever the file asks for.
+var errDeferred = &opError{"too large to fold at load time"}
+
+// alloc checks the element count of a float result an operator makes from
+// sizes in the file (ConstantOfShape, Pad, Range): at most maxElements,
+// and at most foldLimit when folding at load time.
+func (c *ctx) alloc(shape []int) int {
+	n := checkCount(shape)
+	if c.fold && n > foldLimit {
+		panic(errDeferred)
+	}
+	return n
+}
+
+// maxInts bounds the integer tensors held on the host: shapes, axes and
+// indices are small, and a file asking for more is refused rather than
+// computed element by element.
+const maxInts = 1 << 20
+
+// intCount returns the element count of an integer result of shape,
+// failing above maxInts.
+func intCount(shape []int) int {
+	n := checkCount(shape)
+	if n > maxInts {
+		fail("an integer tensor of shape %v has more than %d elements", shape, maxInts)
+	}
+	return n
+}
 
 // operators maps each supported operator of the default domain to its
 // implementation. Their semantics follow the ONNX operator documents for
@@ -261,7 +295,7 @@ func unary(f func(*nabla.Tensor) *nabla.Tensor, fi func(int64) int64) opFunc {
 // broadcastInts applies f element-wise with NumPy broadcasting.
 func broadcastInts(a, b *ints, f func(x, y int64) int64) *ints {
 	shape := broadcastShape(a.shape, b.shape)
-	n := checkCount(shape)
+	n := intCount(shape)
 	out := newInts(shape, make([]int64, n))
 	sa, sb := bstrides(a.shape, shape), bstrides(b.shape, shape)
 	idx := make([]int, len(shape))
@@ -361,7 +395,7 @@ func opWhere(c *ctx, in []value) []value {
 	cond, a, b := c.in(in, 0), c.in(in, 1), c.in(in, 2)
 	if cond.i != nil && a.i != nil && b.i != nil {
 		shape := broadcastShape(broadcastShape(cond.i.shape, a.i.shape), b.i.shape)
-		n := checkCount(shape)
+		n := intCount(shape)
 		out := newInts(shape, make([]int64, n))
 		out.dtype = a.i.dtype
 		sc, sa, sb := bstrides(cond.i.shape, shape), bstrides(a.i.shape, shape), bstrides(b.i.shape, shape)
@@ -535,7 +569,10 @@ func opDropout(c *ctx, in []value) []value {
 	if has(in, 2) && scalarOf(in[2]) != 0 {
 		fail("training_mode is not supported: the model runs in inference mode")
 	}
-	mask := &ints{shape: x.shape(), v: make([]int64, checkCount(x.shape())), isBool: true, dtype: typeBool}
+	if len(c.n.outputs) < 2 || c.n.outputs[1] == "" {
+		return []value{x}
+	}
+	mask := &ints{shape: x.shape(), v: make([]int64, intCount(x.shape())), isBool: true, dtype: typeBool}
 	for k := range mask.v {
 		mask.v[k] = 1
 	}
@@ -681,7 +718,7 @@ func opConv(c *ctx, in []value) []value {
 	if s.symmetric() {
 		opt.Padding = [2]int{s.pads[0], s.pads[1]}
 	} else {
-		x = pad2d(x, s.pads, 0)
+		x = pad2d(c, x, s.pads, 0)
 	}
 	y := nabla.Conv2d(x, w, b, opt)
 	if rank == 1 {
@@ -692,15 +729,15 @@ func opConv(c *ctx, in []value) []value {
 
 // pad2d pads (negative: crops) the last two axes of x with the value v:
 // pads are (top, left, bottom, right).
-func pad2d(x *nabla.Tensor, pads [4]int, v float64) *nabla.Tensor {
+func pad2d(c *ctx, x *nabla.Tensor, pads [4]int, v float64) *nabla.Tensor {
 	r := x.Dim()
-	return padAxes(x, map[int][2]int{r - 2: {pads[0], pads[2]}, r - 1: {pads[1], pads[3]}}, v)
+	return padAxes(c, x, map[int][2]int{r - 2: {pads[0], pads[2]}, r - 1: {pads[1], pads[3]}}, v)
 }
 
 // padAxes pads each axis a of x by p[a] = (before, after) elements of v;
 // a negative amount crops. It is built from Concat and Slice, so it is
 // differentiable.
-func padAxes(x *nabla.Tensor, p map[int][2]int, v float64) *nabla.Tensor {
+func padAxes(c *ctx, x *nabla.Tensor, p map[int][2]int, v float64) *nabla.Tensor {
 	for a := range x.Dim() {
 		pa, ok := p[a]
 		if !ok {
@@ -720,7 +757,7 @@ func padAxes(x *nabla.Tensor, p map[int][2]int, v float64) *nabla.Tensor {
 		block := func(k int) *nabla.Tensor {
 			s := x.Shape()
 			s[a] = k
-			checkCount(s)
+			c.alloc(s)
 			return nabla.FullOf(x.DType(), v, s...)
 		}
 		if lo > 0 {
@@ -801,7 +838,7 @@ func opConvTranspose(c *ctx, in []value) []value {
 		pads[a] = span - s.pads[a]
 		pads[a+2] = span - s.pads[a+2] + outPad[a]
 	}
-	x = pad2d(x, pads, 0)
+	x = pad2d(c, x, pads, 0)
 	// (Cin, Cout/g, kh, kw) -> (Cout, Cin/g, kh, kw), flipped.
 	cin, coutg := ws[0], ws[1]
 	wt := w.Reshape(g, cin/g, coutg, k[0], k[1]).Permute(0, 2, 1, 3, 4).Reshape(g*coutg, cin/g, k[0], k[1])
@@ -867,7 +904,7 @@ func pool(isMax bool) opFunc {
 			if isMax {
 				fill = math.Inf(-1)
 			}
-			x = pad2d(x, s.pads, fill)
+			x = pad2d(c, x, s.pads, fill)
 		}
 		var y *nabla.Tensor
 		if isMax {
@@ -1238,7 +1275,7 @@ func opConcat(c *ctx, in []value) []value {
 		}
 		shape[ax] += s[ax]
 	}
-	out := &ints{shape: shape, v: make([]int64, 0, checkCount(shape)), dtype: in[0].i.dtype, isBool: in[0].i.isBool}
+	out := &ints{shape: shape, v: make([]int64, 0, intCount(shape)), dtype: in[0].i.dtype, isBool: in[0].i.isBool}
 	outer := prod(shape[:ax])
 	for o := range outer {
 		for _, v := range in {
@@ -1370,7 +1407,7 @@ func gatherAxis(x value, ax int, idx *ints) value {
 		return value{t: x.t.IndexSelect(ax, nabla.FromSlice(f, len(f))).Reshape(shape...)}
 	}
 	outer, inner := prod(s[:ax]), prod(s[ax+1:])
-	out := &ints{shape: shape, v: make([]int64, 0, checkCount(shape)), dtype: x.i.dtype, isBool: x.i.isBool}
+	out := &ints{shape: shape, v: make([]int64, 0, intCount(shape)), dtype: x.i.dtype, isBool: x.i.isBool}
 	for o := range outer {
 		for _, k := range idx.v {
 			base := (o*s[ax] + int(k)) * inner
@@ -1429,14 +1466,15 @@ func opConstantOfShape(c *ctx, in []value) []value {
 		}
 		fill = v
 	}
-	n := checkCount(shape)
 	if fill.i != nil {
+		n := intCount(shape)
 		out := &ints{shape: shape, v: make([]int64, n), dtype: fill.i.dtype, isBool: fill.i.isBool}
 		for k := range out.v {
 			out.v[k] = fill.i.v[0]
 		}
 		return []value{{i: out}}
 	}
+	c.alloc(shape)
 	return []value{{t: nabla.FullOf(fill.t.DType(), fill.t.Float64s()[0], shape...)}}
 }
 
@@ -1447,7 +1485,7 @@ func opExpand(c *ctx, in []value) []value {
 	if x.t != nil {
 		return []value{{t: x.t.BroadcastTo(shape...)}}
 	}
-	zero := newInts(shape, make([]int64, checkCount(shape)))
+	zero := newInts(shape, make([]int64, intCount(shape)))
 	out := broadcastInts(x.i, zero, func(a, _ int64) int64 { return a })
 	out.dtype, out.isBool = x.i.dtype, x.i.isBool
 	return []value{{i: out}}
@@ -1481,7 +1519,7 @@ func opPad(c *ctx, in []value) []value {
 	}
 	switch mode := c.str("mode", "constant"); mode {
 	case "constant":
-		return []value{{t: padAxes(x, p, fill)}}
+		return []value{{t: padAxes(c, x, p, fill)}}
 	case "reflect", "edge":
 		// Gather the source index of every output position, axis by axis.
 		for a := range r {
@@ -1525,7 +1563,7 @@ func opRange(c *ctx, in []value) []value {
 			fail("delta 0")
 		}
 		n := max(int64(math.Ceil((limit-start)/delta)), 0)
-		if n > maxElements {
+		if n > maxInts {
 			fail("%d elements", n)
 		}
 		out := newInts([]int{int(n)}, make([]int64, n))
@@ -1542,6 +1580,7 @@ func opRange(c *ctx, in []value) []value {
 	if n > maxElements {
 		fail("%d elements", n)
 	}
+	c.alloc([]int{int(n)})
 	f := make([]float32, n)
 	for k := range f {
 		f[k] = float32(start + float64(k)*delta)

@@ -111,6 +111,9 @@ func (v value) intsOf() *ints {
 	if v.i != nil {
 		return v.i
 	}
+	if v.t.Len() > maxInts {
+		fail("an integer tensor of shape %v has more than %d elements", v.t.Shape(), maxInts)
+	}
 	f := v.t.Float64s()
 	out := make([]int64, len(f))
 	for k, x := range f {
