@@ -1,0 +1,105 @@
+package onnx
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/nabla-go/nabla"
+	"github.com/nabla-go/nabla/internal/workload"
+	"github.com/nabla-go/nabla/nn"
+	"github.com/nabla-go/nabla/optim"
+)
+
+// TestFineTuneMatchesNabla trains the imported LeNet-5 and nabla's own
+// LeNet-5 (internal/workload's W4 model) from the same weights with Adam
+// on the same batches: the losses agree step by step, so fine-tuning an
+// ONNX model is training the same network.
+func TestFineTuneMatchesNabla(t *testing.T) {
+	m, err := Load("testdata/lenet.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := workload.LeNet(rand.New(rand.NewPCG(1, 1)))
+	if len(m.Params()) != len(own.Params()) {
+		t.Fatalf("%d parameters imported, nabla's LeNet has %d", len(m.Params()), len(own.Params()))
+	}
+	for _, p := range m.Params() {
+		nn.SetParam(own, p.Name, p.Tensor.Detach().Clone().RequireGrad())
+	}
+	// Names and order line up with nabla's, as PyTorch's state_dict.
+	for i, p := range own.Params() {
+		if p.Name != m.Params()[i].Name {
+			t.Fatalf("parameter %d is %q, imported %q", i, p.Name, m.Params()[i].Name)
+		}
+	}
+	cfg := optim.AdamConfig{LR: 1e-3}
+	optA, optB := optim.NewAdam(m.Params(), cfg), optim.NewAdam(own.Params(), cfg)
+	rng := rand.New(rand.NewPCG(2, 2))
+	const steps, batch = 15, 32
+	var first, last float64
+	for step := range steps {
+		x := nabla.Rand(rng, batch, 1, 28, 28)
+		y := make([]float32, batch)
+		for i := range y {
+			y[i] = float32(rng.IntN(10))
+		}
+		labels := nabla.FromSlice(y, batch)
+		optA.ZeroGrad()
+		la := nn.CrossEntropy(m.Forward(x), labels)
+		la.Backward()
+		optA.Step()
+		optB.ZeroGrad()
+		lb := nn.CrossEntropy(own.Forward(x), labels)
+		lb.Backward()
+		optB.Step()
+		a, b := la.Item(), lb.Item()
+		if math.Abs(a-b) > 1e-5*math.Abs(b) {
+			t.Fatalf("step %d: imported model's loss %v, nabla's %v", step, a, b)
+		}
+		if step == 0 {
+			first = a
+		}
+		last = a
+	}
+	if !(last < first) {
+		t.Fatalf("the loss did not fall: %v -> %v", first, last)
+	}
+	// The initializers themselves were trained.
+	for i, p := range m.Params() {
+		q := own.Params()[i].Tensor.Float32s()
+		if k, ok := closeTo(p.Tensor.Float32s(), q, 1e-4, 1e-6); !ok {
+			t.Fatalf("%s[%d] = %v after training, nabla's %v", p.Name, k, p.Tensor.Float32s()[k], q[k])
+		}
+	}
+}
+
+// TestBackwardReachesParams: gradients flow from the outputs of every
+// committed model back to every parameter.
+func TestBackwardReachesParams(t *testing.T) {
+	for _, name := range []string{"mlp", "lenet", "ops_op17"} {
+		m, err := Load("testdata/" + name + ".onnx")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := readRef(t, "testdata/"+name+".json")
+		x := nabla.FromSlice(ref.Inputs["input"].Data, ref.Inputs["input"].Shape...)
+		m.Forward(x).Square().Sum().Backward()
+		for _, p := range m.Params() {
+			g := p.Tensor.Grad()
+			if g == nil {
+				t.Fatalf("%s: %s has no gradient", name, p.Name)
+			}
+			nonzero := false
+			for _, v := range g.Float32s() {
+				nonzero = nonzero || v != 0
+			}
+			if !nonzero {
+				t.Fatalf("%s: %s's gradient is all zero", name, p.Name)
+			}
+		}
+		if name == "ops_op17" && len(m.Buffers()) != 2 {
+			t.Fatalf("ops_op17 has buffers %v, want the batch norm's running mean and variance", m.Buffers())
+		}
+	}
+}
