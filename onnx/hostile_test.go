@@ -9,25 +9,10 @@ import (
 	"testing"
 
 	"github.com/nabla-go/nabla"
-	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// A minimal protobuf writer for ONNX messages, so that the tests can build
+// ONNX messages written with export.go's pb, so that the tests can build
 // the hostile files they need.
-
-type pb []byte
-
-func (b pb) bytes(num protowire.Number, v []byte) pb {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendBytes(b, v)
-}
-
-func (b pb) str(num protowire.Number, s string) pb { return b.bytes(num, []byte(s)) }
-
-func (b pb) varint(num protowire.Number, v int64) pb {
-	b = protowire.AppendTag(b, num, protowire.VarintType)
-	return protowire.AppendVarint(b, uint64(v))
-}
 
 // tensorPB is a TensorProto with raw data.
 func tensorPB(name string, dtype int64, dims []int64, raw []byte) pb {
