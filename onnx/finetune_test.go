@@ -3,9 +3,13 @@ package onnx
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/nabla-go/nabla"
+	"github.com/nabla-go/nabla/data"
+	"github.com/nabla-go/nabla/datasets"
 	"github.com/nabla-go/nabla/internal/workload"
 	"github.com/nabla-go/nabla/nn"
 	"github.com/nabla-go/nabla/optim"
@@ -101,5 +105,65 @@ func TestBackwardReachesParams(t *testing.T) {
 		if name == "ops_op17" && len(m.Buffers()) != 2 {
 			t.Fatalf("ops_op17 has buffers %v, want the batch norm's running mean and variance", m.Buffers())
 		}
+	}
+}
+
+// TestFineTuneEpoch trains the imported LeNet-5 and nabla's own from the
+// same weights for one epoch of Fashion-MNIST with Adam and compares their
+// test accuracies (within 0.5 %). It takes minutes, so it runs only with
+// NABLA_ONNX_EPOCH=1 and Debian's dataset-fashion-mnist.
+func TestFineTuneEpoch(t *testing.T) {
+	if os.Getenv("NABLA_ONNX_EPOCH") == "" {
+		t.Skip("NABLA_ONNX_EPOCH is not set")
+	}
+	load := func(train bool) data.Dataset {
+		d, err := datasets.FashionMNISTPixels(datasets.FashionMNISTDir, train)
+		if err != nil {
+			t.Skip(err)
+		}
+		y := make([]float32, d.NumSamples)
+		for i := range y {
+			y[i] = float32(d.Labels[i])
+		}
+		ds, err := data.FromBytes(d.Pixels, []int{d.NumSamples, 1, 28, 28}, 1.0/255, y, []int{d.NumSamples})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ds
+	}
+	train, test := load(true), load(false)
+	m, err := Load("testdata/lenet.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := workload.LeNet(rand.New(rand.NewPCG(1, 1)))
+	for _, p := range m.Params() {
+		nn.SetParam(own, p.Name, p.Tensor.Detach().Clone().RequireGrad())
+	}
+	acc := func(model nn.Module) float64 {
+		opt := optim.NewAdam(model.Params(), optim.AdamConfig{LR: 1e-3})
+		loader := data.NewLoader(train, data.LoaderConfig{BatchSize: 64, Shuffle: true, Seed: 0})
+		ar := nabla.NewArena()
+		start := time.Now()
+		for _, b := range loader.Epoch(0) {
+			opt.ZeroGrad()
+			nn.CrossEntropy(model.Forward(b.X.InArena(ar)), b.Y).Backward()
+			opt.Step()
+			ar.Reset()
+		}
+		correct, total := 0.0, 0
+		nn.NoGrad(model, func() {
+			for _, b := range data.NewLoader(test, data.LoaderConfig{BatchSize: 1000}).Epoch(0) {
+				correct += nn.Accuracy(model.Forward(b.X.InArena(ar)), b.Y) * float64(b.X.Size(0))
+				total += b.X.Size(0)
+				ar.Reset()
+			}
+		})
+		t.Logf("%T: epoch %v, test accuracy %.4f", model, time.Since(start).Round(time.Second), correct/float64(total))
+		return correct / float64(total)
+	}
+	a, b := acc(m), acc(own)
+	if math.Abs(a-b) > 0.005 {
+		t.Fatalf("imported LeNet-5 reaches %.4f, nabla's %.4f", a, b)
 	}
 }
