@@ -93,7 +93,7 @@ func sameInts(a, b []int) bool {
 }
 
 func TestReferenceSmall(t *testing.T) {
-	for _, name := range []string{"mlp", "lenet", "lenet_op17", "ops_op13", "ops_op17"} {
+	for _, name := range []string{"mlp", "lenet", "lenet_op17", "ops_op13", "ops_op17", "ops2"} {
 		t.Run(name, func(t *testing.T) { checkReference(t, "testdata", name) })
 	}
 }

@@ -91,6 +91,33 @@ class Ops(nn.Module):
         return torch.cat([F.softmax(z, dim=1), F.log_softmax(z, dim=2)], dim=2).flatten(1)
 
 
+class Ops2(nn.Module):
+    """More geometry, on a (N, 4, 9, 9) input: transposed convolution with
+    groups, padding, output padding and dilation, reflect and replicate
+    padding, a convolution without bias, ceil-mode and padded pooling, 1-d
+    convolution and pooling, flip, gather and ReduceMin."""
+
+    def __init__(self):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, dilation=2)
+        self.same = nn.Conv2d(6, 4, (3, 4), padding=(1, 2), bias=False)
+        self.conv1d = nn.Conv1d(4, 3, 3, padding=1, stride=2)
+
+    def forward(self, x):
+        y = self.up(x)                                         # (N, 6, 21, 21)
+        y = F.pad(y, (1, 2, 0, 1), mode="reflect")             # (N, 6, 22, 24)
+        y = F.pad(y, (2, 0, 1, 1), mode="replicate")           # (N, 6, 24, 26)
+        y = self.same(y)                                       # (N, 4, 24, 27)
+        a = F.max_pool2d(y, 3, stride=2, padding=1, ceil_mode=True)
+        b = F.avg_pool2d(y, 3, stride=2, padding=1, ceil_mode=False, count_include_pad=True)
+        y = torch.cat([a[:, :, :12, :13], b], dim=1)           # (N, 8, 12, 13)
+        y = torch.flip(y, dims=[3])
+        y = y[:, [0, 2, 3, 1]]                                 # Gather on channels
+        z = y.flatten(2)                                       # (N, 4, 156)
+        z = F.max_pool1d(self.conv1d(z), 2)                    # (N, 3, 39)
+        return torch.cat([z.amin(dim=2), z.mean(dim=2), z.exp().log1p().sum(dim=2)], dim=1)
+
+
 def randomize_bn(model, gen):
     """Draw batch-norm running statistics and affine weights at random, so
     that a wrong BatchNormalization shows."""
@@ -140,6 +167,8 @@ def main():
     for opset in (13, 17):
         torch.manual_seed(0)
         export(out, "ops_op%d" % opset, Ops(), torch.randn(3, 4, 8, 8), opset)
+    torch.manual_seed(0)
+    export(out, "ops2", Ops2(), torch.randn(2, 4, 9, 9), 13)
 
 
 if __name__ == "__main__":
