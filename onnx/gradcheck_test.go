@@ -1,0 +1,126 @@
+package onnx
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/nabla-go/nabla"
+	"github.com/nabla-go/nabla/gradcheck"
+)
+
+// doubleInfo is a float64 graph input or output of a fixed shape.
+func doubleInfo(name string, dims ...int) pb {
+	var shape pb
+	for _, d := range dims {
+		shape = shape.bytes(1, pb{}.varint(1, int64(d)))
+	}
+	tt := pb{}.varint(1, typeDouble).bytes(2, shape)
+	return pb{}.str(1, name).bytes(2, pb{}.bytes(1, tt))
+}
+
+// ints64Init is a 1-d int64 initializer.
+func ints64Init(name string, v ...int64) pb { return intsTensor(name, []int64{int64(len(v))}, v...) }
+
+func intsTensor(name string, dims []int64, v ...int64) pb {
+	var raw []byte
+	for _, x := range v {
+		raw = binary.LittleEndian.AppendUint64(raw, uint64(x))
+	}
+	return tensorPB(name, typeInt64, dims, raw)
+}
+
+// TestGradcheckOperators checks, first and second order in float64, the
+// gradients of the operators that are composed here from nabla's ops
+// (ConvTranspose, Pad, asymmetric Conv and MaxPool pads, BatchNormalization,
+// LayerNormalization, Gemm, negative-step Slice and Gather) with respect to
+// every float input, weights included (given as graph inputs).
+func TestGradcheckOperators(t *testing.T) {
+	attrs := func(a ...pb) []pb { return a }
+	cases := []struct {
+		name   string
+		op     string
+		shapes [][]int // the float inputs
+		inits  []pb    // integer inputs, after the float ones
+		attrs  []pb
+		out    []int
+		pos    []int // inputs that must be positive (variances)
+	}{
+		{"ConvTranspose", "ConvTranspose", [][]int{{1, 4, 3, 3}, {4, 3, 3, 2}, {6}}, nil,
+			attrs(intAttr("group", 2), intsAttr("strides", 2, 1), intsAttr("pads", 1, 0, 0, 1),
+				intsAttr("output_padding", 1, 0), intsAttr("dilations", 2, 1)), []int{1, 6, 9, 3}, nil},
+		{"Conv SAME_UPPER", "Conv", [][]int{{1, 2, 5, 6}, {3, 2, 3, 2}}, nil,
+			attrs(pb{}.str(1, "auto_pad").varint(20, attrString).str(4, "SAME_UPPER"), intsAttr("strides", 2, 2)), []int{1, 3, 3, 3}, nil},
+		{"MaxPool asymmetric pads", "MaxPool", [][]int{{1, 2, 4, 4}}, nil,
+			attrs(intsAttr("kernel_shape", 2, 2), intsAttr("pads", 0, 1, 1, 0)), []int{1, 2, 4, 4}, nil},
+		{"Pad reflect", "Pad", [][]int{{1, 2, 4, 5}}, []pb{ints64Init("pads", 0, 0, 1, 2, 0, 0, 2, 1)},
+			attrs(pb{}.str(1, "mode").varint(20, attrString).str(4, "reflect")), []int{1, 2, 7, 8}, nil},
+		{"Pad edge", "Pad", [][]int{{1, 2, 3, 3}}, []pb{ints64Init("pads", 0, 0, 2, 0, 0, 0, 0, 3)},
+			attrs(pb{}.str(1, "mode").varint(20, attrString).str(4, "edge")), []int{1, 2, 5, 6}, nil},
+		{"Pad crop", "Pad", [][]int{{2, 5}}, []pb{ints64Init("pads", 0, -2, 1, 1)}, nil, []int{3, 4}, nil},
+		{"BatchNormalization", "BatchNormalization", [][]int{{2, 3, 2, 2}, {3}, {3}, {3}, {3}}, nil,
+			attrs(floatAttr("epsilon", 1e-3)), []int{2, 3, 2, 2}, []int{4}},
+		{"LayerNormalization", "LayerNormalization", [][]int{{3, 2, 4}, {2, 4}, {2, 4}}, nil,
+			attrs(intAttr("axis", -2)), []int{3, 2, 4}, nil},
+		{"Gemm", "Gemm", [][]int{{3, 2}, {4, 3}, {4}}, nil,
+			attrs(intAttr("transA", 1), intAttr("transB", 1), floatAttr("alpha", 0.5), floatAttr("beta", 2)), []int{2, 4}, nil},
+		{"Slice negative step", "Slice", [][]int{{3, 6}}, []pb{ints64Init("starts", -1), ints64Init("ends", 0), ints64Init("axes", 1), ints64Init("steps", -2)},
+			nil, []int{3, 3}, nil},
+		{"Gather", "Gather", [][]int{{3, 4}}, []pb{intsTensor("idx", []int64{2, 2}, 3, -1, 0, 3)}, attrs(intAttr("axis", 1)), []int{3, 2, 2}, nil},
+	}
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var names []string
+			var inputs []pb
+			for k, s := range c.shapes {
+				name := string(rune('a' + k))
+				names = append(names, name)
+				inputs = append(inputs, doubleInfo(name, s...))
+			}
+			var initNames []string
+			for _, in := range c.inits {
+				tp, err := decodeTensor(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				initNames = append(initNames, tp.name)
+			}
+			m, err := LoadBytes(modelPB(8, 17, graphSpec{
+				nodes:   []pb{nodePB(c.op, "n", append(names, initNames...), []string{"y"}, c.attrs...)},
+				inits:   c.inits,
+				inputs:  inputs,
+				outputs: []pb{doubleInfo("y", c.out...)},
+			}), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			xs := make([]*nabla.Tensor, len(c.shapes))
+			for k, s := range c.shapes {
+				xs[k] = nabla.Uniform(rng, -1, 1, s...).To(nabla.Float64)
+				for _, p := range c.pos {
+					if p == k {
+						xs[k] = nabla.Uniform(rng, 0.5, 1.5, s...).To(nabla.Float64)
+					}
+				}
+			}
+			f := func(in []*nabla.Tensor) *nabla.Tensor {
+				feed := map[string]*nabla.Tensor{}
+				for k, x := range in {
+					feed[names[k]] = x
+				}
+				outs, err := m.Run(feed)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !sameInts(outs["y"].Shape(), c.out) {
+					t.Fatalf("output shape %v, want %v", outs["y"].Shape(), c.out)
+				}
+				return outs["y"]
+			}
+			if err := gradcheck.Check(f, xs, gradcheck.Options{Order: 2}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
