@@ -369,23 +369,18 @@ func checkCount(shape []int) int {
 
 func opPow(c *ctx, in []value) []value {
 	x, e := c.in(in, 0), c.in(in, 1)
-	// A constant scalar exponent (x², the decomposed layer norm's) is
-	// PowScalar, whose gradient needs no log of x.
-	if len(e.shape()) == 0 || len(e.shape()) == 1 && e.shape()[0] == 1 {
-		var p float64
-		if e.i != nil {
-			p = float64(e.i.v[0])
-		} else if !e.t.RequiresGrad() {
-			p = e.t.Float64s()[0]
-		} else {
-			a, b := pair(x, e)
-			return []value{{t: a.Pow(b)}}
-		}
+	// A scalar exponent (x², the decomposed layer norm's) is PowScalar,
+	// whose gradient needs no log of x: exporters store such constants as
+	// initializers too, and Pow's gradient with respect to the exponent
+	// would be NaN for a negative x. The exponent is then not trained.
+	if checkCount(e.shape()) == 1 && len(e.shape()) <= 1 {
+		p := scalarOf(e)
 		t := x.tensorOf(nabla.Float32)
+		shape := broadcastShape(t.Shape(), e.shape())
 		if p == 2 {
-			return []value{{t: t.Square().Reshape(broadcastShape(t.Shape(), e.shape())...)}}
+			return []value{{t: t.Square().Reshape(shape...)}}
 		}
-		return []value{{t: t.PowScalar(p).Reshape(broadcastShape(t.Shape(), e.shape())...)}}
+		return []value{{t: t.PowScalar(p).Reshape(shape...)}}
 	}
 	a, b := pair(x, e)
 	return []value{{t: a.Pow(b)}}

@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -113,5 +114,40 @@ func TestReferenceLarge(t *testing.T) {
 			}
 			checkReference(t, dir, name)
 		})
+	}
+}
+
+// TestConcurrentRun runs one model from several goroutines (with -race,
+// this checks that Run shares nothing mutable but its locked cache).
+func TestConcurrentRun(t *testing.T) {
+	m, err := Load("testdata/ops_op13.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := readRef(t, "testdata/ops_op13.json")
+	x := nabla.FromSlice(ref.Inputs["input"].Data, ref.Inputs["input"].Shape...)
+	want, err := m.Run(map[string]*nabla.Tensor{"input": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			// Other batch sizes too, so that the shape cache is written concurrently.
+			in := x
+			if g%2 == 1 {
+				in = x.Slice(0, 0, 1+g/2, 1)
+			}
+			outs, err := m.Run(map[string]*nabla.Tensor{"input": in})
+			if err == nil && g%2 == 0 && !sameFloats(outs["output"].Float32s(), want["output"].Float32s()) {
+				err = errors.New("outputs differ")
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
