@@ -67,6 +67,7 @@ func TestGradcheckOperators(t *testing.T) {
 		{"Slice negative step", "Slice", [][]int{{3, 6}}, []pb{ints64Init("starts", -1), ints64Init("ends", 0), ints64Init("axes", 1), ints64Init("steps", -2)},
 			nil, []int{3, 3}, nil},
 		{"Gather", "Gather", [][]int{{3, 4}}, []pb{intsTensor("idx", []int64{2, 2}, 3, -1, 0, 3)}, attrs(intAttr("axis", 1)), []int{3, 2, 2}, nil},
+		{"Resize nearest", "Resize", [][]int{{1, 2, 3, 4}}, []pb{ints64Init("sizes", 1, 2, 5, 3)}, nil, []int{1, 2, 5, 3}, nil},
 	}
 	rng := rand.New(rand.NewPCG(8, 8))
 	for _, c := range cases {
@@ -86,8 +87,12 @@ func TestGradcheckOperators(t *testing.T) {
 				}
 				initNames = append(initNames, tp.name)
 			}
+			nodeInputs := append(names, initNames...)
+			if c.op == "Resize" { // no roi, no scales
+				nodeInputs = []string{"a", "", "", "sizes"}
+			}
 			m, err := LoadBytes(modelPB(8, 17, graphSpec{
-				nodes:   []pb{nodePB(c.op, "n", append(names, initNames...), []string{"y"}, c.attrs...)},
+				nodes:   []pb{nodePB(c.op, "n", nodeInputs, []string{"y"}, c.attrs...)},
 				inits:   c.inits,
 				inputs:  inputs,
 				outputs: []pb{doubleInfo("y", c.out...)},

@@ -132,6 +132,7 @@ func init() {
 		"Expand":          opExpand,
 		"Pad":             opPad,
 		"Range":           opRange,
+		"Resize":          opResize,
 	}
 }
 
@@ -1581,4 +1582,98 @@ func opRange(c *ctx, in []value) []value {
 		f[k] = float32(start + float64(k)*delta)
 	}
 	return []value{{t: nabla.FromSlice(f, int(n))}}
+}
+
+// opResize is Resize in mode "nearest" (the others are not supported): a
+// gather along each resized axis of the source index of every output
+// position, by the coordinate_transformation_mode and nearest_mode
+// attributes.
+func opResize(c *ctx, in []value) []value {
+	x := c.tensor(in, 0)
+	if mode := c.str("mode", "nearest"); mode != "nearest" {
+		fail("mode %q is not supported (only nearest)", mode)
+	}
+	r := x.Dim()
+	src := x.Shape()
+	out := slices.Clone(src)
+	scales := make([]float64, r)
+	switch {
+	case has(in, 3) && checkCount(in[3].shape()) > 0:
+		sz := c.intList(in, 3)
+		if len(sz) != r {
+			fail("sizes %v do not fit rank %d", sz, r)
+		}
+		for a, d := range sz {
+			if d < 0 || d > maxElements {
+				fail("bad size %d", d)
+			}
+			out[a] = int(d)
+			scales[a] = float64(d) / float64(src[a])
+		}
+	case has(in, 2) && checkCount(in[2].shape()) > 0:
+		v := in[2]
+		if v.t == nil || len(v.shape()) != 1 || v.shape()[0] != r {
+			fail("scales must be %d floats, have shape %v", r, v.shape())
+		}
+		for a, sc := range v.t.Float64s() {
+			if !(sc > 0) || sc > 1<<20 {
+				fail("bad scale %v", sc)
+			}
+			scales[a] = sc
+			out[a] = int(math.Floor(float64(src[a]) * sc))
+		}
+	default:
+		fail("neither scales nor sizes is given")
+	}
+	c.alloc(out)
+	coord := c.str("coordinate_transformation_mode", "half_pixel")
+	nearest := c.str("nearest_mode", "round_prefer_floor")
+	for a := range r {
+		if out[a] == src[a] && scales[a] == 1 {
+			continue
+		}
+		n, m := src[a], out[a]
+		if n == 0 {
+			fail("cannot resize an empty axis %d", a)
+		}
+		idx := make([]int64, m)
+		for i := range idx {
+			var f float64
+			s := scales[a]
+			switch coord {
+			case "half_pixel":
+				f = (float64(i)+0.5)/s - 0.5
+			case "pytorch_half_pixel":
+				if m > 1 {
+					f = (float64(i)+0.5)/s - 0.5
+				}
+			case "align_corners":
+				if m > 1 {
+					f = float64(i) * float64(n-1) / float64(m-1)
+				}
+			case "asymmetric":
+				f = float64(i) / s
+			case "tf_half_pixel_for_nn":
+				f = (float64(i) + 0.5) / s
+			default:
+				fail("coordinate_transformation_mode %q is not supported", coord)
+			}
+			var k float64
+			switch nearest {
+			case "round_prefer_floor":
+				k = math.Ceil(f - 0.5)
+			case "round_prefer_ceil":
+				k = math.Floor(f + 0.5)
+			case "floor":
+				k = math.Floor(f)
+			case "ceil":
+				k = math.Ceil(f)
+			default:
+				fail("nearest_mode %q is not supported", nearest)
+			}
+			idx[i] = int64(min(max(k, 0), float64(n-1)))
+		}
+		x = gatherAxis(value{t: x}, a, newInts([]int{m}, idx)).t
+	}
+	return []value{{t: x}}
 }

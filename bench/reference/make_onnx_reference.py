@@ -115,7 +115,9 @@ class Ops2(nn.Module):
         y = y[:, [0, 2, 3, 1]]                                 # Gather on channels
         z = y.flatten(2)                                       # (N, 4, 156)
         z = F.max_pool1d(self.conv1d(z), 2)                    # (N, 3, 39)
-        return torch.cat([z.amin(dim=2), z.mean(dim=2), z.exp().log1p().sum(dim=2)], dim=1)
+        u = F.interpolate(y[:, :2, :5, :5], scale_factor=2, mode="nearest")            # Resize by scales
+        v = F.interpolate(y[:, :2, :5, :5], size=(7, 3), mode="nearest")                # Resize by sizes
+        return torch.cat([z.amin(dim=2), z.mean(dim=2), z.exp().log1p().sum(dim=2), u.flatten(1), v.flatten(1)], dim=1)
 
 
 def randomize_bn(model, gen):
