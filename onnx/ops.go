@@ -230,6 +230,7 @@ func binaryOp(f func(a, b *nabla.Tensor) *nabla.Tensor, fi func(a, b int64) int6
 		if a.i != nil && b.i != nil {
 			return []value{{i: broadcastInts(a.i, b.i, fi)}}
 		}
+		checkCount(broadcastShape(a.shape(), b.shape()))
 		x, y := pair(a, b)
 		return []value{{t: f(x, y)}}
 	}
@@ -259,6 +260,7 @@ func compare(f func(a, b *nabla.Tensor) *nabla.Tensor, fi func(a, b int64) bool)
 			r.isBool, r.dtype = true, typeBool
 			return []value{{i: r}}
 		}
+		checkCount(broadcastShape(a.shape(), b.shape()))
 		x, y := pair(a, b)
 		return []value{{t: f(x, y)}} // 0/1 floats stand for bools
 	}
@@ -417,6 +419,7 @@ func opWhere(c *ctx, in []value) []value {
 		}
 		return []value{{i: out}}
 	}
+	checkCount(broadcastShape(broadcastShape(cond.shape(), a.shape()), b.shape()))
 	x, y := pair(a, b)
 	return []value{{t: nabla.Where(cond.tensorOf(x.DType()), x, y)}}
 }
@@ -579,7 +582,24 @@ func opDropout(c *ctx, in []value) []value {
 
 func opMatMul(c *ctx, in []value) []value {
 	a, b := pair(c.in(in, 0), c.in(in, 1))
+	checkMatMul(a.Shape(), b.Shape())
 	return []value{{t: a.MatMul(b)}}
+}
+
+// checkMatMul bounds the size of a matrix product before it is made.
+func checkMatMul(a, b []int) {
+	if len(a) == 0 || len(b) == 0 {
+		fail("MatMul of shapes %v and %v: both need a dimension", a, b)
+	}
+	rows, cols := 1, 1
+	if len(a) >= 2 {
+		rows = a[len(a)-2]
+	}
+	if len(b) >= 2 {
+		cols = b[len(b)-1]
+	}
+	batch := broadcastShape(a[:max(len(a)-2, 0)], b[:max(len(b)-2, 0)])
+	checkCount(append(batch, rows, cols))
 }
 
 func opGemm(c *ctx, in []value) []value {
@@ -593,6 +613,7 @@ func opGemm(c *ctx, in []value) []value {
 	if c.int("transB", 0) != 0 {
 		b = b.T()
 	}
+	checkMatMul(a.Shape(), b.Shape())
 	y := a.MatMul(b)
 	if alpha := c.float("alpha", 1); alpha != 1 {
 		y = y.MulScalar(alpha)
@@ -711,6 +732,12 @@ func opConv(c *ctx, in []value) []value {
 		b = in[2].tensorOf(x.DType())
 	}
 	opt := nabla.ConvOptions{Stride: s.stride, Dilation: s.dilation, Groups: int(c.int("group", 1))}
+	xs := x.Shape()
+	var out [2]int
+	for a := range 2 {
+		out[a] = (xs[2+a]+s.pads[a]+s.pads[a+2]-s.dilation[a]*(ws[2+a]-1)-1)/s.stride[a] + 1
+	}
+	checkCount([]int{xs[0], ws[0], max(out[0], 0), max(out[1], 0)})
 	if s.symmetric() {
 		opt.Padding = [2]int{s.pads[0], s.pads[1]}
 	} else {
@@ -816,6 +843,12 @@ func opConvTranspose(c *ctx, in []value) []value {
 		}
 	}
 	// Zeros between the elements: (N, C, H, W) -> (N, C, (H-1)·sh+1, (W-1)·sw+1).
+	// The zero-stuffed, padded input bounds every tensor made below.
+	var padded [2]int
+	for a := range 2 {
+		padded[a] = s.stride[a]*xs[2+a] + outPad[a] + 2*(k[a]-1)*s.dilation[a] + 1
+	}
+	checkCount([]int{xs[0], max(xs[1], ws[1]*g), padded[0], padded[1]})
 	if s.stride != [2]int{1, 1} {
 		n, ch, h, wd := xs[0], xs[1], xs[2], xs[3]
 		y := x.Reshape(n, ch, h, 1, wd, 1)
@@ -1395,6 +1428,7 @@ func opSlice(c *ctx, in []value) []value {
 func gatherAxis(x value, ax int, idx *ints) value {
 	s := x.shape()
 	shape := slices.Concat(s[:ax], idx.shape, s[ax+1:])
+	checkCount(shape)
 	if x.t != nil {
 		f := make([]float32, len(idx.v))
 		for i, v := range idx.v {
@@ -1403,6 +1437,7 @@ func gatherAxis(x value, ax int, idx *ints) value {
 		return value{t: x.t.IndexSelect(ax, nabla.FromSlice(f, len(f))).Reshape(shape...)}
 	}
 	outer, inner := prod(s[:ax]), prod(s[ax+1:])
+	checkCount(shape)
 	out := &ints{shape: shape, v: make([]int64, 0, intCount(shape)), dtype: x.i.dtype, isBool: x.i.isBool}
 	for o := range outer {
 		for _, k := range idx.v {

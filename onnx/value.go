@@ -13,8 +13,9 @@ import (
 
 // maxElements bounds the element count of any tensor a model describes or
 // computes from values in the file: a file that claims more is rejected
-// before anything is allocated. 2^30 float32 elements are 4 GiB.
-const maxElements = 1 << 30
+// before anything is allocated. 2^30 float32 elements are 4 GiB. (A
+// variable so that the fuzz tests can lower it.)
+var maxElements int64 = 1 << 30
 
 // value is what flows along a graph edge: floating-point data as a nabla
 // tensor (differentiable), or integer and bool data as host integers.
