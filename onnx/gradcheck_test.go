@@ -129,3 +129,31 @@ func TestGradcheckOperators(t *testing.T) {
 		})
 	}
 }
+
+// TestGradcheckModel converts the operator-coverage models to float64 and
+// checks the gradient of their whole graphs with respect to the input, and
+// that they still give PyTorch's outputs.
+func TestGradcheckModel(t *testing.T) {
+	for _, name := range []string{"ops_op13", "ops_op17", "ops2"} {
+		t.Run(name, func(t *testing.T) {
+			m, err := Load("testdata/" + name + ".onnx")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.To(nabla.Float64)
+			if m.Inputs[0].DType != "float64" || m.Params()[0].Tensor.DType() != nabla.Float64 || !m.Params()[0].Tensor.RequiresGrad() {
+				t.Fatalf("not converted: %v, %v", m.Inputs[0], m.Params()[0].Tensor.DType())
+			}
+			ref := readRef(t, "testdata/"+name+".json")
+			x := nabla.FromSlice(ref.Inputs["input"].Data, ref.Inputs["input"].Shape...).To(nabla.Float64)
+			if k, ok := closeTo(m.Forward(x).Float32s(), ref.Outputs["output"].Data, 1e-4, 1e-5); !ok {
+				t.Fatalf("float64 output[%d] differs from PyTorch's", k)
+			}
+			x1 := x.Slice(0, 0, 1, 1).Contiguous().Detach()
+			f := func(in []*nabla.Tensor) *nabla.Tensor { return m.Forward(in[0]) }
+			if err := gradcheck.Check(f, []*nabla.Tensor{x1}, gradcheck.Options{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

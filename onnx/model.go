@@ -664,3 +664,39 @@ func (m *Model) Forward(x *nabla.Tensor) *nabla.Tensor {
 	}
 	return outs[m.Outputs[0].Name]
 }
+
+// To converts the model's floating-point parameters, buffers and
+// constants to dtype dt (nabla.Float32 or nabla.Float64), and its
+// floating-point inputs and outputs with them, for example to fine-tune
+// or gradient-check in float64. The converted parameters are new leaves
+// that require grad: an optimizer made over the old Params must be made
+// again. Run must not be running.
+func (m *Model) To(dt nabla.DType) {
+	conv := func(ps []nn.Param, grad bool) {
+		for i, p := range ps {
+			t := p.Tensor.Detach().To(dt)
+			if t == p.Tensor {
+				t = t.Clone()
+			}
+			if grad {
+				t.RequireGrad()
+			}
+			ps[i].Tensor = t
+			m.consts[p.Name] = value{t: t}
+		}
+	}
+	conv(m.params, true)
+	conv(m.buffers, false)
+	for name, v := range m.consts {
+		if v.t != nil && !v.t.RequiresGrad() && v.t.DType() != dt {
+			m.consts[name] = value{t: v.t.To(dt)}
+		}
+	}
+	for _, vs := range [][]ValueInfo{m.Inputs, m.Outputs} {
+		for i := range vs {
+			if vs[i].DType == "float32" || vs[i].DType == "float64" {
+				vs[i].DType = dt.String()
+			}
+		}
+	}
+}
