@@ -5,9 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
+	"path/filepath"
 
 	"github.com/nabla-go/nabla"
+	"github.com/nabla-go/nabla/cmd/nabla/internal/model"
 	"github.com/nabla-go/nabla/nn"
 	"github.com/nabla-go/nabla/onnx"
 )
@@ -24,7 +27,7 @@ func runExport(_ context.Context, args []string, stdout, _ io.Writer) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	cfg, m, _, err := loadCheckpoint(ckpt)
+	cfg, m, err := loadForExport(ckpt)
 	if err != nil {
 		return err
 	}
@@ -38,4 +41,39 @@ func runExport(_ context.Context, args []string, stdout, _ io.Writer) error {
 	}
 	_, err = fmt.Fprintf(stdout, "wrote %s (%d bytes, %d parameters)\n", out, buf.Len(), nn.NumParams(m))
 	return err
+}
+
+// loadForExport reads a train run's model: its folder or checkpoint file,
+// with config.json beside it. It uses package model's readers directly,
+// not eval's loadCheckpoint, so that this file does not depend on eval's
+// helpers, which change independently.
+func loadForExport(path string) (*model.Config, nn.Module, error) {
+	if path == "" {
+		return nil, nil, usagef("--checkpoint is required: a train run's output folder or its %s", checkpointFile)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	weights := path
+	if st.IsDir() {
+		weights = filepath.Join(path, checkpointFile)
+	}
+	cfg, err := model.ReadConfig(filepath.Join(filepath.Dir(weights), configFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := cfg.Build(rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", configFile, err)
+	}
+	if err := model.LoadWeights(weights, m); err != nil {
+		return nil, nil, fmt.Errorf("corrupt checkpoint or one that does not fit the model: %v", err)
+	}
+	return cfg, m, nil
+}
+
+// Registered here, as inspect is, rather than in run.go's table.
+func init() {
+	commands["export"] = command{"write a trained model as an ONNX file", runExport}
 }

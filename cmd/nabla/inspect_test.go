@@ -56,7 +56,7 @@ func TestExport(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "opset     17") || !strings.Contains(out, "output    output float32 [batch 10]") {
 		t.Fatalf("inspect: exit %d: %s%s", code, out, errOut)
 	}
-	cfg, m, _, err := loadCheckpoint(dir)
+	cfg, m, err := loadForExport(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,8 +35,6 @@ var commands = map[string]command{
 	"predict": {"classify CSV rows or PNG images with a trained model", runPredict},
 	"graph":   {"write the computational graph of one training step (DOT, SVG)", runGraph},
 	"bench":   {"run the benchmark workloads of DESIGN.md, one JSON line per figure", runBench},
-	"inspect": {"print an ONNX model's inputs, outputs, opset, operators and parameter count", runInspect},
-	"export":  {"write a trained model as an ONNX file", runExport},
 }
 
 // usageError is an error in the command line: exit code 2.
