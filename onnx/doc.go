@@ -17,6 +17,14 @@
 // optimizer over m.Params() trains the model. A Model is an nn.Module
 // (one input, one output), so nn's losses and the training loops apply.
 //
+// The operators are those torch.onnx.export of PyTorch 1.13 writes for
+// MLPs, convolutional networks (torchvision's resnet18 and mobilenet_v2
+// are tested), layer norms and GELUs, nearest Resize, and the LSTM and
+// GRU operators (default activations, full-length sequences); see the
+// operators table in ops.go. LSTM peepholes and GRU's
+// linear_before_reset=0, which PyTorch does not write, are checked by
+// gradient checks only.
+//
 // Integer tensors (shapes, axes, indices: everything torch.onnx.export
 // computes with Shape, Gather, Unsqueeze, Concat and Reshape for a dynamic
 // batch size) are held on the host as int64 values, not as nabla tensors.

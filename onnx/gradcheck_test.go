@@ -3,6 +3,7 @@ package onnx
 import (
 	"encoding/binary"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/nabla-go/nabla"
@@ -67,6 +68,10 @@ func TestGradcheckOperators(t *testing.T) {
 		{"Slice negative step", "Slice", [][]int{{3, 6}}, []pb{ints64Init("starts", -1), ints64Init("ends", 0), ints64Init("axes", 1), ints64Init("steps", -2)},
 			nil, []int{3, 3}, nil},
 		{"Gather", "Gather", [][]int{{3, 4}}, []pb{intsTensor("idx", []int64{2, 2}, 3, -1, 0, 3)}, attrs(intAttr("axis", 1)), []int{3, 2, 2}, nil},
+		{"LSTM reverse with peepholes", "LSTM", [][]int{{3, 2, 2}, {1, 12, 2}, {1, 12, 3}, {1, 24}, {1, 2, 3}, {1, 2, 3}, {1, 9}}, nil,
+			attrs(intAttr("hidden_size", 3), pb{}.str(1, "direction").varint(20, attrString).str(4, "reverse")), []int{3, 1, 2, 3}, nil},
+		{"GRU bidirectional", "GRU", [][]int{{2, 1, 3}, {2, 6, 3}, {2, 6, 2}, {2, 12}, {2, 1, 2}}, nil,
+			attrs(intAttr("hidden_size", 2), pb{}.str(1, "direction").varint(20, attrString).str(4, "bidirectional")), []int{2, 2, 1, 2}, nil},
 		{"Resize nearest", "Resize", [][]int{{1, 2, 3, 4}}, []pb{ints64Init("sizes", 1, 2, 5, 3)}, nil, []int{1, 2, 5, 3}, nil},
 	}
 	rng := rand.New(rand.NewPCG(8, 8))
@@ -88,8 +93,11 @@ func TestGradcheckOperators(t *testing.T) {
 				initNames = append(initNames, tp.name)
 			}
 			nodeInputs := append(names, initNames...)
-			if c.op == "Resize" { // no roi, no scales
+			switch c.op { // optional inputs left out
+			case "Resize": // no roi, no scales
 				nodeInputs = []string{"a", "", "", "sizes"}
+			case "LSTM", "GRU": // no sequence_lens
+				nodeInputs = slices.Insert(slices.Clone(names), 4, "")
 			}
 			m, err := LoadBytes(modelPB(8, 17, graphSpec{
 				nodes:   []pb{nodePB(c.op, "n", nodeInputs, []string{"y"}, c.attrs...)},

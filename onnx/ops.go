@@ -133,6 +133,8 @@ func init() {
 		"Pad":             opPad,
 		"Range":           opRange,
 		"Resize":          opResize,
+		"LSTM":            opLSTM,
+		"GRU":             opGRU,
 	}
 }
 

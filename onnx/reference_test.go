@@ -94,7 +94,7 @@ func sameInts(a, b []int) bool {
 }
 
 func TestReferenceSmall(t *testing.T) {
-	for _, name := range []string{"mlp", "lenet", "lenet_op17", "ops_op13", "ops_op17", "ops2"} {
+	for _, name := range []string{"mlp", "lenet", "lenet_op17", "ops_op13", "ops_op17", "ops2", "recurrent"} {
 		t.Run(name, func(t *testing.T) { checkReference(t, "testdata", name) })
 	}
 }

@@ -120,6 +120,21 @@ class Ops2(nn.Module):
         return torch.cat([z.amin(dim=2), z.mean(dim=2), z.exp().log1p().sum(dim=2), u.flatten(1), v.flatten(1)], dim=1)
 
 
+class Recurrent(nn.Module):
+    """A 2-layer LSTM and a bidirectional GRU on a (N, 5, 8) batch-first
+    sequence, as the ONNX LSTM and GRU operators."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(8, 16, num_layers=2, batch_first=True)
+        self.gru = nn.GRU(16, 6, batch_first=True, bidirectional=True)
+
+    def forward(self, x):
+        y, (h, c) = self.lstm(x)
+        z, g = self.gru(y)
+        return torch.cat([z.flatten(1), g.transpose(0, 1).flatten(1), c.transpose(0, 1).flatten(1)], dim=1)
+
+
 def randomize_bn(model, gen):
     """Draw batch-norm running statistics and affine weights at random, so
     that a wrong BatchNormalization shows."""
@@ -171,6 +186,8 @@ def main():
         export(out, "ops_op%d" % opset, Ops(), torch.randn(3, 4, 8, 8), opset)
     torch.manual_seed(0)
     export(out, "ops2", Ops2(), torch.randn(2, 4, 9, 9), 13)
+    torch.manual_seed(0)
+    export(out, "recurrent", Recurrent(), torch.randn(3, 5, 8), 14)
 
 
 if __name__ == "__main__":
