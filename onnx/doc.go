@@ -19,7 +19,8 @@
 //
 // The operators are those torch.onnx.export of PyTorch 1.13 writes for
 // MLPs, convolutional networks (torchvision's resnet18 and mobilenet_v2
-// are tested), layer norms and GELUs, nearest Resize, and the LSTM and
+// are tested), transformer encoders (nn.TransformerEncoder is tested),
+// layer norms and GELUs, nearest Resize, and the LSTM and
 // GRU operators (default activations, full-length sequences); see the
 // operators table in ops.go. LSTM peepholes and GRU's
 // linear_before_reset=0, which PyTorch does not write, are checked by

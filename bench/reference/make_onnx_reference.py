@@ -6,10 +6,12 @@ package onnx's tests.
 
 Without arguments it writes the small models into onnx/testdata/ (they are
 committed): the W3 MLP (784-256-128-10), nabla's LeNet-5 (W4) at opsets 13
-and 17, and "ops", a small module that exercises the shape arithmetic of a
-dynamic batch (x.view(x.size(0), -1)), layer norm, GELU, transposed
-convolution, padding and the other operators that torch.onnx.export emits
-but the vision models do not. With --large it writes torchvision's resnet18
+and 17, "ops" (opsets 13 and 17) and "ops2", small modules that exercise
+the shape arithmetic of a dynamic batch (x.view(x.size(0), -1)), layer
+norm, GELU, transposed convolution, padding, resizing and the other
+operators that torch.onnx.export emits but the vision models do not,
+"recurrent" (a 2-layer LSTM and a bidirectional GRU) and "encoder" (a
+2-layer nn.TransformerEncoder). With --large it writes torchvision's resnet18
 (opset 13) and mobilenet_v2 (opset 17) instead, about 60 MB that are not
 committed: .ci/run writes them into a temporary folder and points the Go
 tests at it with NABLA_ONNX_MODELS.
@@ -135,6 +137,19 @@ class Recurrent(nn.Module):
         return torch.cat([z.flatten(1), g.transpose(0, 1).flatten(1), c.transpose(0, 1).flatten(1)], dim=1)
 
 
+class Encoder(nn.Module):
+    """A 2-layer TransformerEncoder (d_model 16, 4 heads, GELU, pre-norm
+    in the second variant) on a (N, 6, 16) batch-first sequence."""
+
+    def __init__(self):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, dropout=0.1, activation="gelu", batch_first=True)
+        self.enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+
+    def forward(self, x):
+        return self.enc(x)
+
+
 def randomize_bn(model, gen):
     """Draw batch-norm running statistics and affine weights at random, so
     that a wrong BatchNormalization shows."""
@@ -188,6 +203,8 @@ def main():
     export(out, "ops2", Ops2(), torch.randn(2, 4, 9, 9), 13)
     torch.manual_seed(0)
     export(out, "recurrent", Recurrent(), torch.randn(3, 5, 8), 14)
+    torch.manual_seed(0)
+    export(out, "encoder", Encoder(), torch.randn(2, 6, 16), 14)
 
 
 if __name__ == "__main__":
