@@ -24,8 +24,8 @@ const ExportOpset = 17
 // nn.Sequential (nested ones too) of Linear, Conv2d, MaxPool2d,
 // AvgPool2d, AdaptiveAvgPool2d to 1×1, Flatten to the end, BatchNorm1d
 // and BatchNorm2d (written in inference form, with the running
-// statistics), ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax,
-// Dropout and Identity. Any other module is an error naming it: a model
+// statistics), LayerNorm, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softplus,
+// Softmax, LogSoftmax, Dropout and Identity. Any other module is an error naming it: a model
 // struct with its own Forward has a data flow that its structure does not
 // show. example is run through the model once, to check it and to find
 // the output's shape.
@@ -279,6 +279,21 @@ func (e *exporter) module(m nn.Module, prefix, in string, x *nabla.Tensor) (stri
 			ins = append(ins, e.init(p(t.Name), t.Tensor))
 		}
 		return e.node("BatchNormalization", ins, "", floatAttr("epsilon", eps)), nil
+	case *nn.LayerNorm:
+		w, b := l.Weight, l.Bias
+		if w == nil { // no affine transform: scale 1
+			w = nabla.FullOf(x.DType(), 1, l.Shape...)
+		}
+		ins := []string{in, e.init(p("weight"), w)}
+		if b != nil {
+			ins = append(ins, e.init(p("bias"), b))
+		}
+		return e.node("LayerNormalization", ins, "", intAttr("axis", -len(l.Shape)), floatAttr("epsilon", l.Eps)), nil
+	case nn.Softplus:
+		if l.Beta != 1 {
+			return "", fmt.Errorf("%s: Softplus with beta %v: only beta 1 is exported", prefix, l.Beta)
+		}
+		return e.node("Softplus", []string{in}, ""), nil
 	case nn.ReLU:
 		return e.node("Relu", []string{in}, ""), nil
 	case nn.LeakyReLU:

@@ -33,6 +33,9 @@ func exportModels() []struct {
 		nn.NewSequential(nn.NewAdaptiveAvgPool2d(1, 1), nn.NewFlatten()),
 		nn.NewLinear(rng, 4, 5), nn.GELU{}, nn.NewLinear(rng, 5, 3), nn.Sigmoid{}, nn.LogSoftmax{Axis: 1},
 	)
+	ln := nn.NewLayerNorm(3, 4)
+	ln.Weight = nabla.Uniform(rng, 0.5, 1.5, 3, 4).RequireGrad()
+	seq := nn.NewSequential(nn.NewLinear(rng, 4, 4), ln, nn.Softplus{Beta: 1}, nn.NewLinear(rng, 4, 2), nn.Softmax{Axis: -1})
 	return []struct {
 		name    string
 		model   nn.Module
@@ -41,6 +44,7 @@ func exportModels() []struct {
 		{"mlp", workload.MLP(rng), nabla.Rand(rng, 2, 1, 28, 28)},
 		{"lenet", workload.LeNet(rng), nabla.Rand(rng, 2, 1, 28, 28)},
 		{"layers", convs, nabla.Rand(rng, 2, 3, 9, 9)},
+		{"sequence", seq, nabla.Rand(rng, 2, 3, 4)},
 	}
 }
 
