@@ -506,6 +506,9 @@ func runNode(c *ctx, in []value) (outs []value, err error) {
 //
 // Integer outputs (nabla has no integer tensors yet) are returned as
 // float64 tensors holding whole numbers.
+//
+// For inference only, run it inside nn.NoGrad(m, ...), so that no graph
+// is recorded for the parameters.
 func (m *Model) Run(inputs map[string]*nabla.Tensor) (map[string]*nabla.Tensor, error) {
 	env := make(map[string]value, len(m.consts)+len(inputs)+len(m.nodes))
 	for k, v := range m.consts {
