@@ -40,15 +40,20 @@ func TestFineTuneMatchesNabla(t *testing.T) {
 	cfg := optim.AdamConfig{LR: 1e-3}
 	optA, optB := optim.NewAdam(m.Params(), cfg), optim.NewAdam(own.Params(), cfg)
 	rng := rand.New(rand.NewPCG(2, 2))
-	const steps, batch = 15, 32
+	steps, batch := 15, 32
+	if raceEnabled {
+		steps = 5
+	}
 	var first, last float64
+	// One batch of random images and labels, seen at every step, so that
+	// the loss must fall as the networks memorise it.
+	x := nabla.Rand(rng, batch, 1, 28, 28)
+	y := make([]float32, batch)
+	for i := range y {
+		y[i] = float32(rng.IntN(10))
+	}
+	labels := nabla.FromSlice(y, batch)
 	for step := range steps {
-		x := nabla.Rand(rng, batch, 1, 28, 28)
-		y := make([]float32, batch)
-		for i := range y {
-			y[i] = float32(rng.IntN(10))
-		}
-		labels := nabla.FromSlice(y, batch)
 		optA.ZeroGrad()
 		la := nn.CrossEntropy(m.Forward(x), labels)
 		la.Backward()
@@ -66,7 +71,7 @@ func TestFineTuneMatchesNabla(t *testing.T) {
 		}
 		last = a
 	}
-	if !(last < first) {
+	if !(last < first-0.01) {
 		t.Fatalf("the loss did not fall: %v -> %v", first, last)
 	}
 	// The initializers themselves were trained.
