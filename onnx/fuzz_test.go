@@ -13,7 +13,7 @@ import (
 // are the committed models; crashers found are kept in
 // testdata/fuzz/FuzzLoad.
 func FuzzLoad(f *testing.F) {
-	for _, name := range []string{"ops_op13", "ops_op17"} {
+	for _, name := range []string{"ops_op13", "ops_op17", "ops2", "recurrent", "encoder"} {
 		b, err := os.ReadFile("testdata/" + name + ".onnx")
 		if err != nil {
 			f.Fatal(err)
@@ -34,7 +34,7 @@ func FuzzLoad(f *testing.F) {
 // error, never panic. The element bound is lowered to 2^22 so that a
 // mutated size cannot make the fuzzer allocate gigabytes.
 func FuzzRun(f *testing.F) {
-	for _, name := range []string{"ops_op13", "ops_op17", "ops2"} {
+	for _, name := range []string{"ops_op13", "ops_op17", "ops2", "recurrent", "encoder"} {
 		b, err := os.ReadFile("testdata/" + name + ".onnx")
 		if err != nil {
 			f.Fatal(err)
