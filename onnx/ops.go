@@ -423,7 +423,10 @@ func opWhere(c *ctx, in []value) []value {
 	}
 	checkCount(broadcastShape(broadcastShape(cond.shape(), a.shape()), b.shape()))
 	x, y := pair(a, b)
-	return []value{{t: nabla.Where(cond.tensorOf(x.DType()), x, y)}}
+	// A condition compared with zero is a valid one whatever it holds
+	// (0/1 floats, or bool tensors where nabla has them).
+	cb := cond.tensorOf(x.DType())
+	return []value{{t: nabla.Where(cb.NotEqual(nabla.FullOf(cb.DType(), 0)), x, y)}}
 }
 
 func opClip(c *ctx, in []value) []value {
