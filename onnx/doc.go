@@ -55,6 +55,15 @@
 // an undefined input, and at Run a missing, unknown or mis-shaped input
 // all give an error that names what was wrong.
 //
+// # Export
+//
+// [Export] writes an nn.Sequential model (Linear, Conv2d, pools, batch and
+// layer norms, activations, Flatten, Dropout) as an opset-17 file with a
+// dynamic batch size and its weights as initializers named as in the
+// state dict; the files pass onnx.checker and load back here with the
+// same outputs. The command has "nabla inspect model.onnx" and "nabla
+// export --checkpoint RUN".
+//
 // Supported are opsets 11 to 17 of the default domain and IR versions 6 to
 // 9 (torch.onnx.export of PyTorch 1.13 writes IR 7 for opset 13 and IR 8
 // for opset 17; both are tested against PyTorch's outputs).
