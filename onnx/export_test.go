@@ -1,0 +1,140 @@
+package onnx
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nabla-go/nabla"
+	"github.com/nabla-go/nabla/internal/workload"
+	"github.com/nabla-go/nabla/nn"
+)
+
+// exportModels are the nn models of the round-trip tests.
+func exportModels() []struct {
+	name    string
+	model   nn.Module
+	example *nabla.Tensor
+} {
+	rng := rand.New(rand.NewPCG(3, 3))
+	bn := nn.NewBatchNorm2d(4)
+	bn.RunningMean = nabla.Uniform(rng, -0.5, 0.5, 4)
+	bn.RunningVar = nabla.Uniform(rng, 0.5, 1.5, 4)
+	bn.Weight = nabla.Uniform(rng, 0.5, 1.5, 4).RequireGrad()
+	bn.Training = false
+	convs := nn.NewSequential(
+		nn.NewConv2d(rng, 3, 4, [2]int{3, 3}, nabla.ConvOptions{Padding: [2]int{1, 1}, Stride: [2]int{2, 2}}), bn, nn.NewLeakyReLU(),
+		nn.NewConv2d(rng, 4, 4, [2]int{3, 3}, nabla.ConvOptions{Padding: [2]int{2, 2}, Dilation: [2]int{2, 2}, Groups: 2}), nn.Tanh{},
+		&nn.AvgPool2d{Kernel: [2]int{3, 3}, Options: nabla.PoolOptions{Stride: [2]int{1, 1}, Padding: [2]int{1, 1}}},
+		nn.NewSequential(nn.NewAdaptiveAvgPool2d(1, 1), nn.NewFlatten()),
+		nn.NewLinear(rng, 4, 5), nn.GELU{}, nn.NewLinear(rng, 5, 3), nn.Sigmoid{}, nn.LogSoftmax{Axis: 1},
+	)
+	ln := nn.NewLayerNorm(3, 4)
+	ln.Weight = nabla.Uniform(rng, 0.5, 1.5, 3, 4).RequireGrad()
+	seq := nn.NewSequential(nn.NewLinear(rng, 4, 4), ln, nn.Softplus{Beta: 1}, nn.NewLinear(rng, 4, 2), nn.Softmax{Axis: -1})
+	return []struct {
+		name    string
+		model   nn.Module
+		example *nabla.Tensor
+	}{
+		{"mlp", workload.MLP(rng), nabla.Rand(rng, 2, 1, 28, 28)},
+		{"lenet", workload.LeNet(rng), nabla.Rand(rng, 2, 1, 28, 28)},
+		{"layers", convs, nabla.Rand(rng, 2, 3, 9, 9)},
+		{"sequence", seq, nabla.Rand(rng, 2, 3, 4)},
+	}
+}
+
+// TestExportRoundTrip exports nn models, loads them back and compares the
+// outputs at another batch size than the example's; with Debian's
+// python3-onnx present, onnx.checker checks the files too.
+func TestExportRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	dir := t.TempDir()
+	for _, c := range exportModels() {
+		t.Run(c.name, func(t *testing.T) {
+			nn.SetTraining(c.model, false)
+			var buf bytes.Buffer
+			if err := Export(&buf, c.model, c.example); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, c.name+".onnx")
+			if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			m, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			shape := c.example.Shape()
+			shape[0] = 5
+			x := nabla.Rand(rng, shape...)
+			var want *nabla.Tensor
+			nn.NoGrad(c.model, func() { want = c.model.Forward(x) })
+			got := m.Forward(x)
+			if !sameInts(got.Shape(), want.Shape()) {
+				t.Fatalf("shape %v, nabla's %v", got.Shape(), want.Shape())
+			}
+			if k, ok := closeTo(got.Float32s(), want.Float32s(), 1e-6, 1e-7); !ok {
+				t.Fatalf("output[%d] = %v, nabla's %v", k, got.Float32s()[k], want.Float32s()[k])
+			}
+			// Initializers keep nn's names.
+			names := map[string]bool{}
+			for _, p := range append(m.Params(), m.Buffers()...) {
+				names[p.Name] = true
+			}
+			for _, p := range c.model.Params() {
+				if !names[p.Name] {
+					t.Errorf("parameter %q is not in the exported file", p.Name)
+				}
+			}
+			checkWithONNX(t, path)
+		})
+	}
+}
+
+// checkWithONNX runs onnx.checker.check_model on path when Python has onnx
+// (Debian's /usr/bin/python3 with python3-onnx, or python3 on PATH).
+func checkWithONNX(t *testing.T, path string) {
+	py, err := "/usr/bin/python3", error(nil)
+	if _, serr := os.Stat(py); serr != nil {
+		py, err = exec.LookPath("python3")
+	}
+	if err != nil {
+		t.Log("python3 not found: onnx.checker not run")
+		return
+	}
+	if exec.Command(py, "-c", "import onnx").Run() != nil {
+		t.Log("python3 has no onnx module: onnx.checker not run")
+		return
+	}
+	out, err := exec.Command(py, "-c", "import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("onnx.checker rejects %s: %v\n%s", path, err, out)
+	}
+}
+
+func TestExportErrors(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	cases := []struct {
+		name  string
+		model nn.Module
+		x     *nabla.Tensor
+		want  string
+	}{
+		{"adaptive pool", nn.NewSequential(nn.NewAdaptiveAvgPool2d(2, 2)), nabla.Rand(rng, 1, 1, 4, 4), "only 1×1"},
+		{"unknown layer", nn.NewSequential(nn.NewEmbedding(rng, 3, 2)), nabla.Zeros(1, 2), "*nn.Embedding is not supported"},
+		{"bad example", nn.NewSequential(nn.NewLinear(rng, 3, 2)), nabla.Zeros(1, 4), "forward pass on the example failed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := Export(&bytes.Buffer{}, c.model, c.x)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v does not say %q", err, c.want)
+			}
+		})
+	}
+}
