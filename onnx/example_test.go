@@ -29,7 +29,7 @@ func Example() {
 
 	// One Adam step on the initializers.
 	opt := optim.NewAdam(m.Params(), optim.AdamConfig{LR: 1e-3})
-	loss := nn.CrossEntropy(m.Forward(x), nabla.FromSlice([]float32{0, 1, 2, 3}, 4))
+	loss := nn.CrossEntropy(m.Forward(x), nabla.FromSlice([]int64{0, 1, 2, 3}, 4))
 	loss.Backward()
 	opt.Step()
 	fmt.Println(len(m.Params()), "parameters,", m.NumParams(), "values")

@@ -126,7 +126,7 @@ func TestExportErrors(t *testing.T) {
 		want  string
 	}{
 		{"adaptive pool", nn.NewSequential(nn.NewAdaptiveAvgPool2d(2, 2)), nabla.Rand(rng, 1, 1, 4, 4), "only 1×1"},
-		{"unknown layer", nn.NewSequential(nn.NewEmbedding(rng, 3, 2)), nabla.Zeros(1, 2), "*nn.Embedding is not supported"},
+		{"unknown layer", nn.NewSequential(nn.NewEmbedding(rng, 3, 2)), nabla.ZerosOf(nabla.Int64, 1, 2), "*nn.Embedding is not supported"},
 		{"bad example", nn.NewSequential(nn.NewLinear(rng, 3, 2)), nabla.Zeros(1, 4), "forward pass on the example failed"},
 	}
 	for _, c := range cases {

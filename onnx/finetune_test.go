@@ -52,7 +52,7 @@ func TestFineTuneMatchesNabla(t *testing.T) {
 	for i := range y {
 		y[i] = float32(rng.IntN(10))
 	}
-	labels := nabla.FromSlice(y, batch)
+	labels := nabla.FromSlice(y, batch).To(nabla.Int64)
 	for step := range steps {
 		optA.ZeroGrad()
 		la := nn.CrossEntropy(m.Forward(x), labels)
@@ -147,7 +147,7 @@ func TestFineTuneEpoch(t *testing.T) {
 	}
 	acc := func(model nn.Module) float64 {
 		opt := optim.NewAdam(model.Params(), optim.AdamConfig{LR: 1e-3})
-		loader := data.NewLoader(train, data.LoaderConfig{BatchSize: 64, Shuffle: true, Seed: 0})
+		loader := data.NewLoader(train, data.LoaderConfig{BatchSize: 64, Shuffle: true, Seed: 0, Labels: true})
 		ar := nabla.NewArena()
 		start := time.Now()
 		for _, b := range loader.Epoch(0) {
@@ -158,7 +158,7 @@ func TestFineTuneEpoch(t *testing.T) {
 		}
 		correct, total := 0.0, 0
 		nn.NoGrad(model, func() {
-			for _, b := range data.NewLoader(test, data.LoaderConfig{BatchSize: 1000}).Epoch(0) {
+			for _, b := range data.NewLoader(test, data.LoaderConfig{BatchSize: 1000, Labels: true}).Epoch(0) {
 				correct += nn.Accuracy(model.Forward(b.X.InArena(ar)), b.Y) * float64(b.X.Size(0))
 				total += b.X.Size(0)
 				ar.Reset()

@@ -889,9 +889,9 @@ func opConvTranspose(c *ctx, in []value) []value {
 }
 
 func reversed(n int) *nabla.Tensor {
-	v := make([]float32, n)
+	v := make([]int64, n)
 	for i := range v {
-		v[i] = float32(n - 1 - i)
+		v[i] = int64(n - 1 - i)
 	}
 	return nabla.FromSlice(v, n)
 }
@@ -1435,11 +1435,7 @@ func gatherAxis(x value, ax int, idx *ints) value {
 	shape := slices.Concat(s[:ax], idx.shape, s[ax+1:])
 	checkCount(shape)
 	if x.t != nil {
-		f := make([]float32, len(idx.v))
-		for i, v := range idx.v {
-			f[i] = float32(v)
-		}
-		return value{t: x.t.IndexSelect(ax, nabla.FromSlice(f, len(f))).Reshape(shape...)}
+		return value{t: x.t.IndexSelect(ax, nabla.FromSlice(slices.Clone(idx.v), len(idx.v))).Reshape(shape...)}
 	}
 	outer, inner := prod(s[:ax]), prod(s[ax+1:])
 	checkCount(shape)
