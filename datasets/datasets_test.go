@@ -232,6 +232,11 @@ func TestMNISTFromFolder(t *testing.T) {
 	if _, err := MNIST(dir, false); err == nil || !strings.Contains(err.Error(), "want images of 3 dimensions") {
 		t.Errorf("wrong rank: %v", err)
 	}
+	// A header claiming 4 GiB of pixels: refused before any allocation.
+	writeIDX(t, filepath.Join(dir, "t10k-images-idx3-ubyte.gz"), 0x08, []int{1 << 16, 256, 256}, pixels[:10])
+	if _, err := MNIST(dir, false); err == nil || !strings.Contains(err.Error(), "more than the limit") {
+		t.Errorf("a lying header: %v", err)
+	}
 	if _, err := MNIST("", false); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("MNIST(\"\") = %v", err)
 	}

@@ -152,10 +152,16 @@ type ubyteIDX struct {
 	data []byte
 }
 
+// MaxIDXBytes bounds the data an MNIST-style IDX header may claim (after
+// decompression): Fashion-MNIST's training images are 47 MB, so a header
+// claiming more than 1 GiB is a corrupt or hostile file, refused before
+// anything is allocated.
+const MaxIDXBytes = 1 << 30
+
 // readUbyteIDX reads an IDX file of unsigned bytes (type 0x08), plain or
 // gzip-compressed, with package data's reader.
 func readUbyteIDX(path string) (*ubyteIDX, error) {
-	x, err := data.ReadIDXFile(path)
+	x, err := data.ReadIDXFileLimit(path, MaxIDXBytes)
 	if err != nil {
 		return nil, err
 	}
