@@ -4,6 +4,7 @@
     /usr/bin/python3 bench/compare.py [--rounds 3] [--quick] [--threads 1,2]
                                       [--workloads W1,W2,W3,W4,W5]
     /usr/bin/python3 bench/compare.py --workloads OPS   # the per-op table
+    /usr/bin/python3 bench/compare.py --workloads W6,W7,W8 [--w6-val-steps 500]
 
 Needs (Debian packages; this script never installs anything):
 
@@ -43,7 +44,7 @@ REPO = os.path.dirname(BENCH_DIR)
 TORCH_PY = "/usr/bin/python3"
 TIME_BIN = "/usr/bin/time"
 WORKLOADS = ["W1", "W2", "W3", "W4", "W5"]  # the default set: BENCHMARKS.md's table
-EXTRA_WORKLOADS = ["W10", "OPS"]  # run only when named
+EXTRA_WORKLOADS = ["W6", "W7", "W8", "W10", "OPS"]  # run only when named
 # for which metrics a larger value is better (the others: smaller is better)
 HIGHER_BETTER = {"gflops", "test_accuracy", "tokens_per_sec"}
 DISTURBED = []
@@ -180,8 +181,12 @@ def main():
     ap.add_argument("--quick", action="store_true", help="pass --quick to both sides")
     ap.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
-                    help="comma-separated subset of W1..W5, W10 and OPS (default W1,W2,W3,W4,W5; "
-                         "W10 (generation) and OPS (the per-op table) run only when named)")
+                    help="comma-separated subset of W1..W8, W10 and OPS (default W1,W2,W3,W4,W5; "
+                         "W6..W8 (language models on Opticks), W10 (generation) and OPS "
+                         "(the per-op table) run only when named)")
+    ap.add_argument("--w6-val-steps", type=int, default=0,
+                    help="passed to both sides: also compare W6's validation loss after this "
+                         "many training steps (a long run; default 0: not)")
     ap.add_argument("--nabla-bin", default="/tmp/nabla-bench", help="where to build the nabla binary")
     ap.add_argument("--no-build", action="store_true", help="use --nabla-bin as it is")
     ap.add_argument("--pytorch-only", action="store_true", help="skip the nabla side")
@@ -194,7 +199,7 @@ def main():
     wls = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
     bad = [w for w in wls if w not in WORKLOADS + EXTRA_WORKLOADS]
     if bad:
-        ap.error("unknown workload(s): %s (want W1..W5, W10 or OPS)" % ",".join(bad))
+        ap.error("unknown workload(s): %s (want W1..W8, W10 or OPS)" % ",".join(bad))
     threads = [t.strip() for t in args.threads.split(",") if t.strip()]
     quick = ["--quick"] if args.quick else []
 
@@ -216,6 +221,8 @@ def main():
 
     def side_cmd(impl, wl, thr):
         flags = ["--threads", thr, "--workloads", ",".join(wl)] + quick
+        if args.w6_val_steps > 0 and "W6" in wl:
+            flags += ["--w6-val-steps", str(args.w6_val_steps)]
         if impl == "pytorch":
             return [TORCH_PY, os.path.join(BENCH_DIR, "torch_bench.py")] + flags
         return [args.nabla_bin, "bench"] + flags

@@ -5,6 +5,7 @@ Run with the Debian interpreter (torch comes from the python3-torch package):
 
     /usr/bin/python3 bench/torch_bench.py [--quick] [--threads 1,2] [--workloads W1,W2,W3,W4,W5]
     /usr/bin/python3 bench/torch_bench.py --workloads OPS   # per-op table, not in the default set
+    /usr/bin/python3 bench/torch_bench.py --workloads W6,W7,W8 [--w6-val-steps 500]
 
 Every figure is printed on stdout as one JSON line, exactly:
 
@@ -101,6 +102,33 @@ OPS Single ops, to find the kernels that lag (not in the default set: run
     Timing as nabla's timeReps: one warm-up call, then repetitions that each
     run the call back to back until >= 0.1 s have passed (0.01 s with
     --quick), 7 repetitions (3 with --quick); the median seconds per call.
+
+W6  GPT training on Isaac Newton's Opticks (`go env GOROOT`/src/testdata, or
+    --text-file), character level (vocabulary: the distinct characters in
+    code-point order; the last 10 % of the tokens are the validation split).
+    The model of models/gpt: learned positions, 4 pre-norm blocks of causal
+    nn.MultiheadAttention (4 heads, batch_first) and a GELU MLP 4x, final
+    LayerNorm, untied head without bias, embedding 128, context 128, GPT-2
+    initialisation.  Batch 32 random windows, AdamW(lr=3e-4,
+    weight_decay=0.01), no dropout.  sec_per_step: median over 20 steps (4
+    with --quick) after 2 warm-up steps (1), batch gather not timed;
+    tokens_per_sec = 32*128 / sec_per_step.  Case "opticks-gpt".  With
+    --w6-val-steps N: a fresh model trained N steps, then val_loss = mean
+    cross-entropy over the disjoint validation windows (at most 64 batches),
+    case "opticks-gpt-Nsteps".
+
+W7  LSTM language model on Opticks: Embedding(V, 128), LSTM(128, 256, 2
+    layers, batch_first), Linear(256, V); context 64, batch 32, Adam lr
+    1e-3: sec_per_step as W6.  Case "opticks-lstm".
+
+W8  Greedy generation with the W6 architecture at context 512 (random GPT-2
+    initialisation), batch 1, the first 16 tokens of Opticks as the prompt,
+    256 new tokens (64 with --quick), with a hand-written KV cache over the
+    same weights (nn.MultiheadAttention's in_proj/out_proj).  tokens_per_sec =
+    new tokens / wall time of the whole generation (prompt step included),
+    median of 3 runs.  Case "opticks-gpt-prompt16-new256".
+
+W10 Greedy generation with a LLaMA-style decoder (see w10 below).
 
 BLAS check: at start the script looks at the shared libraries mapped into the
 process (/proc/self/maps) after importing torch and running one matmul, and
@@ -782,6 +810,213 @@ def w10(threads, quick):
         emit("W10", "llama-prompt512", "ttft_ms", median(ts), "ms", threads)
 
 
+
+# ----------------------------------------------------------------------------
+# W6, W7, W8: language models on Isaac Newton's Opticks, character level, the
+# same as internal/workload/lm.go (see there and in the module docstring).
+
+W6 = dict(layers=4, heads=4, embed=128, context=128, batch=32)
+W7 = dict(embed=128, hidden=256, layers=2, context=64, batch=32)
+W8 = dict(context=512, prompt=16, new=256)
+
+
+def opticks(path):
+    """Training and validation ids (last 10 %) and the vocabulary size."""
+    if not path:
+        import subprocess
+        goroot = subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        path = os.path.join(goroot, "src", "testdata", "Isaac.Newton-Opticks.txt")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    chars = sorted(set(text))  # code-point order, as text.NewCharTokenizer
+    index = {c: i for i, c in enumerate(chars)}
+    ids = torch.tensor([index[c] for c in text], dtype=torch.int64)
+    cut = int(len(ids) * 0.9)
+    return ids[:cut], ids[cut:], len(chars)
+
+
+class GPTBlock(torch.nn.Module):
+    """models/gpt's Block: x += attn(ln_1(x)) causally; x += mlp(ln_2(x))."""
+
+    def __init__(self, E, H):
+        super().__init__()
+        nn = torch.nn
+        self.ln_1 = nn.LayerNorm(E)
+        self.attn = nn.MultiheadAttention(E, H, dropout=0.0, batch_first=True)
+        self.ln_2 = nn.LayerNorm(E)
+        self.mlp = nn.Sequential(nn.Linear(E, 4 * E), nn.GELU(), nn.Linear(4 * E, E))
+
+    def forward(self, x, mask):
+        h = self.ln_1(x)
+        x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
+        return x + self.mlp(self.ln_2(x))
+
+    def step(self, x, cache):
+        """The block on new positions x (B, T, E) after the cached keys and
+        values (B, H, S, D) (None: none); returns x and the new (k, v)."""
+        F = torch.nn.functional
+        B, T, E = x.shape
+        H = self.attn.num_heads
+        D = E // H
+        h = self.ln_1(x)
+        q, k, v = F.linear(h, self.attn.in_proj_weight, self.attn.in_proj_bias).split(E, -1)
+        q, k, v = [t.view(B, T, H, D).transpose(1, 2) for t in (q, k, v)]
+        S = 0
+        if cache is not None:
+            S = cache[0].shape[2]
+            k = torch.cat((cache[0], k), 2)
+            v = torch.cat((cache[1], v), 2)
+        sc = q @ k.transpose(-1, -2) / math.sqrt(D)
+        if T > 1:
+            sc = sc + torch.full((T, S + T), float("-inf")).triu(S + 1)
+        a = (torch.softmax(sc, -1) @ v).transpose(1, 2).reshape(B, T, E)
+        x = x + self.attn.out_proj(a)
+        return x + self.mlp(self.ln_2(x)), (k, v)
+
+
+class GPT(torch.nn.Module):
+    """models/gpt's GPT (untied head), with its parameter names and GPT-2's
+    initialisation, as gpt.New."""
+
+    def __init__(self, V, C, L, H, E):
+        super().__init__()
+        nn = torch.nn
+        self.wte = nn.Embedding(V, E)
+        self.wpe = nn.Embedding(C, E)
+        self.h = nn.ModuleList([GPTBlock(E, H) for _ in range(L)])
+        self.ln_f = nn.LayerNorm(E)
+        self.lm_head = nn.Linear(E, V, bias=False)
+        with torch.no_grad():
+            for name, p in self.named_parameters():
+                if p.dim() == 1:
+                    (p.fill_(1) if "ln_" in name and name.endswith(".weight") else p.zero_())
+                elif name.endswith("out_proj.weight") or name.endswith("mlp.2.weight"):
+                    p.normal_(0, 0.02 / math.sqrt(2 * L))
+                else:
+                    p.normal_(0, 0.02)
+
+    def forward(self, idx):
+        T = idx.shape[1]
+        x = self.wte(idx) + self.wpe(torch.arange(T))
+        mask = torch.full((T, T), float("-inf")).triu(1)
+        for b in self.h:
+            x = b(x, mask)
+        return self.lm_head(self.ln_f(x))
+
+    def step(self, idx, cache):
+        """Logits of the last position for the new tokens idx after the
+        cache (a list of per-layer (k, v), or None), and the new cache."""
+        S = 0 if cache is None else cache[0][0].shape[2]
+        x = self.wte(idx) + self.wpe(torch.arange(S, S + idx.shape[1]))
+        out = []
+        for i, b in enumerate(self.h):
+            x, kv = b.step(x, None if cache is None else cache[i])
+            out.append(kv)
+        return self.lm_head(self.ln_f(x[:, -1])), out
+
+    def generate(self, idx, n):
+        """Greedy generation of n tokens with the KV cache."""
+        logits, cache = self.step(idx, None)
+        toks = []
+        for i in range(n):
+            nxt = logits.argmax(-1, keepdim=True)
+            toks.append(nxt)
+            if i < n - 1:
+                logits, cache = self.step(nxt, cache)
+        return torch.cat(toks, 1)
+
+
+class LSTMLM(torch.nn.Module):
+    """nn.LSTMLanguageModel: embedding, LSTM (batch_first), linear head."""
+
+    def __init__(self, V, E, Hd, L):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(V, E)
+        self.lstm = torch.nn.LSTM(E, Hd, L, batch_first=True)
+        self.head = torch.nn.Linear(Hd, V)
+
+    def forward(self, idx):
+        return self.head(self.lstm(self.embedding(idx))[0])
+
+
+def lm_steps(m, opt, ids, B, T, warm, steps, g):
+    """warm + steps training steps on random windows; median seconds of the
+    last steps."""
+    F = torch.nn.functional
+    m.train()
+    ts = []
+    for i in range(warm + steps):
+        starts = torch.randint(0, len(ids) - T, (B,), generator=g)
+        x = torch.stack([ids[s:s + T] for s in starts])
+        y = torch.stack([ids[s + 1:s + T + 1] for s in starts])
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        logits = m(x)
+        F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).backward()
+        opt.step()
+        if i >= warm:
+            ts.append(time.perf_counter() - t0)
+    return median(ts)
+
+
+def w6(threads, quick, args):
+    train, val, V = opticks(args.text_file)
+    c = W6
+    warm, steps = (1, 4) if quick else (2, 20)
+    torch.manual_seed(6)
+    m = GPT(V, c["context"], c["layers"], c["heads"], c["embed"])
+    opt = torch.optim.AdamW(m.parameters(), lr=3e-4, weight_decay=0.01)
+    sec = lm_steps(m, opt, train, c["batch"], c["context"], warm, steps, torch.Generator().manual_seed(6))
+    emit("W6", "opticks-gpt", "sec_per_step", sec, "s", threads)
+    emit("W6", "opticks-gpt", "tokens_per_sec", c["batch"] * c["context"] / sec, "tokens/s", threads)
+    if args.w6_val_steps > 0:
+        # a fresh model, trained and then evaluated on the disjoint
+        # validation windows (at most 64 batches of 32), as nabla's w6ValLoss
+        torch.manual_seed(60)
+        m = GPT(V, c["context"], c["layers"], c["heads"], c["embed"])
+        opt = torch.optim.AdamW(m.parameters(), lr=3e-4, weight_decay=0.01)
+        lm_steps(m, opt, train, c["batch"], c["context"], 0, args.w6_val_steps, torch.Generator().manual_seed(61))
+        m.eval()
+        T, tot, n = c["context"], 0.0, 0
+        with torch.no_grad():
+            starts = list(range(0, len(val) - T, T))[:64 * c["batch"]]
+            for i in range(0, len(starts), c["batch"]):
+                s = starts[i:i + c["batch"]]
+                x = torch.stack([val[j:j + T] for j in s])
+                y = torch.stack([val[j + 1:j + T + 1] for j in s])
+                logits = m(x)
+                tot += torch.nn.functional.cross_entropy(logits.reshape(-1, V), y.reshape(-1)).item() * len(s)
+                n += len(s)
+        emit("W6", "opticks-gpt-%dsteps" % args.w6_val_steps, "val_loss", tot / n, "nats", threads)
+
+
+def w7(threads, quick, args):
+    train, _, V = opticks(args.text_file)
+    c = W7
+    warm, steps = (1, 4) if quick else (2, 20)
+    torch.manual_seed(7)
+    m = LSTMLM(V, c["embed"], c["hidden"], c["layers"])
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+    sec = lm_steps(m, opt, train, c["batch"], c["context"], warm, steps, torch.Generator().manual_seed(7))
+    emit("W7", "opticks-lstm", "sec_per_step", sec, "s", threads)
+
+
+def w8(threads, quick, args):
+    train, _, V = opticks(args.text_file)
+    reps, new = (1, 64) if quick else (3, W8["new"])
+    torch.manual_seed(8)
+    m = GPT(V, W8["context"], W6["layers"], W6["heads"], W6["embed"]).eval()
+    prompt = train[:W8["prompt"]].view(1, -1)
+    ts = []
+    with torch.no_grad():
+        m.generate(prompt, 2)  # warm-up
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            m.generate(prompt, new)
+            ts.append(new / (time.perf_counter() - t0))
+    emit("W8", "opticks-gpt-prompt16-new%d" % new, "tokens_per_sec", median(ts), "tokens/s", threads)
+
 # ----------------------------------------------------------------------------
 
 
@@ -791,10 +1026,14 @@ def main():
                     help="short run (< 1 min): fewer repetitions, W3/W4 one epoch on 2,048 images")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--workloads", default="W1,W2,W3,W4,W5",
-                    help="comma-separated subset of W1..W5 and OPS (default W1..W5; "
-                         "OPS, the per-op table, runs only when named)")
+                    help="comma-separated subset of W1..W8, W10 and OPS (default W1..W5; "
+                         "W6..W8, W10 and OPS run only when named)")
     ap.add_argument("--epochs", type=int, default=5, help="W3 epochs (default 5)")
     ap.add_argument("--cnn-epochs", type=int, default=1, help="W4 epochs (default 1)")
+    ap.add_argument("--text-file", default=None,
+                    help="W6..W8 corpus (default: Opticks from `go env GOROOT`/src/testdata)")
+    ap.add_argument("--w6-val-steps", type=int, default=0,
+                    help="also report W6's validation loss after this many training steps (default 0: not)")
     ap.add_argument("--idle-wait", type=float, default=None,
                     help="seconds to wait, before each workload, for other processes to "
                          "leave the CPUs idle (default 300, 0 with --quick; 0 = do not wait, only warn)")
@@ -811,9 +1050,9 @@ def main():
         args.retries = 0 if args.quick else 2
     threads = [int(t) for t in args.threads.split(",") if t.strip()]
     wls = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
-    bad = [w for w in wls if w not in ("W1", "W2", "W3", "W4", "W5", "W10", "OPS")]
+    bad = [w for w in wls if w not in ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W10", "OPS")]
     if bad:
-        ap.error("unknown workload(s): %s (want W1..W5, W10 or OPS)" % ",".join(bad))
+        ap.error("unknown workload(s): %s (want W1..W8, W10 or OPS)" % ",".join(bad))
 
     check_blas()
     torch.set_num_interop_threads(1)
@@ -840,6 +1079,9 @@ def main():
                 fn = {"W3": lambda: w3(t, args.quick, args),
                       "W4": lambda: w4(t, args.quick, args),
                       "W5": lambda: w5(t, args.quick),
+                      "W6": lambda: w6(t, args.quick, args),
+                      "W7": lambda: w7(t, args.quick, args),
+                      "W8": lambda: w8(t, args.quick, args),
                       "W10": lambda: w10(t, args.quick)}[w]
                 run_unit(fn, "%s threads=%d" % (w, t), args)
             log("%s threads=%d done in %.1f s" % (w, t, time.perf_counter() - t0))

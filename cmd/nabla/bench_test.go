@@ -32,16 +32,30 @@ func TestBenchOpsAccepted(t *testing.T) {
 func TestBenchUnknownWorkload(t *testing.T) {
 	for _, wl := range []string{"W99", "OPS,W42", "op"} {
 		code, stdout, stderr := runCmd(t, "bench", "--workloads", wl, "--quick")
-		if code != exitUsage || stdout != "" || !strings.Contains(stderr, "W1..W5") || !strings.Contains(stderr, "W10") || !strings.Contains(stderr, "OPS)") {
+		if code != exitUsage || stdout != "" || !strings.Contains(stderr, "W1..W8") || !strings.Contains(stderr, "W10") || !strings.Contains(stderr, "OPS)") {
 			t.Errorf("bench --workloads %s: exit %d, stdout %q, stderr %q; want exit 2 naming the workloads", wl, code, stdout, stderr)
 		}
 	}
 }
 
-// TestBenchHelp checks that the usage text lists OPS.
+// TestBenchHelp checks that the usage text lists OPS and the language-model
+// workloads.
 func TestBenchHelp(t *testing.T) {
 	code, stdout, _ := runCmd(t, "bench", "--help")
-	if code != 0 || !strings.Contains(stdout, "Usage: nabla bench") || !strings.Contains(stdout, "OPS") {
+	if code != 0 || !strings.Contains(stdout, "Usage: nabla bench") {
 		t.Errorf("bench --help: exit %d, output %q", code, stdout)
+	}
+	for _, w := range []string{"OPS", "W6", "W7", "W8", "--w6-val-steps"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("bench --help does not name %s", w)
+		}
+	}
+}
+
+// TestBenchNegativeValSteps checks that --w6-val-steps -1 is a usage error.
+func TestBenchNegativeValSteps(t *testing.T) {
+	code, _, stderr := runCmd(t, "bench", "--workloads", "W6", "--w6-val-steps", "-1")
+	if code != exitUsage || !strings.Contains(stderr, "--w6-val-steps") {
+		t.Errorf("bench --w6-val-steps -1: exit %d, stderr %q; want exit 2 naming the flag", code, stderr)
 	}
 }

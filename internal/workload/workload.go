@@ -9,6 +9,9 @@
 //	W5 MLP inference at batch 1: µs per call
 //	W10 greedy generation with a LLaMA-style decoder and its KV cache:
 //	    tokens per second at batch 1 and 8, time to the first token
+//	W6 GPT training on Opticks: seconds per step, tokens per second
+//	W7 LSTM language model training on Opticks: seconds per step
+//	W8 greedy generation with the W6 GPT and its KV cache: tokens per second
 //
 // and, only when named, OPS: single ops (add, softmax, layer norm, ...) on
 // (256, 4096) tensors, µs per call forward and forward+backward, to find
@@ -40,11 +43,15 @@ type Result struct {
 
 // Config chooses what to run.
 type Config struct {
-	Workloads []string // "W1".."W5" or "OPS"; W1..W5 when empty
+	Workloads []string // "W1".."W8", "W10" or "OPS"; W1..W5 when empty
 	Threads   []int    // thread counts (GOMAXPROCS) to measure; [1] when empty
 	Quick     bool     // a short run, under a minute in all
 	DataDir   string   // Fashion-MNIST folder; the Debian one when empty
 	Epochs    int      // W3 epochs (accuracy is read after the last); 5 when 0
+	TextFile  string   // W6..W8 corpus; Opticks from GOROOT when empty
+	// W6ValSteps, when positive, adds W6's validation loss after that many
+	// training steps of a fresh model (a long run).
+	W6ValSteps int
 
 	opsShape [2]int // OPS tensor shape; (256, 4096) when zero (tests shrink it)
 }
@@ -84,12 +91,18 @@ func Run(ctx context.Context, cfg Config, emit func(Result)) error {
 				err = lenetEpoch(ctx, cfg, send)
 			case "W5":
 				err = inference(ctx, cfg, send)
+			case "W6":
+				err = gptTraining(ctx, cfg, send)
+			case "W7":
+				err = lstmTraining(ctx, cfg, send)
+			case "W8":
+				err = gptGeneration(ctx, cfg, send)
 			case "W10":
 				err = generation(ctx, cfg, send)
 			case "OPS":
 				err = ops(ctx, cfg, send)
 			default:
-				return fmt.Errorf("unknown workload %q (want W1..W5, W10 or OPS)", w)
+				return fmt.Errorf("unknown workload %q (want W1..W8, W10 or OPS)", w)
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", w, err)
