@@ -40,12 +40,12 @@ func main() {
 }
 
 // tokenIDs returns rows of token ids as an (N, T) tensor in the form
-// models/gpt takes (float32 today; the one place to change for Int64 ids).
+// models/gpt takes: Int64.
 func tokenIDs(rows [][]int) *nabla.Tensor {
-	d := make([]float32, 0, len(rows)*len(rows[0]))
+	d := make([]int64, 0, len(rows)*len(rows[0]))
 	for _, r := range rows {
 		for _, id := range r {
-			d = append(d, float32(id))
+			d = append(d, int64(id))
 		}
 	}
 	return nabla.FromSlice(d, len(rows), len(rows[0]))

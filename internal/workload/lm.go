@@ -81,10 +81,10 @@ func opticks(cfg Config) (train, val []int, vocab int, err error) {
 // models take (float32 today; the one place to change for Int64 ids).
 func tokenIDs(rows [][]int) *nabla.Tensor {
 	T := len(rows[0])
-	d := make([]float32, 0, len(rows)*T)
+	d := make([]int64, 0, len(rows)*T)
 	for _, r := range rows {
 		for _, id := range r {
-			d = append(d, float32(id))
+			d = append(d, int64(id))
 		}
 	}
 	return nabla.FromSlice(d, len(rows), T)
