@@ -389,6 +389,10 @@ var gradCases = []gradCase{
 	{name: "ProdAll", ops: []string{"Prod", "ProdOthers"}, f: un(func(x *T) *T { return x.Prod() }), shapes: append(reduceShapes, ins(sh()))},
 	{name: "ProdAxis", ops: []string{"Prod", "ProdOthers"}, f: un(func(x *T) *T { return x.Prod(-1).Square() }), shapes: reduceShapes},
 	{name: "ProdKeep", ops: []string{"Prod", "ProdOthers"}, f: un(func(x *T) *T { return x.ProdKeep(0, 2).Square() }), shapes: [][]input{ins(sh(2, 3, 4)), ins(tr(2, 3, 4))}},
+	// the tanh approximation of GELU (ops_gelu_tanh.go); the chain gives
+	// GeluTanhGrad an upstream that depends on x at second order
+	{name: "GeluTanh", ops: []string{"GeluTanh", "GeluTanhGrad"}, f: un((*T).GeluTanh), shapes: unaryShapes},
+	{name: "GeluTanh/chain", ops: []string{"GeluTanh", "GeluTanhGrad"}, f: un(func(x *T) *T { return x.GeluTanh().MulScalar(2).GeluTanh() }), shapes: unaryShapes},
 }
 
 func TestGradcheck(t *testing.T) {
