@@ -445,6 +445,10 @@ var gradCases = []gradCase{
 		mask := x.Detach().Greater(nabla.FullOf(nabla.Float64, 0.5))
 		return x.MulScalar(1.5).MaskedFillInPlace(mask, 0.25).Mul(x)
 	}), shapes: unaryShapes},
+	// the tanh approximation of GELU (ops_gelu_tanh.go); the chain gives
+	// GeluTanhGrad an upstream that depends on x at second order
+	{name: "GeluTanh", ops: []string{"GeluTanh", "GeluTanhGrad"}, f: un((*T).GeluTanh), shapes: unaryShapes},
+	{name: "GeluTanh/chain", ops: []string{"GeluTanh", "GeluTanhGrad"}, f: un(func(x *T) *T { return x.GeluTanh().MulScalar(2).GeluTanh() }), shapes: unaryShapes},
 }
 
 // inplaceShapes are binaryShapes whose second operand broadcasts to the

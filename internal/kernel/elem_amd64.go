@@ -69,17 +69,17 @@ func dotF32AVX2(x, y []float32) float32
 //go:noescape
 func adamF32AVX2(p, g, m, v []float32, c *AdamF32Coefs)
 
-// expF32AVX2 is ExpF32 for len(x) == len(dst), within one ulp of
-//
-//	for i, v := range x {
-//		dst[i] = float32(math.Exp(float64(v)))
-//	}
-//
-// It works in float64 (see genTrans in mkasm.go) and rounds once to
-// float32.
+// expF32AVX2 is ExpF32 for len(x) == len(dst), 8 lanes in float32 with
+// FMA (see genExp32 in mkasm.go), step for step expF32Twin; within one
+// ulp of the correctly rounded e^x over every float32.
 //
 //go:noescape
 func expF32AVX2(dst, x []float32)
+
+// expF32AVX512 is expF32AVX2 at 16 lanes; it gives the same bits.
+//
+//go:noescape
+func expF32AVX512(dst, x []float32)
 
 // sigmoidF32AVX2 is SigmoidF32 for len(x) == len(dst), within one ulp of
 //
@@ -255,7 +255,9 @@ func adamF32(p, g, m, v []float32, c *AdamF32Coefs) {
 }
 
 func expF32(dst, x []float32) {
-	if hasAVX2 {
+	if hasAVX512 {
+		expF32AVX512(dst, x)
+	} else if hasAVX2 {
 		expF32AVX2(dst, x)
 	} else {
 		expF32Generic(dst, x)

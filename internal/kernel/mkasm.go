@@ -833,9 +833,159 @@ func genElem() {
 
 	genAdam()
 	genTransConsts()
-	for _, kind := range []string{"exp", "sigmoid", "tanh", "log", "softplus", "gelu", "geluDeriv"} {
+	for _, kind := range []string{"sigmoid", "tanh", "log", "softplus", "gelu", "geluDeriv"} {
 		genTrans(kind)
 	}
+	genExp32Consts()
+	genExp32(false)
+	genExp32(true)
+}
+
+// Offsets in exp32Const<> of the constants of genExp32, each a float32 (or
+// int32) repeated 16 times (64 bytes, a ZMM; YMM code reads the first 32).
+const (
+	e32Lo    = 0   // lower clamp of x: e^-104 < 2^-150 rounds to 0
+	e32Hi    = 64  // upper clamp: e^89 overflows
+	e32Log2e = 128 // log2(e)
+	e32Shift = 192 // 0x1.8p23: adding it rounds to an integer
+	e32Ln2Hi = 256 // ln2 to 12 bits, so that n·ln2Hi is exact for |n| <= 150
+	e32Ln2Lo = 320 // float32(ln2 - ln2Hi)
+	e32Bias  = 384 // int32 127, the exponent bias
+	e32Poly  = 448 // exp32Deg+1 coefficients, highest degree first
+	exp32Deg = 7
+	e32Size  = e32Poly + 64*(exp32Deg+1)
+)
+
+// exp32Ln2Hi and exp32Ln2Lo split ln2 for Cody-Waite range reduction:
+// ln2Hi keeps 12 significant bits (n·ln2Hi is exact for |n| < 2^12), ln2Lo
+// is the float32 nearest the rest. exp32Poly are 1/k! rounded to float32,
+// k = 7 down to 0: on |r| <= ln2/2 the Taylor remainder r^8/8! is below
+// 2^-27, an eighth of a float32 ulp of e^r.
+var (
+	exp32Ln2Hi = float32(math.Float64frombits(math.Float64bits(math.Ln2) &^ (1<<41 - 1)))
+	exp32Ln2Lo = float32(math.Ln2 - float64(exp32Ln2Hi))
+)
+
+func exp32Poly() []float32 {
+	c := make([]float32, exp32Deg+1)
+	fact := 1.0
+	for k := 0; k <= exp32Deg; k++ {
+		if k > 0 {
+			fact *= float64(k)
+		}
+		c[exp32Deg-k] = float32(1 / fact)
+	}
+	return c
+}
+
+// genExp32Consts emits exp32Const<> (see the offsets above).
+func genExp32Consts() {
+	f := func(off int, v float32) {
+		for i := 0; i < 16; i++ {
+			p("DATA exp32Const<>+%d(SB)/4, $0x%08x", off+4*i, math.Float32bits(v))
+		}
+	}
+	f(e32Lo, -104)
+	f(e32Hi, 89)
+	f(e32Log2e, math.Log2E)
+	f(e32Shift, 0x1.8p23)
+	f(e32Ln2Hi, exp32Ln2Hi)
+	f(e32Ln2Lo, exp32Ln2Lo)
+	f(e32Bias, math.Float32frombits(127))
+	for i, v := range exp32Poly() {
+		f(e32Poly+64*i, v)
+	}
+	p("GLOBL exp32Const<>(SB), RODATA|NOPTR, $%d", e32Size)
+	p("")
+}
+
+// genExp32 emits expF32AVX2 (8 lanes, YMM) or expF32AVX512 (16 lanes,
+// ZMM), e^x computed in float32 with FMA, as expF32Twin does step for
+// step:
+//
+//	x = clamp(x, -104, 89)                  (NaN passes through)
+//	k = round(x·log2e), by adding and subtracting 0x1.8p23
+//	r = x - k·ln2Hi - k·ln2Lo               (two FMAs; |r| <= ln2/2 + tiny)
+//	p = P(r) ≈ e^r                          (Horner, FMA)
+//	e^x = p·2^k1·2^k2, k1 = k>>1, k2 = k-k1
+//
+// The scaling in two steps keeps both factors normal for k in [-150, 128]:
+// p·2^k1 is exact, and the one multiplication by 2^k2 rounds the result
+// once, into a denormal, or to +Inf on overflow. The AVX2 tail uses
+// VMASKMOVPS, the AVX-512 one an opmask.
+func genExp32(avx512 bool) {
+	name, v, w := "expF32AVX2", "Y", 8
+	if avx512 {
+		name, v, w = "expF32AVX512", "Z", 16
+	}
+	r := func(i int) string { return fmt.Sprintf("%s%d", v, i) }
+	c := func(off int) string { return fmt.Sprintf("%d(R8)", off) }
+	body := func() {
+		// r(0) = x in, result in r(3).
+		p("\tVMAXPS %s, %s, %s", r(0), r(14), r(0))
+		p("\tVMINPS %s, %s, %s", r(0), r(15), r(0))
+		p("\tVMOVUPS %s, %s", c(e32Shift), r(1))
+		p("\tVFMADD231PS %s, %s, %s", c(e32Log2e), r(0), r(1))
+		p("\tVSUBPS %s, %s, %s", c(e32Shift), r(1), r(2))
+		p("\tVFNMADD231PS %s, %s, %s", c(e32Ln2Hi), r(2), r(0))
+		p("\tVFNMADD231PS %s, %s, %s", c(e32Ln2Lo), r(2), r(0))
+		p("\tVMOVUPS %s, %s", c(e32Poly), r(3))
+		for i := 1; i <= exp32Deg; i++ {
+			p("\tVFMADD213PS %s, %s, %s", c(e32Poly+64*i), r(0), r(3))
+		}
+		p("\tVCVTPS2DQ %s, %s", r(2), r(2))
+		p("\tVPSRAD $1, %s, %s", r(2), r(4))
+		p("\tVPSUBD %s, %s, %s", r(4), r(2), r(2))
+		p("\tVPADDD %s, %s, %s", c(e32Bias), r(4), r(4))
+		p("\tVPSLLD $23, %s, %s", r(4), r(4))
+		p("\tVPADDD %s, %s, %s", c(e32Bias), r(2), r(2))
+		p("\tVPSLLD $23, %s, %s", r(2), r(2))
+		p("\tVMULPS %s, %s, %s", r(4), r(3), r(3))
+		p("\tVMULPS %s, %s, %s", r(2), r(3), r(3))
+	}
+	p("// func %s(dst, x []float32)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	p("\tMOVQ dst_base+0(FP), DI")
+	p("\tMOVQ dst_len+8(FP), CX")
+	p("\tMOVQ x_base+24(FP), SI")
+	p("\tLEAQ exp32Const<>(SB), R8")
+	p("\tVMOVUPS %s, %s", c(e32Lo), r(14))
+	p("\tVMOVUPS %s, %s", c(e32Hi), r(15))
+	p("\tXORQ AX, AX")
+	p("\tMOVQ CX, BX")
+	p("\tSHRQ $%d, BX", map[int]int{8: 3, 16: 4}[w])
+	p("\tJZ %s_tail", name)
+	p("%s_loop:", name)
+	p("\tVMOVUPS (SI)(AX*4), %s", r(0))
+	body()
+	p("\tVMOVUPS %s, (DI)(AX*4)", r(3))
+	p("\tADDQ $%d, AX", w)
+	p("\tDECQ BX")
+	p("\tJNZ %s_loop", name)
+	p("%s_tail:", name)
+	p("\tANDQ $%d, CX", w-1)
+	p("\tJZ %s_done", name)
+	if avx512 {
+		p("\tMOVL $1, BX")
+		p("\tSHLL CX, BX")
+		p("\tDECL BX")
+		p("\tKMOVW BX, K1")
+		p("\tVMOVUPS.Z (SI)(AX*4), K1, %s", r(0))
+		body()
+		p("\tVMOVUPS %s, K1, (DI)(AX*4)", r(3))
+	} else {
+		p("\tNEGQ CX")
+		p("\tADDQ $8, CX")
+		p("\tLEAQ elemMask<>(SB), BX")
+		p("\tVMOVUPS (BX)(CX*4), Y10")
+		p("\tVMASKMOVPS (SI)(AX*4), Y10, Y0")
+		body()
+		p("\tVMASKMOVPS Y3, Y10, (DI)(AX*4)")
+	}
+	p("%s_done:", name)
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
 }
 
 // Offsets in transConst<> of the constants of genTrans, each a float64

@@ -140,6 +140,7 @@ const (
 	Shift             // x+P
 	Gelu              // x·Φ(x), Φ the standard normal CDF
 	GeluDeriv         // Φ(x) + x·φ(x), the derivative of Gelu
+	GeluTanh          // x/2·(1+tanh(√(2/π)(x+0.044715x³))), GPT-2's gelu_new
 )
 
 // elemGrain is the least number of elements an element-wise loop hands to
@@ -265,6 +266,10 @@ func unary[T Real](op UnaryOp, dst, src []T, p float64) {
 		for i, v := range src {
 			dst[i] = T(geluDeriv(float64(v)))
 		}
+	case GeluTanh:
+		for i, v := range src {
+			dst[i] = T(geluTanh(float64(v)))
+		}
 	case Softplus:
 		for i, v := range src {
 			x := float64(v)
@@ -354,6 +359,8 @@ const (
 	LogicalAnd  // 1 if x != 0 and y != 0, else 0
 	LogicalOr   // 1 if x != 0 or y != 0, else 0
 	LogicalXor  // 1 if exactly one of x and y is non-zero, else 0
+
+	GeluTanhGrad // x·GeluTanh'(y): the gradient x of gelu_tanh's input y
 )
 
 // binaryRow computes n elements of dst from a (start ai, stride sa) and b
@@ -443,6 +450,8 @@ func binaryOne[T Real](op BinaryOp, x, y T) T {
 		return x * (1 - y*y)
 	case GeluGrad:
 		return x * T(geluDeriv(float64(y)))
+	case GeluTanhGrad:
+		return x * T(geluTanhDeriv(float64(y)))
 	case SigmoidGrad:
 		return x * y * (1 - y)
 	case ReluGrad:
