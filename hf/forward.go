@@ -311,8 +311,5 @@ func rmsNorm(x, w *nabla.Tensor, eps float64) *nabla.Tensor {
 }
 
 // geluTanh is GELU's tanh approximation, GPT-2's gelu_new:
-// x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³))).
-func geluTanh(x *nabla.Tensor) *nabla.Tensor {
-	inner := x.Add(x.Mul(x).Mul(x).MulScalar(0.044715)).MulScalar(math.Sqrt(2 / math.Pi))
-	return x.MulScalar(0.5).Mul(inner.Tanh().AddScalar(1))
-}
+// x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³))), as one fused op.
+func geluTanh(x *nabla.Tensor) *nabla.Tensor { return x.GeluTanh() }
