@@ -40,6 +40,11 @@ func TestQuickLMWorkloads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
+	if raceEnabled {
+		// minutes of training steps under the race detector (over ten with
+		// the pure-Go GEMM); the default build runs it without
+		t.Skip("slow under the race detector")
+	}
 	if _, err := OpticksPath(); err != nil {
 		t.Skip(err)
 	}
