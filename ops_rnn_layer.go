@@ -63,14 +63,7 @@ func slot[T float32 | float64](p *Tensor, tAx, t int) rows[T] {
 }
 
 func rnnData[T float32 | float64](t *Tensor) []T {
-	var data []T
-	switch d := any(&data).(type) {
-	case *[]float32:
-		*d = t.f32
-	case *[]float64:
-		*d = t.f64
-	}
-	return data[t.offset : t.offset+t.Len()]
+	return storage[T](t)[t.offset : t.offset+t.Len()]
 }
 
 // gemmT is C = alpha·op(A)·op(B) + beta·C for either float type.

@@ -164,7 +164,7 @@ func (m *Model) gpt2(ids, pos *nabla.Tensor, at attention, c *Cache) *nabla.Tens
 		a := nabla.ScaledDotProductAttention(q, k, v, at.options())
 		a = a.Permute(0, 2, 1, 3).Reshape(B*T, n)
 		x = x.Add(conv1d(a, p+"attn.c_proj"))
-		h := geluTanh(conv1d(ln(x, p+"ln_2"), p+"mlp.c_fc"))
+		h := conv1d(ln(x, p+"ln_2"), p+"mlp.c_fc").GeluTanh() // gelu_new
 		x = x.Add(conv1d(h, p+"mlp.c_proj"))
 	}
 	if c != nil {
@@ -309,7 +309,3 @@ func rmsNorm(x, w *nabla.Tensor, eps float64) *nabla.Tensor {
 	ms := x.Mul(x).MeanKeep(-1).AddScalar(eps)
 	return x.Div(ms.Sqrt()).Mul(w)
 }
-
-// geluTanh is GELU's tanh approximation, GPT-2's gelu_new:
-// x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³))), as one fused op.
-func geluTanh(x *nabla.Tensor) *nabla.Tensor { return x.GeluTanh() }

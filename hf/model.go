@@ -64,33 +64,26 @@ func NewModel(cfg *Config, w *Weights) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{Config: cfg, family: fam, byName: map[string]*nabla.Tensor{}}
+	// Find every tensor and check its shape before converting anything,
+	// so that a wrong file costs no memory. GPT-2 files name theirs with
+	// or without the "transformer." of GPT2LMHeadModel.
 	specs := m.specs()
-	// Check every shape against the files before converting anything, so
-	// that a wrong file costs no memory.
-	for _, s := range specs {
+	found := make([]safetensors.Tensor, len(specs))
+	for i, s := range specs {
 		t, ok := w.Get(s.name)
 		if !ok && fam == GPT2 {
 			t, ok = w.Get(strings.TrimPrefix(s.name, "transformer."))
 		}
 		if !ok {
-			if s.optional {
-				continue
-			}
 			return nil, fmt.Errorf("hf: the weights have no tensor %q, which a %s model with this config needs", s.name, cfg.ModelType)
 		}
 		if !slices.Equal(t.Shape, s.shape) {
 			return nil, fmt.Errorf("hf: tensor %q has shape %v; the config implies %v", s.name, t.Shape, s.shape)
 		}
+		found[i] = t
 	}
-	for _, s := range specs {
-		t, ok := w.Get(s.name)
-		if !ok && fam == GPT2 {
-			t, ok = w.Get(strings.TrimPrefix(s.name, "transformer."))
-		}
-		if !ok {
-			continue
-		}
-		x, err := toFloat32(t)
+	for i, s := range specs {
+		x, err := toFloat32(found[i])
 		if err != nil {
 			return nil, fmt.Errorf("hf: tensor %q: %w", s.name, err)
 		}
@@ -104,9 +97,8 @@ func NewModel(cfg *Config, w *Weights) (*Model, error) {
 }
 
 type spec struct {
-	name     string
-	shape    []int
-	optional bool
+	name  string
+	shape []int
 }
 
 // specs lists the tensors of the architecture with their shapes.
