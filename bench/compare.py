@@ -190,6 +190,10 @@ def main():
     ap.add_argument("--nabla-bin", default="/tmp/nabla-bench", help="where to build the nabla binary")
     ap.add_argument("--no-build", action="store_true", help="use --nabla-bin as it is")
     ap.add_argument("--pytorch-only", action="store_true", help="skip the nabla side")
+    ap.add_argument("--before", default=None, metavar="BIN",
+                    help="also run this nabla binary (built from an earlier commit) in every "
+                         "round, beside the current one, and print its column and ratio: "
+                         "before/after figures measured in the same run")
     ap.add_argument("--raw", default=None, help="also write every JSON line collected to this file")
     ap.add_argument("--idle-wait", type=float, default=300,
                     help="before each run, wait at most this many seconds for other "
@@ -225,7 +229,14 @@ def main():
             flags += ["--w6-val-steps", str(args.w6_val_steps)]
         if impl == "pytorch":
             return [TORCH_PY, os.path.join(BENCH_DIR, "torch_bench.py")] + flags
+        if impl == "before":
+            return [args.before, "bench"] + flags
         return [args.nabla_bin, "bench"] + flags
+
+    with_before = bool(args.before)
+    if with_before and not os.access(args.before, os.X_OK):
+        log("--before %s: not an executable file" % args.before)
+        return 2
 
     # process groups: everything but W3 in one process (all thread counts),
     # W3 alone per thread count
@@ -241,9 +252,12 @@ def main():
     t_all = time.perf_counter()
     for r in range(args.rounds):
         order = ["nabla", "pytorch"] if r % 2 == 0 else ["pytorch", "nabla"]
+        if with_before:
+            # the earlier binary runs next to the current one, alternating which goes first
+            order.insert(order.index("nabla") + (r // 2) % 2, "before")
         for wl, thr, is_w3 in groups:
             for impl in order:
-                if impl == "nabla" and nabla_note:
+                if impl in ("nabla", "before") and nabla_note:
                     continue
                 label = "round %d/%d %s %s threads=%s" % (r + 1, args.rounds, impl,
                                                          ",".join(wl), thr)
@@ -257,11 +271,14 @@ def main():
                         if rc == 2:
                             log("(PyTorch side refused to run; install with: %s)" % INSTALL)
                         return 1
-                    nabla_note = "nabla side failed, shown without it. " + msg
+                    nabla_note = "%s side failed, shown without it. " % impl + msg
                     log(nabla_note)
-                    records = [x for x in records if x["impl"] != "nabla"]
+                    records = [x for x in records if x["impl"] not in ("nabla", "before")]
                     continue
-                recs = parse_lines(out, impl)
+                recs = parse_lines(out, "nabla" if impl == "before" else impl)
+                if impl == "before":
+                    for x in recs:
+                        x["impl"] = "before"
                 for x in recs:
                     x["round"] = r + 1
                 records.extend(recs)
@@ -283,7 +300,7 @@ def main():
         k = (x["workload"], x["case"], x["metric"], int(x["threads"]))
         if k not in vals:
             keys.append(k)
-            vals[k] = {"nabla": [], "pytorch": []}
+            vals[k] = {"nabla": [], "pytorch": [], "before": []}
         vals[k].setdefault(x["impl"], []).append(float(x["value"]))
         units[k] = x.get("unit", "")
     # stable order: workload, then first appearance of (case, metric), then threads
@@ -308,7 +325,15 @@ def main():
         print("> Warning: other processes used the CPUs during %d run(s) (%s); "
               "re-run on an idle machine." % (len(DISTURBED), "; ".join(DISTURBED)))
     print()
-    if with_nabla:
+    with_before = with_before and with_nabla
+    if with_before:
+        print("`before` is %s, `nabla` the current build; each ratio is over PyTorch's "
+              "median of the same run." % args.before)
+        print()
+        print("| workload | case | metric | threads | before | nabla | PyTorch "
+              "| before/PyTorch | nabla/PyTorch |")
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    elif with_nabla:
         print("| workload | case | metric | threads | nabla | PyTorch | nabla/PyTorch |")
         print("|---|---|---|---:|---:|---:|---:|")
     else:
@@ -323,7 +348,13 @@ def main():
         if with_nabla:
             nb = med(vals[k].get("nabla", []))
             ratio = "%.2f" % (nb / pt) if (nb is not None and pt) else "—"
-            print("| %s | %s | %s | %d | %s | %s | %s |" % (w, c, mname, t, fmt(nb), fmt(pt), ratio))
+            if with_before:
+                bf = med(vals[k].get("before", []))
+                bratio = "%.2f" % (bf / pt) if (bf is not None and pt) else "—"
+                print("| %s | %s | %s | %d | %s | %s | %s | %s | %s |" % (
+                    w, c, mname, t, fmt(bf), fmt(nb), fmt(pt), bratio, ratio))
+            else:
+                print("| %s | %s | %s | %d | %s | %s | %s |" % (w, c, mname, t, fmt(nb), fmt(pt), ratio))
         else:
             print("| %s | %s | %s | %d | %s |" % (w, c, mname, t, fmt(pt)))
     print()
