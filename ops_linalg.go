@@ -41,7 +41,10 @@ func (t *Tensor) Dot(u *Tensor) *Tensor {
 // matmul is the primitive: both operands have rank >= 2.
 func (t *Tensor) matmul(u *Tensor) *Tensor {
 	a, b := t, u
-	if a.dtype != b.dtype {
+	// float32 activations times a bfloat16 weight matrix: the weight is
+	// read as it is stored (kernel.GemmF32BF16), never converted whole
+	mixed := a.dtype == Float32 && b.dtype == BFloat16 && len(b.shape) == 2
+	if a.dtype != b.dtype && !mixed {
 		dt := promote(a.dtype, b.dtype)
 		a, b = a.To(dt), b.To(dt)
 	}
@@ -54,7 +57,11 @@ func (t *Tensor) matmul(u *Tensor) *Tensor {
 	batch := broadcastShapes("MatMul", a.shape[:ra-2], b.shape[:rb-2])
 	shape := append(append([]int(nil), batch...), m, n)
 	out := newShared(arenaOf(a, b), a.dtype, shape, contiguousStrides(shape))
-	if out.Len() > 0 {
+	switch {
+	case out.Len() == 0:
+	case mixed:
+		gemmBF16(out, a, b, m, n, k)
+	default:
 		gemmBatched(out, a, b, batch, m, n, k)
 	}
 	return record("MatMul", out, func(g, _ *Tensor, in []*Tensor) []*Tensor {
@@ -164,6 +171,21 @@ func gemmBatched(out, a, b *Tensor, batch []int, m, n, k int) {
 			idx[d] = 0
 		}
 	}
+}
+
+// gemmBF16 fills out (contiguous, batch×m×n) with the float32 a (any
+// batch dimensions) times the bfloat16 matrix b.
+func gemmBF16(out, a, b *Tensor, m, n, k int) {
+	if !a.IsContiguous() {
+		a = a.copyContiguous()
+	}
+	tb, ldb, ok := matrixLayout(b)
+	if !ok {
+		b = b.copyContiguous()
+		tb, ldb, _ = matrixLayout(b)
+	}
+	rows := out.Len() / n // every batch entry's m rows, as one tall product
+	kernel.GemmF32BF16(tb, rows, n, k, 1, a.f32[a.offset:], k, storage[uint16](b)[b.offset:], ldb, 0, out.f32, n)
 }
 
 func gemm(a, b, c *Tensor, ta, tb bool, m, n, k, ao, lda, bo, ldb, co, ldc int) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/nabla-go/nabla"
 )
 
 // BenchmarkGenerate is W10 (internal/workload) as a Go benchmark, for
@@ -17,8 +19,23 @@ func BenchmarkGenerate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, batch := range []int{1, 8} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+	// the same weights with the matrices kept in bfloat16 (WeightDType)
+	m16, err := NewRandomModel(cfg, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range m16.Params() {
+		if len(p.Tensor.Shape()) == 2 {
+			m16.SetParam(p.Name, p.Tensor.To(nabla.BFloat16))
+		}
+	}
+	for _, c := range []struct {
+		dtype string
+		batch int
+		m     *Model
+	}{{"float32", 1, m}, {"float32", 8, m}, {"bfloat16", 1, m16}, {"bfloat16", 8, m16}} {
+		m, batch := c.m, c.batch
+		b.Run(fmt.Sprintf("weights=%s/batch=%d", c.dtype, batch), func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(2, 2))
 			ps := make([][]int, batch)
 			for i := range ps {

@@ -147,7 +147,8 @@ func (m *Model) gpt2(ids, pos *nabla.Tensor, at attention, c *Cache) *nabla.Tens
 	n, H := cfg.NEmbd, cfg.NHead
 	hd := n / H
 	B, T := at.B, at.T
-	x := m.w("transformer.wte.weight").IndexSelect(0, ids).Add(m.w("transformer.wpe.weight").IndexSelect(0, pos)) // (B·T, n)
+	// (B·T, n); the rows of bfloat16 tables (WeightDType) widen to float32
+	x := m.w("transformer.wte.weight").IndexSelect(0, ids).To(nabla.Float32).Add(m.w("transformer.wpe.weight").IndexSelect(0, pos).To(nabla.Float32))
 	ln := func(x *nabla.Tensor, p string) *nabla.Tensor {
 		return nabla.LayerNorm(x, []int{n}, cfg.LayerNormEpsilon).Mul(m.w(p + ".weight")).Add(m.w(p + ".bias"))
 	}
@@ -179,7 +180,7 @@ func (m *Model) llama(ids, pos *nabla.Tensor, at attention, c *Cache) *nabla.Ten
 	H, KV := cfg.NumAttentionHeads, cfg.NumKeyValueHeads
 	G := H / KV
 	B, T := at.B, at.T
-	x := m.w("model.embed_tokens.weight").IndexSelect(0, ids) // (B·T, hs)
+	x := m.w("model.embed_tokens.weight").IndexSelect(0, ids).To(nabla.Float32) // (B·T, hs), float32 from bfloat16 tables too
 	cos := m.ropeCos.IndexSelect(0, pos).Reshape(B, T, 1, hd)
 	sin := m.ropeSin.IndexSelect(0, pos).Reshape(B, T, 1, hd)
 	rotary := func(t *nabla.Tensor) *nabla.Tensor { // t (B, T, heads, hd)

@@ -161,7 +161,8 @@ func (m *Model) MergeLoRA() {
 			delta = delta.T()
 		}
 		name := path + ".weight"
-		m.SetParam(name, m.w(name).Detach().Add(delta).Contiguous())
+		old := m.w(name)
+		m.SetParam(name, old.Detach().Add(delta).To(old.DType()).Contiguous()) // a bfloat16 weight stays bfloat16
 	}
 	m.lora = nil
 }

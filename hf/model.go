@@ -22,7 +22,9 @@ import (
 // generated token.
 //
 // The parameters are float32 and do not require gradients when loaded;
-// call [Model.SetTrainable] to fine-tune.
+// call [Model.SetTrainable] to fine-tune. Loaded with [WeightDType]
+// (nabla.BFloat16), the weight matrices stay in bfloat16 and the model
+// computes in float32 from them.
 type Model struct {
 	Config *Config
 	family Family
@@ -40,11 +42,11 @@ type Model struct {
 }
 
 // LoadModel builds the model of the folder dir from its config.json and
-// safetensors weights, converting float16 and bfloat16 weights to float32.
-// Every tensor the architecture needs must be present with its shape;
-// tensors it does not use (GPT-2's attn.bias masks, rotary inv_freq
-// buffers) are ignored.
-func LoadModel(dir string) (*Model, error) {
+// safetensors weights, converting float16 and bfloat16 weights to float32
+// (unless told otherwise by [WeightDType]). Every tensor the architecture
+// needs must be present with its shape; tensors it does not use (GPT-2's
+// attn.bias masks, rotary inv_freq buffers) are ignored.
+func LoadModel(dir string, opts ...Option) (*Model, error) {
 	cfg, err := ReadConfig(dir)
 	if err != nil {
 		return nil, err
@@ -54,11 +56,38 @@ func LoadModel(dir string) (*Model, error) {
 		return nil, err
 	}
 	defer w.Close()
-	return NewModel(cfg, w)
+	return NewModel(cfg, w, opts...)
+}
+
+// Option configures how LoadModel, Load and NewModel build a model.
+type Option func(*options)
+
+type options struct {
+	weightDType nabla.DType
+}
+
+// WeightDType sets the dtype in which the weight matrices (embeddings,
+// projections, the output head) are kept: nabla.Float32 (the default) or
+// nabla.BFloat16, which halves their memory: a bfloat16 checkpoint then
+// needs its own size in RAM, not twice it. Norm weights and biases stay
+// float32, and the model computes in float32 either way: the products
+// read the bfloat16 matrices as they are stored (bfloat16 widens to
+// float32 exactly). Weights stored in float32 or float16 are rounded to
+// the nearest bfloat16. A model with bfloat16 weights can be fine-tuned
+// with LoRA adapters, not in full.
+func WeightDType(dt nabla.DType) Option {
+	return func(o *options) { o.weightDType = dt }
 }
 
 // NewModel builds the model that cfg describes with the weights w.
-func NewModel(cfg *Config, w *Weights) (*Model, error) {
+func NewModel(cfg *Config, w *Weights, opts ...Option) (*Model, error) {
+	o := options{weightDType: nabla.Float32}
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.weightDType != nabla.Float32 && o.weightDType != nabla.BFloat16 {
+		return nil, fmt.Errorf("hf: weights can be kept in float32 or bfloat16, not %s", o.weightDType)
+	}
 	fam, err := cfg.Family()
 	if err != nil {
 		return nil, err
@@ -83,7 +112,13 @@ func NewModel(cfg *Config, w *Weights) (*Model, error) {
 		found[i] = t
 	}
 	for i, s := range specs {
-		x, err := toFloat32(found[i])
+		var x *nabla.Tensor
+		var err error
+		if o.weightDType == nabla.BFloat16 && len(s.shape) == 2 {
+			x, err = toBFloat16(found[i])
+		} else {
+			x, err = toFloat32(found[i])
+		}
 		if err != nil {
 			return nil, fmt.Errorf("hf: tensor %q: %w", s.name, err)
 		}
@@ -197,11 +232,39 @@ func toFloat32(t safetensors.Tensor) (*nabla.Tensor, error) {
 	return nabla.FromSlice(out, slices.Clone(t.Shape)...), nil
 }
 
+// toBFloat16 converts a safetensors tensor of F32, F16 or BF16 to a
+// bfloat16 nabla tensor: BF16 bytes are taken as they are, the others are
+// rounded to the nearest bfloat16.
+func toBFloat16(t safetensors.Tensor) (*nabla.Tensor, error) {
+	if t.DType != safetensors.BF16 {
+		x, err := toFloat32(t)
+		if err != nil {
+			return nil, err
+		}
+		return x.To(nabla.BFloat16), nil
+	}
+	bits := make([]uint16, len(t.Data)/2)
+	for i := range bits {
+		bits[i] = binary.LittleEndian.Uint16(t.Data[2*i:])
+	}
+	return nabla.FromHalfBits(nabla.BFloat16, bits, slices.Clone(t.Shape)...), nil
+}
+
 // Params returns the parameters with Hugging Face's names.
 func (m *Model) Params() []nn.Param { return m.params }
 
 // SetTrainable makes every parameter require (or not require) a gradient.
+// It panics with a *nabla.ValueError when asked to train a model whose
+// weights are kept in bfloat16 (see [WeightDType]): load it in float32 to
+// fine-tune it in full, or train LoRA adapters ([Model.AddLoRA]).
 func (m *Model) SetTrainable(on bool) {
+	if on {
+		for _, p := range m.params {
+			if p.Tensor.DType() != nabla.Float32 {
+				panic(&nabla.ValueError{Op: "hf.Model.SetTrainable", Reason: "weight " + strconv.Quote(p.Name) + " is kept in " + p.Tensor.DType().String() + "; load the model in float32 to fine-tune it in full, or train LoRA adapters"})
+			}
+		}
+	}
 	for _, p := range m.params {
 		p.Tensor.SetRequiresGrad(on)
 	}

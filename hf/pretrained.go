@@ -19,9 +19,9 @@ type Pretrained struct {
 }
 
 // Load reads the model folder dir: config.json, the safetensors weights
-// and tokenizer.json.
-func Load(dir string) (*Pretrained, error) {
-	m, err := LoadModel(dir)
+// and tokenizer.json. The options are LoadModel's.
+func Load(dir string, opts ...Option) (*Pretrained, error) {
+	m, err := LoadModel(dir, opts...)
 	if err != nil {
 		return nil, err
 	}

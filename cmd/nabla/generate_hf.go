@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nabla-go/nabla"
 	"github.com/nabla-go/nabla/hf"
 )
 
@@ -21,7 +22,20 @@ shards, tokenizer.json) of a GPT-2, LLaMA, Qwen2 or Mistral model, e.g. one down
   huggingface-cli download Qwen/Qwen2.5-0.5B --local-dir DIR
 
 The default is greedy decoding (--temperature 0); --temperature with --top-k, --top-p and
---seed samples. Generation stops after --tokens tokens or at the model's end-of-text token.`
+--seed samples. Generation stops after --tokens tokens or at the model's end-of-text token.
+--dtype bfloat16 keeps the weight matrices in bfloat16 (half the memory of float32; the
+model still computes in float32).`
+
+// weightDType turns a --dtype flag into hf's option.
+func weightDType(s string) (hf.Option, error) {
+	switch s {
+	case "float32", "f32":
+		return hf.WeightDType(nabla.Float32), nil
+	case "bfloat16", "bf16":
+		return hf.WeightDType(nabla.BFloat16), nil
+	}
+	return nil, usagef("invalid value %q for --dtype: want float32 or bfloat16", s)
+}
 
 // genFlags are generate's decoding flags, shared by --hf and --checkpoint.
 type genFlags struct {
@@ -49,10 +63,11 @@ func (g *genFlags) sampling() hf.Sampling {
 var generateCheckpoint func(ctx context.Context, checkpoint string, g genFlags, stdout, stderr io.Writer) error
 
 func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var dir, ckpt string
+	var dir, ckpt, dtype string
 	var g genFlags
 	fs := newFlags("generate", generateUsage, stdout)
 	fs.StringVar(&dir, "hf", "", "a Hugging Face model folder")
+	fs.StringVar(&dtype, "dtype", "float32", "dtype of the weight matrices of --hf: float32 or bfloat16")
 	fs.StringVar(&ckpt, "checkpoint", "", "a train run's output folder (a sequence model trained by nabla train)")
 	fs.StringVar(&g.prompt, "prompt", "", "the text to continue")
 	fs.IntVar(&g.tokens, "tokens", 64, "new tokens to generate, at most")
@@ -86,13 +101,17 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	case !(g.repetitionPenalty > 0):
 		return usagef("invalid value %v for --repetition-penalty: want more than 0", g.repetitionPenalty)
 	}
+	wdt, err := weightDType(dtype)
+	if err != nil {
+		return err
+	}
 	if ckpt != "" {
 		if generateCheckpoint == nil {
 			return errors.New("--checkpoint: generating with a model trained by nabla train is not implemented in this build yet; use --hf DIR with a Hugging Face model folder")
 		}
 		return generateCheckpoint(ctx, ckpt, g, stdout, stderr)
 	}
-	p, err := hf.Load(dir)
+	p, err := hf.Load(dir, wdt)
 	if err != nil {
 		return err
 	}

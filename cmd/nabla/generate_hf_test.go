@@ -37,6 +37,15 @@ func TestGenerateHF(t *testing.T) {
 		t.Errorf("the same seed gave %q and %q (stderr %q)", a, b, stats)
 	}
 
+	// a bfloat16 checkpoint generates the same text with its weights kept
+	// in bfloat16 (the products are float32 either way)
+	bf16 := filepath.Join("..", "..", "hf", "testdata", "llama-tiny-bf16")
+	_, w32, _ := runCmd(t, "generate", "--hf", bf16, "--prompt", "The light of the sun", "--tokens", "12")
+	code, w16, errOut := runCmd(t, "generate", "--hf", bf16, "--prompt", "The light of the sun", "--tokens", "12", "--dtype", "bfloat16")
+	if code != 0 || w16 != w32 || w16 == "" {
+		t.Errorf("--dtype bfloat16: exit %d, stdout %q, stderr %q; float32 gave %q", code, w16, errOut, w32)
+	}
+
 	bert := t.TempDir()
 	os.WriteFile(filepath.Join(bert, "config.json"), []byte(`{"model_type": "bert", "vocab_size": 10}`), 0o644)
 	for _, c := range []struct {
@@ -54,6 +63,7 @@ func TestGenerateHF(t *testing.T) {
 		{[]string{"--hf", t.TempDir(), "--prompt", "a"}, exitFailure, "config.json"},
 		{[]string{"--hf", bert, "--prompt", "a"}, exitFailure, `model_type "bert" is not supported`},
 		{[]string{"--hf", tinyGPT2, "--prompt", "a", "extra"}, exitUsage, "unexpected argument"},
+		{[]string{"--hf", tinyGPT2, "--prompt", "a", "--dtype", "float16"}, exitUsage, "--dtype"},
 	} {
 		code, _, errOut := runCmd(t, append([]string{"generate"}, c.args...)...)
 		if code != c.code || !strings.Contains(errOut, c.msg) || strings.Count(strings.TrimSpace(errOut), "\n") > 1 {

@@ -33,10 +33,11 @@ There is no authentication: keep --addr on a loopback address unless the network
 trusted. Ctrl-C stops the server after the running requests finish (at most 10 s).`
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var dir, addr, name string
+	var dir, addr, name, dtype string
 	var o serve.Options
 	fs := newFlags("serve", serveUsage, stdout)
 	fs.StringVar(&dir, "hf", "", "a Hugging Face model folder")
+	fs.StringVar(&dtype, "dtype", "float32", "dtype of the weight matrices: float32 or bfloat16 (half the memory)")
 	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on, host:port (port 0 picks a free one)")
 	fs.StringVar(&name, "name", "", "the model's id in the API (default: the folder's name)")
 	fs.IntVar(&o.MaxConcurrent, "max-concurrent", 0, "generations that run at once (default GOMAXPROCS)")
@@ -69,7 +70,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usagef("invalid value %q for --addr: %v", addr, err)
 	}
-	p, err := hf.Load(dir)
+	wdt, err := weightDType(dtype)
+	if err != nil {
+		return err
+	}
+	p, err := hf.Load(dir, wdt)
 	if err != nil {
 		return err
 	}
