@@ -2,14 +2,19 @@ package hf
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 
 	"github.com/nabla-go/nabla"
 	"github.com/nabla-go/nabla/optim"
+	"github.com/nabla-go/nabla/safetensors"
 )
 
 // weightBytes returns the bytes the parameters hold, by dtype.
@@ -158,4 +163,69 @@ func TestWeightDTypeRefused(t *testing.T) {
 		t.Fatal("WeightDType(Float16) was accepted")
 	}
 	t.Log(err)
+}
+
+// TestBFloat16Memory writes a bfloat16 checkpoint of 17 M parameters and
+// measures the heap its model holds once loaded: about the file's size
+// with WeightDType(BFloat16), twice it in float32.
+func TestBFloat16Memory(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("writes and reads a 34 MB checkpoint (slow under -race; the race run has the other bfloat16 tests)")
+	}
+	untied := false
+	cfg := &Config{ModelType: "llama", VocabSize: 32000, HiddenSize: 256, IntermediateSize: 512, NumHiddenLayers: 2,
+		NumAttentionHeads: 4, NumKeyValueHeads: 2, MaxPositionEmbeddings: 64, RMSNormEps: 1e-5, RopeTheta: 10000, TieWordEmbeddings: &untied}
+	dir := t.TempDir()
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.check(); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	var ts []safetensors.Tensor
+	fileBytes := 0
+	for _, s := range (&Model{Config: cfg, family: Llama}).specs() {
+		n := 1
+		for _, d := range s.shape {
+			n *= d
+		}
+		bits := make([]uint16, n)
+		for i := range bits {
+			bits[i] = uint16(math.Float32bits(float32(rng.NormFloat64()*0.02)) >> 16)
+		}
+		ts = append(ts, safetensors.FromBFloat16Bits(s.name, s.shape, bits))
+		fileBytes += 2 * n
+	}
+	if err := safetensors.WriteFile(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	ts = nil
+	heapOf := func(opts ...Option) (int, *Model) {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		m, err := LoadModel(dir, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		return int(after.HeapAlloc) - int(before.HeapAlloc), m
+	}
+	h16, m16 := heapOf(WeightDType(nabla.BFloat16))
+	h32, m32 := heapOf()
+	t.Logf("file %.1f MB; heap of the loaded model: bfloat16 %.1f MB, float32 %.1f MB", float64(fileBytes)/1e6, float64(h16)/1e6, float64(h32)/1e6)
+	if float64(h16) > 1.15*float64(fileBytes) {
+		t.Errorf("the bfloat16 model holds %d bytes of heap, more than 1.15 × the file's %d", h16, fileBytes)
+	}
+	if float64(h32) < 1.8*float64(fileBytes) {
+		t.Errorf("the float32 model holds %d bytes; expected about twice the file's %d (is the measurement right?)", h32, fileBytes)
+	}
+	runtime.KeepAlive(m16)
+	runtime.KeepAlive(m32)
 }
