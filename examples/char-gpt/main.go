@@ -4,10 +4,11 @@
 // training and validation loss and a sample of generated text every few
 // steps. The default run is short (about half a minute on an idle core):
 // the samples go from noise to English-looking words and spacing; train
-// longer (-steps 3000) for Newton's vocabulary.
+// longer (-steps 3000) for Newton's vocabulary. It writes the loss curves
+// (every step's training loss, the validation loss at each report).
 //
-//	go run ./examples/char-gpt
-//	go run ./examples/char-gpt -steps 3000 -every 500 -text other.txt
+//	go run ./examples/char-gpt             # writes nabla-examples/char-gpt.png in the temporary folder
+//	go run ./examples/char-gpt -steps 3000 -every 500 -text other.txt -out curves.png
 package main
 
 import (
@@ -22,7 +23,11 @@ import (
 	"strings"
 	"time"
 
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
 	"github.com/nabla-go/nabla"
+	"github.com/nabla-go/nabla/examples/internal/chart"
 	"github.com/nabla-go/nabla/models/gpt"
 	"github.com/nabla-go/nabla/nn"
 	"github.com/nabla-go/nabla/optim"
@@ -33,7 +38,8 @@ import (
 type options struct {
 	textFile     string
 	steps, every int
-	sample       int // characters per sample
+	sample       int    // characters per sample
+	out          string // PNG file for the loss curves
 }
 
 const (
@@ -47,6 +53,7 @@ func main() {
 	flag.IntVar(&o.steps, "steps", 300, "training steps of 16 windows of 64 characters")
 	flag.IntVar(&o.every, "every", 100, "print the losses and a sample every this many steps")
 	flag.IntVar(&o.sample, "sample", 200, "characters per sample")
+	flag.StringVar(&o.out, "out", chart.DefaultOut("char-gpt.png"), "PNG file for the loss curves (default in the temporary folder)")
 	flag.Parse()
 	if _, err := run(os.Stdout, o); err != nil {
 		fmt.Fprintln(os.Stderr, "char-gpt:", err)
@@ -130,12 +137,14 @@ func run(w io.Writer, o options) (valLosses []float64, err error) {
 	fmt.Fprintf(w, "char-gpt: %s on %s (%d characters, %d distinct), AdamW 3e-3, batch %d\n",
 		g, filepath.Base(path), len(ids), tok.VocabSize(), batch)
 	start := time.Now()
+	var trainCurve, valCurve plotter.XYs
 	for step := 1; step <= o.steps; step++ {
 		x, y := windows(data, train, batch)
 		loss := g.Loss(x, y)
 		opt.ZeroGrad()
 		loss.Backward()
 		opt.Step()
+		trainCurve = append(trainCurve, plotter.XY{X: float64(step), Y: loss.Item()})
 		if step%o.every != 0 && step != o.steps {
 			continue
 		}
@@ -143,6 +152,7 @@ func run(w io.Writer, o options) (valLosses []float64, err error) {
 		var vl float64
 		nn.NoGrad(g, func() { vl = g.Loss(valX, valY).Item() })
 		valLosses = append(valLosses, vl)
+		valCurve = append(valCurve, plotter.XY{X: float64(step), Y: vl})
 		// a sample that starts from a newline; with the KV cache when it
 		// fits the context, else rerunning the model on the last 64
 		// characters for every new one
@@ -161,6 +171,17 @@ func run(w io.Writer, o options) (valLosses []float64, err error) {
 		}
 		nn.SetTraining(g, true)
 		fmt.Fprintf(w, "\nstep %d (%.1f s): loss %.3f, validation loss %.3f\n%s\n", step, time.Since(start).Seconds(), loss.Item(), vl, strings.TrimSpace(str))
+	}
+	if o.out != "" {
+		pl := chart.New("character-level GPT on "+filepath.Base(path), "step", "loss (nats per character)")
+		if err := chart.AddLines(pl, chart.Series{Name: "train (one batch)", Points: trainCurve}, chart.Series{Name: "validation", Points: valCurve}); err != nil {
+			return nil, err
+		}
+		pl.Legend.Top = true // above the curves, which fall to the right
+		if err := chart.Save(o.out, 6*vg.Inch, 3.5*vg.Inch, pl); err != nil {
+			return nil, err
+		}
+		fmt.Fprintln(w, "\nwrote", o.out)
 	}
 	return valLosses, nil
 }

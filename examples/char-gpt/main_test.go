@@ -16,13 +16,17 @@ func TestRun(t *testing.T) {
 		t.Skip(err)
 	}
 	var out strings.Builder
-	vl, err := run(&out, options{steps: 60, every: 30, sample: 80})
+	png := filepath.Join(t.TempDir(), "curves.png")
+	vl, err := run(&out, options{steps: 60, every: 30, sample: 80, out: png})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("validation losses %v", vl)
 	if len(vl) != 2 || !(vl[1] < 3.4) {
 		t.Errorf("validation losses %v after 30 and 60 steps; want two, the last < 3.4", vl)
+	}
+	if b, err := os.ReadFile(png); err != nil || !strings.HasPrefix(string(b), "\x89PNG") {
+		t.Errorf("the loss curves %s: %v, not a PNG file", png, err)
 	}
 	if n := strings.Count(out.String(), "\nstep "); n != 2 {
 		t.Errorf("printed %d step reports, want 2:\n%s", n, out.String())

@@ -7,7 +7,7 @@
 // layer classifies the two final hidden states side by side. It prints
 // the test accuracy and writes the learning curves.
 //
-//	go run ./examples/lstm-classifier             # writes lstm-classifier.png
+//	go run ./examples/lstm-classifier             # writes nabla-examples/lstm-classifier.png in the temporary folder
 //	go run ./examples/lstm-classifier -steps 300 -out curves.png
 package main
 
@@ -36,7 +36,7 @@ const (
 
 func main() {
 	steps := flag.Int("steps", 400, "training steps of 64 sequences")
-	out := flag.String("out", "lstm-classifier.png", "PNG file for the learning curves")
+	out := flag.String("out", chart.DefaultOut("lstm-classifier.png"), "PNG file for the learning curves (default in the temporary folder)")
 	flag.Parse()
 	if _, err := run(os.Stdout, *steps, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "lstm-classifier:", err)

@@ -4,10 +4,11 @@
 // sorted half; the loss counts only the predictions of that half. A fifth
 // of the 729 possible inputs is held out of training, and the accuracy is
 // the fraction of them whose 6 greedily generated digits (with the KV
-// cache) are exactly the sorted input.
+// cache) are exactly the sorted input. It writes the training loss and the
+// held-out accuracy as the model learns.
 //
-//	go run ./examples/sort-transformer
-//	go run ./examples/sort-transformer -steps 100
+//	go run ./examples/sort-transformer             # writes nabla-examples/sort-transformer.png in the temporary folder
+//	go run ./examples/sort-transformer -steps 100 -out curves.png
 package main
 
 import (
@@ -19,7 +20,11 @@ import (
 	"slices"
 	"time"
 
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
 	"github.com/nabla-go/nabla"
+	"github.com/nabla-go/nabla/examples/internal/chart"
 	"github.com/nabla-go/nabla/models/gpt"
 	"github.com/nabla-go/nabla/nn"
 	"github.com/nabla-go/nabla/optim"
@@ -32,8 +37,9 @@ const (
 
 func main() {
 	steps := flag.Int("steps", 200, "training steps of 64 sequences")
+	out := flag.String("out", chart.DefaultOut("sort-transformer.png"), "PNG file for the learning curves (default in the temporary folder)")
 	flag.Parse()
-	if _, err := run(os.Stdout, *steps); err != nil {
+	if _, err := run(os.Stdout, *steps, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "sort-transformer:", err)
 		os.Exit(1)
 	}
@@ -99,7 +105,7 @@ func accuracy(g *gpt.GPT, inputs [][]int) (float64, error) {
 	return float64(right) / float64(len(inputs)), nil
 }
 
-func run(w io.Writer, steps int) (testAcc float64, err error) {
+func run(w io.Writer, steps int, out string) (testAcc float64, err error) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	all := allInputs(rng)
 	test, train := all[:len(all)/5], all[len(all)/5:]
@@ -114,6 +120,7 @@ func run(w io.Writer, steps int) (testAcc float64, err error) {
 	const batch = 64
 	start := time.Now()
 	var loss *nabla.Tensor
+	var lossCurve, accCurve plotter.XYs
 	for step := range steps {
 		xs, ys := make([][]int, batch), make([][]int, batch)
 		for i := range xs {
@@ -125,6 +132,16 @@ func run(w io.Writer, steps int) (testAcc float64, err error) {
 		opt.ZeroGrad()
 		loss.Backward()
 		opt.Step()
+		lossCurve = append(lossCurve, plotter.XY{X: float64(step + 1), Y: loss.Item()})
+		if (step+1)%20 == 0 || step == steps-1 {
+			nn.SetTraining(g, false)
+			acc, err := accuracy(g, test)
+			if err != nil {
+				return 0, err
+			}
+			nn.SetTraining(g, true)
+			accCurve = append(accCurve, plotter.XY{X: float64(step + 1), Y: acc})
+		}
 		if (step+1)%50 == 0 {
 			fmt.Fprintf(w, "step %d: loss %.4f\n", step+1, loss.Item())
 		}
@@ -140,7 +157,22 @@ func run(w io.Writer, steps int) (testAcc float64, err error) {
 	fmt.Fprintf(w, "sort-transformer: %s, AdamW 3e-3, %d steps of %d in %.1f s\n", g, steps, batch, time.Since(start).Seconds())
 	fmt.Fprintf(w, "accuracy: train %.4f on %d sequences, held-out %.4f on %d\n", trainAcc, len(train), testAcc, len(test))
 	p, _ := example(test[0])
-	out, _ := g.Generate(tokenIDs([][]int{p[:length]}), length, gpt.Greedy, true)
-	fmt.Fprintf(w, "example: %v -> %v\n", p[:length], out.Float64s()[length:])
+	gen, _ := g.Generate(tokenIDs([][]int{p[:length]}), length, gpt.Greedy, true)
+	fmt.Fprintf(w, "example: %v -> %v\n", p[:length], gen.Float64s()[length:])
+	pl := chart.New("GPT learning to sort", "step", "loss on the sorted half")
+	if err := chart.AddLines(pl, chart.Series{Name: "train", Points: lossCurve}); err != nil {
+		return 0, err
+	}
+	pl.Y.Min = 0
+	pa := chart.New("held-out sequences sorted exactly", "step", "accuracy")
+	if err := chart.AddLines(pa, chart.Series{Name: "held-out", Points: accCurve}); err != nil {
+		return 0, err
+	}
+	pa.Legend.Top = false
+	pa.Y.Min, pa.Y.Max = 0, 1
+	if err := chart.Save(out, 9*vg.Inch, 3.5*vg.Inch, pl, pa); err != nil {
+		return 0, err
+	}
+	fmt.Fprintln(w, "wrote", out)
 	return testAcc, nil
 }
