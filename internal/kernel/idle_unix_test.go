@@ -43,4 +43,3 @@ func TestIdleWorkersSleep(t *testing.T) {
 		t.Errorf("the process used %v of CPU while it waited 300 ms; the pool's workers must block when idle", used)
 	}
 }
-
