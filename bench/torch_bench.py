@@ -89,7 +89,16 @@ OPS Single ops, to find the kernels that lag (not in the default set: run
       keepdim=True); max_rows x.amax(1, keepdim=True); mean (all);
       var_rows x.var(1, unbiased=False, keepdim=True); transpose_contiguous
       x.t().contiguous(); layer_norm F.layer_norm(x, (4096,)) (no weight or
-      bias, eps 1e-5); cross_entropy F.cross_entropy(x, targets) (mean).
+      bias, eps 1e-5); cross_entropy F.cross_entropy(x, targets) (mean);
+      gelu_tanh F.gelu(x, approximate="tanh").
+    Cases with inputs x of their own, from N(0, 1) (see ops_shaped_cases):
+      bmm torch.bmm(x, w), x (32, 128, 64), w (32, 64, 128); embedding
+      F.embedding(ids, x), x the (8192, 256) table, 4096 ids; conv3x3
+      F.conv2d(x, w, padding=1), x (4, 64, 56, 56), w (64, 64, 3, 3) with
+      its gradient; batchnorm2d nn.BatchNorm2d(64) in training mode on x
+      (4, 64, 56, 56); max_pool2d F.max_pool2d(x, 3, 2, 1) on the same
+      shape; sdpa_causal causal attention written out (softmax of q·kᵀ/√32
+      with a -inf upper triangle, times v), q = x (8, 4, 128, 32).
     Metrics, unit "us", per call:
       fwd_us      one forward call under torch.no_grad() (x does not
                   require grad there).
@@ -571,18 +580,64 @@ def ops_cases(y, bias, target):
         # no affine parameters, as on the nabla side
         ("layer_norm", lambda x: F.layer_norm(x, (OPS_COLS,))),
         ("cross_entropy", lambda x: F.cross_entropy(x, target)),
+        ("gelu_tanh", lambda x: F.gelu(x, approximate="tanh")),
     ]
 
 
-OPS_NAMES = [name for name, _ in ops_cases(None, None, None)]
+# the cases with inputs of their own (internal/workload/ops.go's shapedCases)
+BMM = (32, 128, 64, 128)      # batch, m, k, n
+EMB = (8192, 256, 4096)       # vocabulary, dimension, ids looked up
+IMG = (4, 64, 56, 56)         # ResNet's first stage
+ATTN = (8, 4, 128, 32)        # batch, heads, length, head dimension
+
+
+def attention_causal(q, k, v):
+    """What a PyTorch 1.13 user writes for causal attention (1.13 has no
+    F.scaled_dot_product_attention): scores, a -inf upper triangle,
+    softmax, and the weighted values."""
+    L = q.shape[-2]
+    scores = q @ k.transpose(-2, -1) * (1.0 / math.sqrt(q.shape[-1]))
+    mask = torch.ones(L, L, dtype=torch.bool).triu(1)
+    return torch.softmax(scores.masked_fill(mask, float("-inf")), -1) @ v
+
+
+def ops_shaped_cases():
+    """(name, f, shape of x) for the cases whose x is not the shared one.
+    Their fixed operands come from torch.Generator seeded 5: bmm's w
+    (32, 64, 128) ~ N(0, 1); 4096 embedding ids in [0, 8192); conv3x3's
+    weight (64, 64, 3, 3) ~ 0.05 N(0, 1), which requires grad (its gradient
+    accumulates, as nabla's does); a fresh nn.BatchNorm2d(64) in training
+    mode; attention's k and v (8, 4, 128, 32) ~ N(0, 1)."""
+    g = torch.Generator().manual_seed(5)
+    bmm_w = torch.randn(BMM[0], BMM[2], BMM[3], generator=g)
+    ids = torch.randint(0, EMB[0], (EMB[2],), generator=g)
+    conv_w = (torch.randn(IMG[1], IMG[1], 3, 3, generator=g) * 0.05).requires_grad_(True)
+    bn = torch.nn.BatchNorm2d(IMG[1])
+    k = torch.randn(*ATTN, generator=g)
+    v = torch.randn(*ATTN, generator=g)
+    return [
+        ("bmm", lambda x: torch.bmm(x, bmm_w), BMM[:3]),
+        ("embedding", lambda x: F.embedding(ids, x), EMB[:2]),
+        ("conv3x3", lambda x: F.conv2d(x, conv_w, padding=1), IMG),
+        ("batchnorm2d", bn, IMG),
+        ("max_pool2d", lambda x: F.max_pool2d(x, 3, 2, 1), IMG),
+        ("sdpa_causal", lambda q: attention_causal(q, k, v), ATTN),
+    ]
+
+
+OPS_NAMES = ([name for name, _ in ops_cases(None, None, None)]
+             + ["bmm", "embedding", "conv3x3", "batchnorm2d", "max_pool2d", "sdpa_causal"])
 
 
 def ops(threads, quick, names):
     reps, dur = (3, 0.01) if quick else (7, 0.1)
-    x0, y, bias, target = ops_inputs()
-    cases = dict(ops_cases(y, bias, target))
+    shared, y, bias, target = ops_inputs()
+    cases = {name: (f, None) for name, f in ops_cases(y, bias, target)}
+    cases.update({name: (f, shape) for name, f, shape in ops_shaped_cases()})
+    gx = torch.Generator().manual_seed(6)
     for name in names:
-        f = cases[name]
+        f, shape = cases[name]
+        x0 = shared if shape is None else torch.randn(*shape, generator=gx)
         with torch.no_grad():
             sec = time_reps(reps, dur, lambda: f(x0))
         emit("OPS", name, "fwd_us", sec * 1e6, "us", threads)

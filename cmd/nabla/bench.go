@@ -41,8 +41,11 @@ Only when named (--workloads W6,W7,W8,W10,OPS):
   OPS single ops on (256, 4096) float32 tensors, one case each: add, mul,
       add_bias, relu, tanh, sigmoid, gelu, exp, softmax, log_softmax,
       sum_rows, sum_cols, max_rows, mean, var_rows, transpose_contiguous,
-      layer_norm, cross_entropy: fwd_us (no graph) and fwd_bwd_us (forward,
-      backward from ones, ZeroGrad), us per call`
+      layer_norm, cross_entropy, gelu_tanh; and on inputs of their own: bmm
+      (32 of 128x64 by 64x128), embedding (4,096 rows of an 8192x256
+      table), conv3x3, batchnorm2d and max_pool2d (3x3, stride 2) on
+      (4, 64, 56, 56), sdpa_causal (8x4 heads of 128x32): fwd_us (no graph)
+      and fwd_bwd_us (forward, backward from ones, ZeroGrad), us per call`
 
 // runBench is the bench subcommand.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -24,6 +24,8 @@ func binaryFlatF32[T Real](op BinaryOp, dst, a, b []T) bool {
 		kernel.ReluGradF32(d, x, y)
 	case GeluGrad:
 		geluGradF32(d, x, y)
+	case GeluTanhGrad:
+		geluTanhGradF32(d, x, y)
 	default:
 		return false
 	}
@@ -94,6 +96,8 @@ func unaryF32[T Real](op UnaryOp, dst, src []T, p float64) bool {
 		kernel.GeluF32(d, x)
 	case GeluDeriv:
 		kernel.GeluDerivF32(d, x)
+	case GeluTanh:
+		geluTanhF32(d, x)
 	default:
 		return false
 	}

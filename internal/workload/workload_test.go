@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/nabla-go/nabla"
@@ -114,8 +115,8 @@ func TestQuickOps(t *testing.T) {
 		}
 	}
 	cases := opCases(nabla.Zeros(16, 64), nabla.Zeros(64), nabla.Zeros(16))
-	if len(cases) != 18 {
-		t.Errorf("%d OPS cases; want 18", len(cases))
+	if len(cases) != 19 {
+		t.Errorf("%d OPS cases; want 19", len(cases))
 	}
 	for _, c := range cases {
 		for _, m := range []string{"fwd_us", "fwd_bwd_us"} {
@@ -126,5 +127,25 @@ func TestQuickOps(t *testing.T) {
 	}
 	if len(got) != 2*len(cases) {
 		t.Errorf("%d figures; want %d", len(got), 2*len(cases))
+	}
+}
+
+// TestShapedOps runs each OPS case with an input of its own once, forward
+// and backward, and checks that x's gradient has x's shape and is finite
+// and not all zero (the timing loop itself is TestQuickOps's).
+func TestShapedOps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, c := range shapedCases(rand.New(rand.NewPCG(5, 6))) {
+		x := nabla.RandN(rng, c.shape...).RequireGrad()
+		y := c.f(x)
+		y.Backward(nabla.WithUpstream(nabla.OnesLike(y)))
+		g := x.Grad()
+		if g == nil || !slices.Equal(g.Shape(), x.Shape()) {
+			t.Errorf("%s: gradient %v for x of shape %v", c.name, g, x.Shape())
+			continue
+		}
+		if a := g.Abs().Sum().Item(); !(a > 0) || math.IsInf(a, 0) {
+			t.Errorf("%s: sum of |gradient| %v", c.name, a)
+		}
 	}
 }
