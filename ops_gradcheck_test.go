@@ -171,6 +171,12 @@ var gradCases = []gradCase{
 		sh := x.Shape()
 		return nabla.LayerNorm(x, sh[len(sh)-2:], 1e-5).Square()
 	}), shapes: [][]input{ins(sh(3, 2)), ins(sh(2, 3, 4)), ins(tr(2, 3, 4))}},
+	{name: "BatchNorm", ops: []string{"BatchNorm"}, f: un(func(x *T) *T {
+		// Squared, as LayerNorm/two: the second order sees an upstream
+		// that depends on x.
+		y, _, _ := nabla.BatchNorm(x, 1e-5)
+		return y.Square()
+	}), shapes: [][]input{ins(sh(3, 2)), ins(sh(2, 3, 4)), ins(tr(2, 3, 4)), ins(sh(2, 2, 2, 3))}},
 	// A chain, so that at second order each backward op also gets an
 	// upstream gradient that depends on x (its d/dg rule is checked too).
 	{name: "Softmax/chain", ops: []string{"Softmax", "SoftmaxGrad", "LogSoftmax", "LogSoftmaxGrad"}, f: un(func(x *T) *T { return x.Softmax(-1).LogSoftmax(-1).Softmax(0) }), shapes: reduceShapes},

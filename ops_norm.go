@@ -1,6 +1,7 @@
 package nabla
 
 import (
+	"math"
 	"slices"
 
 	"github.com/nabla-go/nabla/internal/loops"
@@ -77,4 +78,70 @@ func layerNormGradOps(g, x *Tensor, axes []int, eps float64) *Tensor {
 	rstd := x.VarKeep(0, axes...).AddScalar(eps).PowScalar(-0.5)
 	xhat := c.Mul(rstd)
 	return rstd.Mul(g.Sub(g.MeanKeep(axes...)).Sub(xhat.Mul(g.Mul(xhat).MeanKeep(axes...))))
+}
+
+// BatchNorm normalises x, of shape (N, C, ...), over every dimension but
+// the channels (dimension 1): y = (x - mean_c)/√(var_c + eps), with the
+// batch's mean and biased variance of each channel c, as PyTorch's
+// batch_norm in training mode without an affine transform. It also
+// returns those statistics, of shape (C) and outside the graph, for a
+// layer's running averages. It is one fused op with a fused gradient; a
+// recorded backward pass (CreateGraph) builds the gradient of ops, so
+// higher orders hold. It panics with a *ShapeError if x has fewer than 2
+// dimensions.
+func BatchNorm(x *Tensor, eps float64) (y, mean, variance *Tensor) {
+	if floatKernel("BatchNorm", x.dtype) {
+		y, mean, variance = BatchNorm(x.To(Float32), eps)
+		return y.To(x.dtype), mean.To(x.dtype), variance.To(x.dtype)
+	}
+	if len(x.shape) < 2 {
+		panicShape("BatchNorm", "the input needs a batch and a channel dimension (N, C, ...)", x.shape)
+	}
+	N, C := x.shape[0], x.shape[1]
+	S := numel(x.shape[2:])
+	xc := x.contiguous()
+	out := newShared(x.arena, x.dtype, append([]int(nil), x.shape...), contiguousStrides(x.shape))
+	m, v := make([]float64, C), make([]float64, C)
+	if N*S > 0 {
+		if x.dtype == Float64 {
+			loops.BatchNormFwd(out.f64, xc.f64[xc.offset:], m, v, N, C, S, eps)
+		} else {
+			loops.BatchNormFwd(out.f32, xc.f32[xc.offset:], m, v, N, C, S, eps)
+		}
+	}
+	rstd := make([]float64, C)
+	for c := range rstd {
+		rstd[c] = 1 / math.Sqrt(v[c]+eps)
+	}
+	axes := []int{0}
+	for d := 2; d < len(x.shape); d++ {
+		axes = append(axes, d)
+	}
+	y = record("BatchNorm", out, func(g, y *Tensor, in []*Tensor) []*Tensor {
+		if !g.noGraph {
+			// as LayerNorm: differentiable in x, so composed of ops
+			return []*Tensor{layerNormGradOps(g, in[0], axes, eps)}
+		}
+		return []*Tensor{batchNormGrad(g, y, rstd, N, C, S)}
+	}, x)
+	return y, FromSlice(m).To(x.dtype), FromSlice(v).To(x.dtype)
+}
+
+// batchNormGrad computes BatchNorm's input gradient directly, for a
+// backward pass that is not recorded; the result carries g's noGraph mark.
+func batchNormGrad(g, y *Tensor, rstd []float64, N, C, S int) *Tensor {
+	if g.dtype != y.dtype {
+		g = g.To(y.dtype)
+	}
+	gc, yc := g.contiguous(), y.contiguous()
+	dx := newShared(g.arena, y.dtype, append([]int(nil), y.shape...), contiguousStrides(y.shape))
+	dx.noGraph = g.noGraph
+	if N*S > 0 {
+		if y.dtype == Float64 {
+			loops.BatchNormBwd(dx.f64, gc.f64[gc.offset:], yc.f64[yc.offset:], rstd, N, C, S)
+		} else {
+			loops.BatchNormBwd(dx.f32, gc.f32[gc.offset:], yc.f32[yc.offset:], rstd, N, C, S)
+		}
+	}
+	return dx
 }

@@ -104,3 +104,72 @@ func TestLayerNormBadShape(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchNormMatchesDefinition compares BatchNorm's output, statistics
+// and both gradients (fused and recorded) with the definition: each
+// channel's values gathered into one row, normalised as layerNormRef does.
+func TestBatchNormMatchesDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(43, 44))
+	for _, shape := range [][]int{{4, 3}, {2, 3, 5}, {4, 8, 6, 7}, {3, 64, 20, 20}} {
+		for _, dt := range []nabla.DType{nabla.Float32, nabla.Float64} {
+			t.Run(fmt.Sprintf("%v/%v", shape, dt), func(t *testing.T) {
+				N, C := shape[0], shape[1]
+				S := 1
+				for _, d := range shape[2:] {
+					S *= d
+				}
+				x := nabla.RandN(r, shape...).AddScalar(3).To(dt).RequireGrad()
+				g := nabla.RandN(r, shape...).To(dt)
+				y, mean, variance := nabla.BatchNorm(x, 1e-5)
+				y.Backward(nabla.WithUpstream(g))
+				// channel-major rows of N·S values
+				at := func(c, j int) int { return (j/S*C+c)*S + j%S }
+				xs, gs := x.Float64s(), g.Float64s()
+				xr, gr := make([]float64, len(xs)), make([]float64, len(xs))
+				for c := range C {
+					for j := range N * S {
+						xr[c*N*S+j], gr[c*N*S+j] = xs[at(c, j)], gs[at(c, j)]
+					}
+				}
+				wantY, wantG := layerNormRef(xr, gr, N*S, 1e-5)
+				tol := 1e-12
+				if dt == nabla.Float32 {
+					tol = 2e-5
+				}
+				ys, dxs, ms, vs := y.Float64s(), x.Grad().Float64s(), mean.Float64s(), variance.Float64s()
+				x2 := x.Detach().RequireGrad()
+				y2, _, _ := nabla.BatchNorm(x2, 1e-5)
+				rec := nabla.Gradients(y2, []*nabla.Tensor{x2}, nabla.WithUpstream(g), nabla.CreateGraph())[0].Float64s()
+				for c := range C {
+					var m, v float64
+					for j := range N * S {
+						m += xr[c*N*S+j]
+					}
+					m /= float64(N * S)
+					for j := range N * S {
+						v += (xr[c*N*S+j] - m) * (xr[c*N*S+j] - m)
+					}
+					v /= float64(N * S)
+					if math.Abs(ms[c]-m) > tol*(1+math.Abs(m)) || math.Abs(vs[c]-v) > tol*(1+v) {
+						t.Fatalf("channel %d: mean %v variance %v; want %v %v", c, ms[c], vs[c], m, v)
+					}
+					for j := range N * S {
+						i, k := at(c, j), c*N*S+j
+						if math.Abs(ys[i]-wantY[k]) > tol*(1+math.Abs(wantY[k])) {
+							t.Fatalf("y[%d] = %v, want %v", i, ys[i], wantY[k])
+						}
+						if math.Abs(dxs[i]-wantG[k]) > tol*(1+math.Abs(wantG[k])) {
+							t.Fatalf("dx[%d] = %v, want %v", i, dxs[i], wantG[k])
+						}
+						if math.Abs(rec[i]-wantG[k]) > tol*(1+math.Abs(wantG[k])) {
+							t.Fatalf("recorded dx[%d] = %v, want %v", i, rec[i], wantG[k])
+						}
+					}
+				}
+			})
+		}
+	}
+	if err := nabla.Maybe(func() { nabla.BatchNorm(nabla.Zeros(3), 1e-5) }); err == nil {
+		t.Error("BatchNorm of a 1-d tensor did not panic")
+	}
+}

@@ -73,11 +73,11 @@ func (m *BatchNorm1d) Forward(x *nabla.Tensor) *nabla.Tensor {
 	if x.Size(1) != c {
 		panic(shapeErr(m.String(), x, "want %d channels in dimension 1, got %d", c, x.Size(1)))
 	}
-	axes, bshape := []int{0}, []int{1, c}
+	bshape := []int{1, c}
 	if x.Dim() == 3 {
-		axes, bshape = []int{0, 2}, []int{1, c, 1}
+		bshape = []int{1, c, 1}
 	}
-	return batchNorm(m.String(), x, axes, bshape, s, m.Eps, m.Momentum, m.Training)
+	return batchNorm(m.String(), x, bshape, s, m.Eps, m.Momentum, m.Training)
 }
 
 func (m *BatchNorm1d) state() bnState {
@@ -141,7 +141,7 @@ func (m *BatchNorm2d) Forward(x *nabla.Tensor) *nabla.Tensor {
 	if x.Size(1) != c {
 		panic(shapeErr(m.String(), x, "want %d channels in dimension 1, got %d", c, x.Size(1)))
 	}
-	return batchNorm(m.String(), x, []int{0, 2, 3}, []int{1, c, 1, 1}, s, m.Eps, m.Momentum, m.Training)
+	return batchNorm(m.String(), x, []int{1, c, 1, 1}, s, m.Eps, m.Momentum, m.Training)
 }
 
 func (m *BatchNorm2d) state() bnState {
@@ -235,9 +235,9 @@ func setBN(layer, name string, t *nabla.Tensor, w, b, rm, rv, nbt **nabla.Tensor
 	replace(layer, name, slot, t)
 }
 
-// batchNorm normalises x over axes; bshape is the shape (1, C, 1...) that
+// batchNorm normalises x over every axis but the channels; bshape is the shape (1, C, 1...) that
 // per-channel tensors take to broadcast against x.
-func batchNorm(layer string, x *nabla.Tensor, axes, bshape []int, s bnState, eps, momentum float64, training bool) *nabla.Tensor {
+func batchNorm(layer string, x *nabla.Tensor, bshape []int, s bnState, eps, momentum float64, training bool) *nabla.Tensor {
 	tracking := s.tracking(layer)
 	var y *nabla.Tensor
 	if training || !tracking {
@@ -247,9 +247,8 @@ func batchNorm(layer string, x *nabla.Tensor, axes, bshape []int, s bnState, eps
 		if n <= 1 {
 			panic(&nabla.ValueError{Op: layer, Reason: fmt.Sprintf("expected more than 1 value per channel when training, got input shape %v", x.Shape())})
 		}
-		mean := x.MeanKeep(axes...)
-		v := x.VarKeep(0, axes...)
-		y = x.Sub(mean).Mul(v.AddScalar(eps).PowScalar(-0.5))
+		var mean, v *nabla.Tensor
+		y, mean, v = nabla.BatchNorm(x, eps) // one fused op, over every axis but the channels
 		if training && tracking {
 			addOne(s.nbt)
 			if s.cumulative {
