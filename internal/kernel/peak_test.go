@@ -1,0 +1,69 @@
+// Copyright 2025 The nabla Authors. All rights reserved.
+
+package kernel
+
+import (
+	"testing"
+)
+
+// The machine's peaks, against which BENCHMARKS.md states what fraction
+// each workload reaches:
+//
+//	go test -run XXX -bench 'Clock|MemoryBandwidth' -count 6 ./internal/kernel
+
+// BenchmarkClock estimates the core's clock from a chain of dependent
+// 64-bit integer multiplies, whose latency is 3 cycles on every x86 core
+// since Nehalem: GHz = 3 × multiplies / second. Peak float32 FLOP/s of a
+// core is then GHz × 64 (two 16-lane FMA units).
+func BenchmarkClock(b *testing.B) {
+	x, y := uint64(3), uint64(0x9E3779B97F4A7C15)
+	const chain = 1 << 16
+	for b.Loop() {
+		for range chain / 16 {
+			x *= y
+			x *= y
+			x *= y
+			x *= y
+			x *= y
+			x *= y
+			x *= y
+			x *= y
+			x *= y
+			x *= y
+			x *= y
+			x *= y
+			x *= y
+			x *= y
+			x *= y
+			x *= y
+		}
+	}
+	sink = x
+	b.ReportMetric(3*chain*float64(b.N)/b.Elapsed().Seconds()/1e9, "GHz")
+}
+
+var sink uint64
+
+// BenchmarkMemoryBandwidth measures the bandwidth of the memory beyond
+// the caches, for element-wise work: a read (SumF32 over 256 MiB) and a
+// copy (256 MiB read, 256 MiB written), in GB/s.
+func BenchmarkMemoryBandwidth(b *testing.B) {
+	const n = 64 << 20 // float32s: 256 MiB
+	src, dst := make([]float32, n), make([]float32, n)
+	for i := range src {
+		src[i] = 1
+	}
+	copy(dst, src) // touch every page
+	b.Run("read", func(b *testing.B) {
+		for b.Loop() {
+			SumF32(src)
+		}
+		b.ReportMetric(4*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+	})
+	b.Run("copy", func(b *testing.B) {
+		for b.Loop() {
+			copy(dst, src)
+		}
+		b.ReportMetric(8*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+	})
+}
