@@ -19,6 +19,10 @@ type Cache struct {
 	kbuf, vbuf []*nabla.Tensor
 	pads       []int
 	n          int // S, the positions cached
+
+	// arena, when set (by Generate), holds the activations of a step:
+	// the caller resets it once it has read the step's logits
+	arena *nabla.Arena
 }
 
 // NewCache returns an empty cache for batch rows with the given left
@@ -148,7 +152,7 @@ func (m *Model) gpt2(ids, pos *nabla.Tensor, at attention, c *Cache) *nabla.Tens
 	hd := n / H
 	B, T := at.B, at.T
 	// (B·T, n); the rows of bfloat16 tables (WeightDType) widen to float32
-	x := m.w("transformer.wte.weight").IndexSelect(0, ids).To(nabla.Float32).Add(m.w("transformer.wpe.weight").IndexSelect(0, pos).To(nabla.Float32))
+	x := c.inArena(m.w("transformer.wte.weight").IndexSelect(0, ids).To(nabla.Float32)).Add(m.w("transformer.wpe.weight").IndexSelect(0, pos).To(nabla.Float32))
 	ln := func(x *nabla.Tensor, p string) *nabla.Tensor {
 		return nabla.LayerNorm(x, []int{n}, cfg.LayerNormEpsilon).Mul(m.w(p + ".weight")).Add(m.w(p + ".bias"))
 	}
@@ -180,7 +184,7 @@ func (m *Model) llama(ids, pos *nabla.Tensor, at attention, c *Cache) *nabla.Ten
 	H, KV := cfg.NumAttentionHeads, cfg.NumKeyValueHeads
 	G := H / KV
 	B, T := at.B, at.T
-	x := m.w("model.embed_tokens.weight").IndexSelect(0, ids).To(nabla.Float32) // (B·T, hs), float32 from bfloat16 tables too
+	x := c.inArena(m.w("model.embed_tokens.weight").IndexSelect(0, ids).To(nabla.Float32)) // (B·T, hs), float32 from bfloat16 tables too
 	cos := m.ropeCos.IndexSelect(0, pos).Reshape(B, T, 1, hd)
 	sin := m.ropeSin.IndexSelect(0, pos).Reshape(B, T, 1, hd)
 	rotary := func(t *nabla.Tensor) *nabla.Tensor { // t (B, T, heads, hd)
@@ -238,6 +242,15 @@ func (at attention) options() nabla.AttentionOptions {
 // room to grow, written in place, and the result a view of its filled
 // part, so that a step copies only its new rows; with gradients it
 // concatenates, as a graph needs.
+// inArena returns x in the cache's arena, if it has one, so that the ops
+// of the step that follow take their outputs' memory from it.
+func (c *Cache) inArena(x *nabla.Tensor) *nabla.Tensor {
+	if c == nil || c.arena == nil {
+		return x
+	}
+	return x.InArena(c.arena)
+}
+
 func (c *Cache) append(layer int, k, v *nabla.Tensor, axis int) (*nabla.Tensor, *nabla.Tensor) {
 	if c == nil {
 		return k, v

@@ -95,6 +95,9 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, o GenerateOptions
 		seen[b] = slices.Clone(p)
 	}
 	cache := m.NewCache(pads)
+	// each step's activations are recycled once its logits are read:
+	// generation allocates (and the GC scans) next to nothing per token
+	cache.arena = nabla.NewArena()
 	var err error
 	m.noGrad(func() {
 		step := indexTensor(ids).Reshape(B, longest)
@@ -105,7 +108,8 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, o GenerateOptions
 			logits := m.Step(step, cache)
 			T := logits.Shape()[1]
 			V := m.Config.VocabSize
-			all := logits.Float32s()
+			all := logits.Float32s() // a copy
+			cache.arena.Reset()
 			next := make([]int, B)
 			for b := range B {
 				if done[b] {
