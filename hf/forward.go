@@ -236,12 +236,6 @@ func (at attention) options() nabla.AttentionOptions {
 	return nabla.AttentionOptions{Causal: at.causal, Mask: at.mask}
 }
 
-// append adds one layer's new keys and values to the cache along axis (the
-// sequence axis, next to last) and returns all of them; a nil cache
-// returns k and v. Outside a recorded graph the cache is a buffer with
-// room to grow, written in place, and the result a view of its filled
-// part, so that a step copies only its new rows; with gradients it
-// concatenates, as a graph needs.
 // inArena returns x in the cache's arena, if it has one, so that the ops
 // of the step that follow take their outputs' memory from it.
 func (c *Cache) inArena(x *nabla.Tensor) *nabla.Tensor {
@@ -251,6 +245,12 @@ func (c *Cache) inArena(x *nabla.Tensor) *nabla.Tensor {
 	return x.InArena(c.arena)
 }
 
+// append adds one layer's new keys and values to the cache along axis (the
+// sequence axis, next to last) and returns all of them; a nil cache
+// returns k and v. Outside a recorded graph the cache is a buffer with
+// room to grow, written in place, and the result a view of its filled
+// part, so that a step copies only its new rows; with gradients it
+// concatenates, as a graph needs.
 func (c *Cache) append(layer int, k, v *nabla.Tensor, axis int) (*nabla.Tensor, *nabla.Tensor) {
 	if c == nil {
 		return k, v
