@@ -97,7 +97,12 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, o GenerateOptions
 	cache := m.NewCache(pads)
 	// each step's activations are recycled once its logits are read:
 	// generation allocates (and the GC scans) next to nothing per token
-	cache.arena = nabla.NewArena()
+	ar, _ := m.arenas.Get().(*nabla.Arena)
+	if ar == nil {
+		ar = nabla.NewArena()
+	}
+	defer m.arenas.Put(ar)
+	cache.arena = ar
 	var err error
 	m.noGrad(func() {
 		step := indexTensor(ids).Reshape(B, longest)
@@ -105,8 +110,12 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, o GenerateOptions
 			if err = ctx.Err(); err != nil {
 				return
 			}
-			logits := m.Step(step, cache)
-			T := logits.Shape()[1]
+			// only the last position's logits are needed (a prompt's
+			// others would cost a product of every position with the head)
+			h := m.Hidden(step, cache)
+			T := h.Shape()[1]
+			logits := m.Logits(h.Slice(1, T-1, T, 1))
+			T = 1
 			V := m.Config.VocabSize
 			all := logits.Float32s() // a copy
 			cache.arena.Reset()

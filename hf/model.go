@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nabla-go/nabla"
 	"github.com/nabla-go/nabla/internal/half"
@@ -39,6 +40,11 @@ type Model struct {
 	// nil without; see AddLoRA
 	lora    map[string]*adapter
 	loraCfg LoRAConfig
+
+	// arenas recycles Generate's arenas from call to call, so that a
+	// prompt's activations reuse the memory of the last one's instead of
+	// being allocated (and zeroed) afresh
+	arenas sync.Pool // *nabla.Arena
 }
 
 // LoadModel builds the model of the folder dir from its config.json and
