@@ -59,6 +59,9 @@ type Attn struct {
 const (
 	attnRows = 64
 	attnCols = 128
+	// attnDirectRows is the most queries for which the forward pass reads
+	// the keys untransposed
+	attnDirectRows = 8
 )
 
 // DropKeep reports whether dropout keeps the weight of key j for query i
@@ -119,8 +122,17 @@ func expShift[T Float](row []T, m float64) float64 {
 // with the scaled, masked scores of batch entry b; kt is that entry's
 // keys stored transposed (E×S, row stride ldk), so that the product takes
 // GEMM's packed path, not the dot products it uses for a transposed B.
-func attnScores[T Float](a Attn, s []T, q AttnMat[T], kt []T, ldk int, mask *AttnMask[T], b, i0, br, j0, nc int) {
-	attnGemm(q.Trans, false, br, nc, a.E, T(a.Scale), q.at(b, i0), q.LD, kt[j0:], ldk, 0, s, nc)
+//
+// With kt nil, the keys are read as k stores them (row-major, S×E): the
+// product is then dot products of query and key rows, which is what a
+// few queries (a generation step) want, since transposing every key for
+// one query would cost as much as the product.
+func attnScores[T Float](a Attn, s []T, q, k AttnMat[T], kt []T, ldk int, mask *AttnMask[T], b, i0, br, j0, nc int) {
+	if kt == nil {
+		attnGemm(q.Trans, true, br, nc, a.E, T(a.Scale), q.at(b, i0), q.LD, k.at(b, j0), k.LD, 0, s, nc)
+	} else {
+		attnGemm(q.Trans, false, br, nc, a.E, T(a.Scale), q.at(b, i0), q.LD, kt[j0:], ldk, 0, s, nc)
+	}
 	for r := range br {
 		row := s[r*nc : (r+1)*nc]
 		i := i0 + r
@@ -163,19 +175,22 @@ func (a Attn) keyEnd(i1 int) int {
 // masked out gives NaN, as the softmax of -Inf scores does.
 func AttnFwd[T Float](a Attn, out []T, lse []float64, q, k, v AttnMat[T], mask *AttnMask[T]) {
 	nrb := (a.L + attnRows - 1) / attnRows
+	// few queries read the keys as they are (see attnScores)
+	direct := !k.Trans && a.L <= attnDirectRows
 	parallelFor(a.B*nrb, a.B*a.L*a.S*(a.E+a.Ev), func(lo, hi int) {
 		bc := min(a.S, attnCols)
-		s := make([]T, attnRows*bc)
-		m := make([]float64, attnRows)
-		l := make([]float64, attnRows)
+		rows := min(attnRows, a.L)
+		s := make([]T, rows*bc)
+		m := make([]float64, rows)
+		l := make([]float64, rows)
 		var ktBuf, kt []T
-		if !k.Trans {
+		if !k.Trans && !direct {
 			ktBuf = make([]T, a.S*a.E)
 		}
 		ldk, lastB := 0, -1
 		for t := lo; t < hi; t++ {
 			b, i0 := t/nrb, t%nrb*attnRows
-			if b != lastB {
+			if b != lastB && !direct {
 				kt, ldk = transposed(k, b, a.S, a.E, ktBuf)
 				lastB = b
 			}
@@ -187,7 +202,7 @@ func AttnFwd[T Float](a Attn, out []T, lse []float64, q, k, v AttnMat[T], mask *
 			}
 			for j0, jEnd := 0, a.keyEnd(i0+br); j0 < jEnd; j0 += bc {
 				nc := min(bc, jEnd-j0)
-				attnScores(a, s, q, kt, ldk, mask, b, i0, br, j0, nc)
+				attnScores(a, s, q, k, kt, ldk, mask, b, i0, br, j0, nc)
 				for r := range br {
 					row := s[r*nc : (r+1)*nc]
 					mnew := max(m[r], rowMax(row))
@@ -320,7 +335,7 @@ func AttnBwd[T Float](a Attn, dq, dk, dv, g, out []T, lse []float64, q, k, v Att
 				gi := gb[i0*a.Ev:]
 				for j0, jEnd := 0, a.keyEnd(i0+br); j0 < jEnd; j0 += bc {
 					nc := min(bc, jEnd-j0)
-					attnScores(a, s, q, kt, ldk, mask, b, i0, br, j0, nc)
+					attnScores(a, s, q, k, kt, ldk, mask, b, i0, br, j0, nc)
 					for r := range br {
 						row := s[r*nc : (r+1)*nc]
 						li := lse[b*a.L+i0+r]
