@@ -171,6 +171,14 @@ var gradCases = []gradCase{
 		sh := x.Shape()
 		return nabla.LayerNorm(x, sh[len(sh)-2:], 1e-5).Square()
 	}), shapes: [][]input{ins(sh(3, 2)), ins(sh(2, 3, 4)), ins(tr(2, 3, 4))}},
+	{name: "RMSNorm/last", ops: []string{"RMSNorm"}, f: un(func(x *T) *T {
+		sh := x.Shape()
+		return nabla.RMSNorm(x, sh[len(sh)-1:], 1e-5).Square()
+	}), shapes: reduceShapes},
+	{name: "RMSNorm/two", ops: []string{"RMSNorm"}, f: un(func(x *T) *T {
+		sh := x.Shape()
+		return nabla.RMSNorm(x, sh[len(sh)-2:], 1e-5).Square()
+	}), shapes: [][]input{ins(sh(3, 2)), ins(sh(2, 3, 4)), ins(tr(2, 3, 4))}},
 	{name: "BatchNorm", ops: []string{"BatchNorm"}, f: un(func(x *T) *T {
 		// Squared, as LayerNorm/two: the second order sees an upstream
 		// that depends on x.

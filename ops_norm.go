@@ -145,3 +145,62 @@ func batchNormGrad(g, y *Tensor, rstd []float64, N, C, S int) *Tensor {
 	}
 	return dx
 }
+
+// RMSNorm normalises x over its trailing dimensions, which must equal
+// normalized, by their root mean square: x/√(mean(x²) + eps), as
+// LLaMA's RMSNorm (and PyTorch 2.4's rms_norm) without the weight
+// (multiply by it after). It is one fused op with a fused gradient; a
+// recorded backward pass (CreateGraph) builds the gradient of ops, so
+// higher orders hold. It panics with a *ShapeError if normalized is not
+// x's trailing shape.
+func RMSNorm(x *Tensor, normalized []int, eps float64) *Tensor {
+	if floatKernel("RMSNorm", x.dtype) {
+		return RMSNorm(x.To(Float32), normalized, eps).To(x.dtype)
+	}
+	k := len(normalized)
+	if k == 0 || k > len(x.shape) || !slices.Equal(x.shape[len(x.shape)-k:], normalized) {
+		panicShape("RMSNorm", "normalized shape "+shapeString(normalized)+" is not the input's trailing shape", x.shape)
+	}
+	d := numel(normalized)
+	m := 0
+	if d > 0 {
+		m = x.Len() / d
+	}
+	xc := x.contiguous()
+	out := newShared(x.arena, x.dtype, append([]int(nil), x.shape...), contiguousStrides(x.shape))
+	rstd := make([]float64, m)
+	if m > 0 && d > 0 {
+		if x.dtype == Float64 {
+			loops.RMSNormFwd(out.f64, xc.f64[xc.offset:], rstd, m, d, eps)
+		} else {
+			loops.RMSNormFwd(out.f32, xc.f32[xc.offset:], rstd, m, d, eps)
+		}
+	}
+	axes := make([]int, k)
+	for i := range axes {
+		axes[i] = len(x.shape) - k + i
+	}
+	return record("RMSNorm", out, func(g, y *Tensor, in []*Tensor) []*Tensor {
+		if !g.noGraph {
+			// dx = r·(g - y·mean(g·y)), y = x·r, r = (mean(x²)+eps)^-½, of ops
+			x := in[0]
+			r := x.Square().MeanKeep(axes...).AddScalar(eps).PowScalar(-0.5)
+			y := x.Mul(r)
+			return []*Tensor{r.Mul(g.Sub(y.Mul(g.Mul(y).MeanKeep(axes...))))}
+		}
+		if g.dtype != y.dtype {
+			g = g.To(y.dtype)
+		}
+		gc, yc := g.contiguous(), y.contiguous()
+		dx := newShared(g.arena, y.dtype, append([]int(nil), y.shape...), contiguousStrides(y.shape))
+		dx.noGraph = g.noGraph
+		if m > 0 && d > 0 {
+			if y.dtype == Float64 {
+				loops.RMSNormBwd(dx.f64, gc.f64[gc.offset:], yc.f64[yc.offset:], rstd, m, d)
+			} else {
+				loops.RMSNormBwd(dx.f32, gc.f32[gc.offset:], yc.f32[yc.offset:], rstd, m, d)
+			}
+		}
+		return []*Tensor{dx}
+	}, x)
+}

@@ -173,3 +173,39 @@ func TestBatchNormMatchesDefinition(t *testing.T) {
 		t.Error("BatchNorm of a 1-d tensor did not panic")
 	}
 }
+
+// TestRMSNormMatchesDefinition compares RMSNorm with x·(mean(x²)+eps)^-½
+// built of ops, forward and both backward paths (fused and recorded).
+func TestRMSNormMatchesDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(45, 46))
+	for _, shape := range [][]int{{5}, {7, 33}, {4, 3, 9}, {64, 4096}} {
+		for _, dt := range []nabla.DType{nabla.Float32, nabla.Float64} {
+			t.Run(fmt.Sprintf("%v/%v", shape, dt), func(t *testing.T) {
+				x := nabla.RandN(r, shape...).To(dt).RequireGrad()
+				g := nabla.RandN(r, shape...).To(dt)
+				norm := shape[len(shape)-1:]
+				y := nabla.RMSNorm(x, norm, 1e-5)
+				y.Backward(nabla.WithUpstream(g))
+				x64 := x.Detach().To(nabla.Float64).RequireGrad()
+				ref := x64.Mul(x64.Square().MeanKeep(-1).AddScalar(1e-5).PowScalar(-0.5))
+				ref.Backward(nabla.WithUpstream(g.To(nabla.Float64)))
+				x2 := x.Detach().RequireGrad()
+				rec := nabla.Gradients(nabla.RMSNorm(x2, norm, 1e-5), []*nabla.Tensor{x2}, nabla.WithUpstream(g), nabla.CreateGraph())[0]
+				tol := 1e-12
+				if dt == nabla.Float32 {
+					tol = 2e-5
+				}
+				for _, c := range []struct {
+					name      string
+					got, want []float64
+				}{{"y", y.Float64s(), ref.Float64s()}, {"dx", x.Grad().Float64s(), x64.Grad().Float64s()}, {"recorded dx", rec.Float64s(), x64.Grad().Float64s()}} {
+					for i, v := range c.got {
+						if math.Abs(v-c.want[i]) > tol*(1+math.Abs(c.want[i])) {
+							t.Fatalf("%s[%d] = %v, want %v", c.name, i, v, c.want[i])
+						}
+					}
+				}
+			})
+		}
+	}
+}

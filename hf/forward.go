@@ -320,6 +320,6 @@ func copyRows(dst, src *nabla.Tensor, at, t, axis int) {
 // rmsNorm is x / √(mean(x²) + eps) · w over the last axis, as LLaMA's
 // RMSNorm.
 func rmsNorm(x, w *nabla.Tensor, eps float64) *nabla.Tensor {
-	ms := x.Mul(x).MeanKeep(-1).AddScalar(eps)
-	return x.Div(ms.Sqrt()).Mul(w)
+	s := x.Shape()
+	return nabla.RMSNorm(x, s[len(s)-1:], eps).Mul(w)
 }

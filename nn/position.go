@@ -148,11 +148,7 @@ func (r *RMSNorm) Forward(x *nabla.Tensor) *nabla.Tensor {
 			eps = 0x1p-52
 		}
 	}
-	axes := make([]int, k)
-	for i := range axes {
-		axes[i] = len(xs) - k + i
-	}
-	y := x.Mul(x.Square().MeanKeep(axes...).AddScalar(eps).PowScalar(-0.5))
+	y := nabla.RMSNorm(x, r.Shape, eps)
 	if r.Weight != nil {
 		y = y.Mul(r.Weight)
 	}

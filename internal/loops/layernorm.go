@@ -87,3 +87,60 @@ func layerNormBwdRow[T Float](dx, g, y []T, rstd float64) {
 		dx[i] = T(rstd * (float64(v) - a - float64(y[i])*b))
 	}
 }
+
+// RMSNormFwd sets dst, row by row (m rows of d), to x·rstd with
+// rstd = 1/√(mean(x²) + eps), stored per row for the backward pass.
+func RMSNormFwd[T Float](dst, x []T, rstd []float64, m, d int, eps float64) {
+	dst, x, rstd = dst[:m*d], x[:m*d], rstd[:m]
+	eachRows(m, d, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row, out := x[r*d:(r+1)*d], dst[r*d:(r+1)*d]
+			if o, ok := any(out).([]float32); ok {
+				xs := any(row).([]float32)
+				rs := 1 / math.Sqrt(float64(kernel.DotF32(xs, xs))/float64(d)+eps)
+				kernel.MulConstF32(o, xs, float32(rs))
+				rstd[r] = rs
+				continue
+			}
+			var q float64
+			for _, v := range row {
+				q += float64(v) * float64(v)
+			}
+			rs := 1 / math.Sqrt(q/float64(d)+eps)
+			for i, v := range row {
+				out[i] = T(float64(v) * rs)
+			}
+			rstd[r] = rs
+		}
+	})
+}
+
+// RMSNormBwd sets dx, row by row, to the gradient through RMSNormFwd given
+// the upstream gradient g, the output y and the rows' rstd:
+//
+//	dx = rstd·(g - y·mean(g·y))
+func RMSNormBwd[T Float](dx, g, y []T, rstd []float64, m, d int) {
+	dx, g, y, rstd = dx[:m*d], g[:m*d], y[:m*d], rstd[:m]
+	eachRows(m, d, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			s := r * d
+			dr, gr, yr := dx[s:s+d], g[s:s+d], y[s:s+d]
+			if o, ok := any(dr).([]float32); ok {
+				gs, ys := any(gr).([]float32), any(yr).([]float32)
+				b := kernel.DotF32(gs, ys) / float32(d)
+				kernel.MulConstF32(o, ys, -b)
+				kernel.AddF32(o, o, gs)
+				kernel.MulConstF32(o, o, float32(rstd[r]))
+				continue
+			}
+			var sb float64
+			for i, v := range gr {
+				sb += float64(v) * float64(yr[i])
+			}
+			b := sb / float64(d)
+			for i, v := range gr {
+				dr[i] = T(rstd[r] * (float64(v) - float64(yr[i])*b))
+			}
+		}
+	})
+}
