@@ -57,6 +57,8 @@ type fileJSON struct {
 		Merges       []json.RawMessage `json:"merges"`
 		UnkToken     *string           `json:"unk_token"`
 		ByteFallback bool              `json:"byte_fallback"`
+		FuseUnk      bool              `json:"fuse_unk"`
+		IgnoreMerges bool              `json:"ignore_merges"`
 		Prefix       *string           `json:"continuing_subword_prefix"`
 		Suffix       *string           `json:"end_of_word_suffix"`
 	} `json:"model"`
@@ -64,9 +66,18 @@ type fileJSON struct {
 
 type component struct {
 	Type string `json:"type"`
-	// ByteLevel
-	AddPrefixSpace bool  `json:"add_prefix_space"`
+	// ByteLevel (and Metaspace's older add_prefix_space)
+	AddPrefixSpace *bool `json:"add_prefix_space"`
 	UseRegex       *bool `json:"use_regex"`
+	// Metaspace
+	Replacement   *string `json:"replacement"`
+	PrependScheme *string `json:"prepend_scheme"`
+	Split         *bool   `json:"split"`
+	// Prepend (normalizer), Replace and Strip (content also)
+	Prepend *string `json:"prepend"`
+	Content *string `json:"content"`
+	Start   int     `json:"start"`
+	Stop    int     `json:"stop"`
 	// Split
 	Pattern struct {
 		Regex  *string `json:"Regex"`
@@ -77,24 +88,42 @@ type component struct {
 	// Sequence
 	PreTokenizers []json.RawMessage `json:"pretokenizers"`
 	Normalizers   []json.RawMessage `json:"normalizers"`
+	Decoders      []json.RawMessage `json:"decoders"`
 }
 
 // Parse reads a tokenizer from the bytes of a tokenizer.json file.
 func Parse(data []byte) (*Tokenizer, error) {
+	// the model type first: a Unigram or WordPiece vocab has another shape
+	var head struct {
+		Model struct {
+			Type string `json:"type"`
+		} `json:"model"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("tokenizer: not a tokenizer.json: %v", err)
+	}
+	if head.Model.Type != "BPE" {
+		return nil, fmt.Errorf("tokenizer: model type %s is not supported (only BPE)", head.Model.Type)
+	}
 	var f fileJSON
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("tokenizer: not a tokenizer.json: %v", err)
-	}
-	if f.Model.Type != "BPE" {
-		return nil, fmt.Errorf("tokenizer: model type %q is not supported (only BPE)", f.Model.Type)
-	}
-	if f.Model.ByteFallback {
-		return nil, fmt.Errorf("tokenizer: BPE with byte_fallback (SentencePiece style) is not supported")
 	}
 	if f.Model.Prefix != nil && *f.Model.Prefix != "" || f.Model.Suffix != nil && *f.Model.Suffix != "" {
 		return nil, fmt.Errorf("tokenizer: BPE with a continuing_subword_prefix or end_of_word_suffix is not supported")
 	}
 	t := &Tokenizer{ids: make(map[string]int32, len(f.Model.Vocab)), merges: make(map[[2]int32]merge, len(f.Model.Merges)), cache: map[string][]int32{}}
+	var err error
+	if t.norm, err = parseNormalizer(f.Normalizer); err != nil {
+		return nil, err
+	}
+	byteLevel := false
+	if t.pre, err = parsePre(f.PreTokenizer, &byteLevel); err != nil {
+		return nil, err
+	}
+	if byteLevel && f.Model.ByteFallback {
+		return nil, fmt.Errorf("tokenizer: byte_fallback with a ByteLevel pre-tokenizer is not supported")
+	}
 	maxID := -1
 	for _, id := range f.Model.Vocab {
 		maxID = max(maxID, id)
@@ -118,12 +147,14 @@ func Parse(data []byte) (*Tokenizer, error) {
 		t.tokens[id] = tok
 		t.ids[tok] = int32(id)
 	}
-	for b := range 256 {
-		id, ok := t.ids[byteStr[b]]
-		if !ok {
-			return nil, fmt.Errorf("tokenizer: the vocabulary has no token for byte 0x%02x (%q): not a byte-level BPE", b, byteStr[b])
+	if byteLevel {
+		for b := range 256 {
+			id, ok := t.ids[byteStr[b]]
+			if !ok {
+				return nil, fmt.Errorf("tokenizer: the vocabulary has no token for byte 0x%02x (%q): not a byte-level BPE", b, byteStr[b])
+			}
+			t.byteIDs[b] = id
 		}
-		t.byteIDs[b] = id
 	}
 	for i, raw := range f.Model.Merges {
 		a, b, err := parseMerge(raw)
@@ -154,19 +185,18 @@ func Parse(data []byte) (*Tokenizer, error) {
 		t.first[a.Content[0]] = append(t.first[a.Content[0]], len(t.added))
 		t.added = append(t.added, addedToken{id: int32(a.ID), content: a.Content, lstrip: a.LStrip, rstrip: a.RStrip, special: a.Special})
 	}
-	var err error
-	if t.norm, err = parseNormalizer(f.Normalizer); err != nil {
-		return nil, err
-	}
-	byteLevel := false
-	if t.pre, err = parsePre(f.PreTokenizer, &byteLevel); err != nil {
-		return nil, err
-	}
 	if !byteLevel {
-		return nil, fmt.Errorf("tokenizer: the pre-tokenizer has no ByteLevel step: only byte-level BPE is supported")
+		// no ByteLevel step: a BPE over characters, SentencePiece style
+		if err := t.setupCharLevel(&f); err != nil {
+			return nil, err
+		}
+		if err := parseSPMDecoder(f.Decoder, &t.dec); err != nil {
+			return nil, err
+		}
+		return t, nil
 	}
 	if dec := decoderType(f.Decoder); dec != "ByteLevel" && dec != "" {
-		return nil, fmt.Errorf("tokenizer: decoder %q is not supported (only ByteLevel)", dec)
+		return nil, fmt.Errorf("tokenizer: decoder %q is not supported with a ByteLevel pre-tokenizer (only ByteLevel)", dec)
 	}
 	return t, nil
 }
@@ -219,6 +249,23 @@ func parseNormalizer(raw json.RawMessage) (func(string) string, error) {
 		return norm.NFKC.String, nil
 	case "NFKD":
 		return norm.NFKD.String, nil
+	case "Prepend":
+		if c.Prepend == nil {
+			return nil, fmt.Errorf("tokenizer: Prepend normalizer without prepend")
+		}
+		p := *c.Prepend
+		return func(s string) string {
+			if s == "" {
+				return s
+			}
+			return p + s
+		}, nil
+	case "Replace":
+		if c.Pattern.String == nil || c.Content == nil {
+			return nil, fmt.Errorf("tokenizer: Replace normalizer with a regex pattern is not supported (only a string)")
+		}
+		r := strings.NewReplacer(*c.Pattern.String, *c.Content)
+		return r.Replace, nil
 	case "Lowercase":
 		lower := cases.Lower(language.Und)
 		return func(s string) string { return lower.String(s) }, nil
@@ -261,14 +308,15 @@ func parsePre(raw json.RawMessage, byteLevel *bool) ([]preStep, error) {
 			return nil, fmt.Errorf("tokenizer: two ByteLevel pre-tokenizers")
 		}
 		*byteLevel = true
+		prefix := c.AddPrefixSpace != nil && *c.AddPrefixSpace
 		var steps []preStep
 		if c.UseRegex == nil || *c.UseRegex {
 			p, err := compilePattern(gpt2Pattern)
 			if err != nil {
 				return nil, err
 			}
-			steps = append(steps, splitStep{p: p, prefixSpace: c.AddPrefixSpace})
-		} else if c.AddPrefixSpace {
+			steps = append(steps, splitStep{p: p, prefixSpace: prefix})
+		} else if prefix {
 			steps = append(steps, splitStep{prefixSpace: true})
 		}
 		return append(steps, byteLevelStep{}), nil
@@ -293,6 +341,15 @@ func parsePre(raw json.RawMessage, byteLevel *bool) ([]preStep, error) {
 			return nil, fmt.Errorf("tokenizer: %v", err)
 		}
 		return []preStep{splitStep{p: p}}, nil
+	case "Metaspace":
+		if *byteLevel {
+			return nil, fmt.Errorf("tokenizer: a Metaspace after ByteLevel is not supported")
+		}
+		m, err := parseMetaspace(c)
+		if err != nil {
+			return nil, err
+		}
+		return []preStep{m}, nil
 	case "Sequence":
 		var steps []preStep
 		for _, r := range c.PreTokenizers {
@@ -315,7 +372,7 @@ type splitStep struct {
 	prefixSpace bool
 }
 
-func (s splitStep) apply(pieces []string) []string {
+func (s splitStep) apply(pieces []string, _ bool) []string {
 	var out []string
 	for _, piece := range pieces {
 		if s.prefixSpace && !strings.HasPrefix(piece, " ") {
@@ -333,7 +390,7 @@ func (s splitStep) apply(pieces []string) []string {
 // byteLevelStep spells each piece in the byte-level alphabet.
 type byteLevelStep struct{}
 
-func (byteLevelStep) apply(pieces []string) []string {
+func (byteLevelStep) apply(pieces []string, _ bool) []string {
 	var buf []byte
 	for i, p := range pieces {
 		buf = toByteLevel(buf[:0], p)

@@ -1,6 +1,7 @@
-// Package tokenizer turns text into token ids and back with byte-level BPE,
-// the tokenizers of GPT-2, LLaMA 3 and Qwen2, read from a Hugging Face
-// tokenizer.json file. It is pure Go and needs nothing else at run time.
+// Package tokenizer turns text into token ids and back with the BPE
+// tokenizers of Hugging Face tokenizer.json files: byte-level BPE (GPT-2,
+// LLaMA 3, Qwen2) and SentencePiece-style BPE (LLaMA 2, Mistral,
+// TinyLlama). It is pure Go and needs nothing else at run time.
 //
 // Encoding follows Hugging Face's pipeline: added tokens (special tokens
 // such as <|endoftext|>) are split out of the text first and map to their
@@ -10,14 +11,31 @@
 // the tokens' bytes, so Decode(Encode(s)) == s for every string s, valid
 // UTF-8 or not, that the normalizer leaves unchanged.
 //
+// A tokenizer.json without a ByteLevel pre-tokenizer is a BPE over
+// characters, as SentencePiece's BPE is: spaces are spelled "▁" by the
+// normalizer (Prepend "▁", Replace " " -> "▁", LLaMA 2's form) or by a
+// Metaspace pre-tokenizer (prepend_scheme always, first or never, or the
+// older add_prefix_space; split on or off); a character the vocabulary
+// lacks becomes one <0xXX> token per UTF-8 byte with byte_fallback, else
+// the unk_token (consecutive ones fused with fuse_unk), else is dropped;
+// ignore_merges is honoured. Its decoder (a Sequence of Replace,
+// ByteFallback, Fuse and Strip, or Metaspace) turns "▁" back into spaces
+// and byte tokens into bytes and strips the space the encoder prepended,
+// so Decode(Encode(s)) == s for text that starts with no space and has no
+// "▁". Unlike Hugging Face, byte tokens that do not form valid UTF-8
+// decode to their bytes, not to U+FFFD, as byte-level decoding does.
+//
 // What is read: a BPE model (vocab and merges, in either the "a b" or the
-// ["a", "b"] form), the ByteLevel, Split and Sequence pre-tokenizers, the
-// NFC, NFD, NFKC, NFKD, Lowercase and Sequence normalizers, added tokens
-// with lstrip and rstrip, and the ByteLevel decoder. Post-processors (the
-// templates that add a beginning-of-text token) are not applied: Encode
-// returns the ids of the text alone, as add_special_tokens=False does. A
-// file that uses anything else (a WordPiece or Unigram model, a Metaspace
-// pre-tokenizer, byte fallback) is refused with an error that names it.
+// ["a", "b"] form), the ByteLevel, Split, Metaspace and Sequence
+// pre-tokenizers, the NFC, NFD, NFKC, NFKD, Lowercase, Prepend, Replace
+// (with a string pattern) and Sequence normalizers, added tokens with
+// lstrip and rstrip, and the decoders above. Post-processors (the templates
+// that add a beginning-of-text token such as LLaMA 2's <s>) are not
+// applied: Encode returns the ids of the text alone, as
+// add_special_tokens=False does; a caller that wants <s> prepends the id
+// that ID("<s>") returns. A file that uses anything else (a WordPiece or
+// Unigram model, another pre-tokenizer or decoder) is refused with an
+// error that names it.
 package tokenizer
 
 import (
@@ -28,7 +46,8 @@ import (
 	"unicode/utf8"
 )
 
-// Tokenizer is a byte-level BPE tokenizer. It is safe for concurrent use.
+// Tokenizer is a BPE tokenizer, byte-level or SentencePiece-style. It is
+// safe for concurrent use.
 type Tokenizer struct {
 	tokens  []string         // id -> token ("" for an unused id)
 	ids     map[string]int32 // token -> id
@@ -40,6 +59,16 @@ type Tokenizer struct {
 	first   [256][]int // byte -> indices into added of the tokens that start with it
 	norm    func(string) string
 	pre     []preStep
+
+	// SentencePiece-style (character-level) BPE; see spm.go
+	charLevel    bool
+	byteFallback bool       // unknown characters become <0xXX> tokens
+	byteTok      [256]int32 // id of each <0xXX> token, or -1
+	byteOf       []int16    // id -> the byte a <0xXX> token stands for, or -1
+	unk          int32      // id of unk_token, or -1
+	fuseUnk      bool
+	ignoreMerges bool
+	dec          spmDecoder
 
 	mu    sync.Mutex
 	cache map[string][]int32 // pre-token -> ids
@@ -54,9 +83,11 @@ type addedToken struct {
 	special        bool
 }
 
-// preStep is one pre-tokenizer: it splits each piece further.
+// preStep is one pre-tokenizer: it splits each piece further. first says
+// whether the text starts at the beginning of the input (not after an
+// added token), which Metaspace's prepend_scheme "first" needs.
 type preStep interface {
-	apply(pieces []string) []string
+	apply(pieces []string, first bool) []string
 }
 
 // maxCache bounds the pre-token cache; it is cleared when full.
@@ -66,8 +97,8 @@ const maxCache = 1 << 16
 func (t *Tokenizer) VocabSize() int { return len(t.tokens) }
 
 // Token returns the string of token id as the vocabulary spells it (in the
-// byte-level alphabet, where a space is 'Ġ'), and false if id is unused or
-// out of range.
+// byte-level alphabet, where a space is 'Ġ', or SentencePiece's, where it
+// is '▁'), and false if id is unused or out of range.
 func (t *Tokenizer) Token(id int) (string, bool) {
 	if id < 0 || id >= len(t.tokens) || t.tokens[id] == "" {
 		return "", false
@@ -91,22 +122,22 @@ func (t *Tokenizer) IsSpecial(id int) bool {
 // "<|endoftext|>") become their ids.
 func (t *Tokenizer) Encode(text string) []int {
 	var out []int
-	t.eachSegment(text, func(seg string, added int32) {
+	t.eachSegment(text, func(seg string, added int32, first bool) {
 		if added >= 0 {
 			out = append(out, int(added))
 			return
 		}
-		out = t.appendOrdinary(out, seg)
+		out = t.appendOrdinary(out, seg, first)
 	})
 	return out
 }
 
 // EncodeOrdinary is Encode with added tokens treated as ordinary text.
 func (t *Tokenizer) EncodeOrdinary(text string) []int {
-	return t.appendOrdinary(nil, text)
+	return t.appendOrdinary(nil, text, true)
 }
 
-func (t *Tokenizer) appendOrdinary(out []int, seg string) []int {
+func (t *Tokenizer) appendOrdinary(out []int, seg string, first bool) []int {
 	if seg == "" {
 		return out
 	}
@@ -115,7 +146,7 @@ func (t *Tokenizer) appendOrdinary(out []int, seg string) []int {
 	}
 	pieces := []string{seg}
 	for _, p := range t.pre {
-		pieces = p.apply(pieces)
+		pieces = p.apply(pieces, first)
 	}
 	for _, p := range pieces {
 		for _, id := range t.word(p) {
@@ -127,8 +158,9 @@ func (t *Tokenizer) appendOrdinary(out []int, seg string) []int {
 
 // eachSegment splits text at its added tokens (leftmost first, the longest
 // where several start at one place) and calls f with each stretch of
-// ordinary text (added = -1) and each added token's id.
-func (t *Tokenizer) eachSegment(text string, f func(seg string, added int32)) {
+// ordinary text (added = -1) and each added token's id; first is true for
+// the text at the start of the input.
+func (t *Tokenizer) eachSegment(text string, f func(seg string, added int32, first bool)) {
 	start := 0 // start of the pending ordinary text
 	for i := 0; i < len(text); {
 		best := -1
@@ -148,8 +180,8 @@ func (t *Tokenizer) eachSegment(text string, f func(seg string, added int32)) {
 		if a.lstrip {
 			before = strings.TrimRight(before, " \t\n\r\v\f")
 		}
-		f(before, -1)
-		f(a.content, a.id)
+		f(before, -1, start == 0)
+		f(a.content, a.id, false)
 		if a.rstrip {
 			for end < len(text) && strings.IndexByte(" \t\n\r\v\f", text[end]) >= 0 {
 				end++
@@ -157,14 +189,19 @@ func (t *Tokenizer) eachSegment(text string, f func(seg string, added int32)) {
 		}
 		start, i = end, end
 	}
-	f(text[start:], -1)
+	f(text[start:], -1, start == 0)
 }
 
 // word returns the ids of one pre-token, spelled in the byte-level
-// alphabet.
+// alphabet (or, SentencePiece style, in characters). A byte-level word
+// that is a token is that token (LLaMA 3's ignore_merges, harmless for the
+// others); a SentencePiece-style one only with ignore_merges.
 func (t *Tokenizer) word(w string) []int32 {
-	if id, ok := t.ids[w]; ok && !t.isAddedID(id) {
+	if id, ok := t.ids[w]; ok && !t.isAddedID(id) && (!t.charLevel || t.ignoreMerges) {
 		return []int32{id}
+	}
+	if t.charLevel && len(w) > maxCachedWord {
+		return t.bpeChars(w) // a whole line or text: not worth caching
 	}
 	t.mu.Lock()
 	ids, ok := t.cache[w]
@@ -172,7 +209,11 @@ func (t *Tokenizer) word(w string) []int32 {
 	if ok {
 		return ids
 	}
-	ids = t.bpe(w)
+	if t.charLevel {
+		ids = t.bpeChars(w)
+	} else {
+		ids = t.bpe(w)
+	}
 	t.mu.Lock()
 	if len(t.cache) >= maxCache {
 		clear(t.cache)
@@ -222,19 +263,30 @@ func (t *Tokenizer) bpe(w string) []int32 {
 	return syms
 }
 
-// Decode returns the text of ids: the bytes of their tokens, concatenated.
-// With skipSpecial, special added tokens are left out. An unknown id is an
-// error naming it and its position.
+// Decode returns the text of ids: the bytes of their tokens, concatenated
+// (for a SentencePiece-style tokenizer, with its decoder's "▁" -> " " and
+// leading-space strip applied). With skipSpecial, special added tokens are
+// left out. An unknown id is an error naming it and its position.
 func (t *Tokenizer) Decode(ids []int, skipSpecial bool) (string, error) {
 	var b []byte
+	n := 0 // tokens decoded so far
 	for i, id := range ids {
 		if skipSpecial && t.IsSpecial(id) {
 			continue
 		}
 		var err error
-		if b, err = t.AppendToken(b, id); err != nil {
+		if t.charLevel && n == 0 && t.dec.metaspaceFirst {
+			b, err = t.appendFirst(b, id)
+		} else {
+			b, err = t.AppendToken(b, id)
+		}
+		if err != nil {
 			return "", fmt.Errorf("tokenizer: Decode: id %d at position %d: %w", id, i, err)
 		}
+		n++
+	}
+	if t.charLevel {
+		b = t.dec.strip(b)
 	}
 	return string(b), nil
 }
@@ -242,7 +294,9 @@ func (t *Tokenizer) Decode(ids []int, skipSpecial bool) (string, error) {
 // AppendToken appends the bytes of token id to dst, for decoding one token
 // at a time as a model generates them. A token can end inside a UTF-8
 // sequence that the next one completes; utf8.Valid tells when the bytes so
-// far can be shown.
+// far can be shown. For a SentencePiece-style tokenizer a token's "▁" is a
+// space, and the decoder's strip of the text's first space is not applied
+// (a generated token continues a prompt, whose space is real).
 func (t *Tokenizer) AppendToken(dst []byte, id int) ([]byte, error) {
 	s, ok := t.Token(id)
 	if !ok {
@@ -250,6 +304,9 @@ func (t *Tokenizer) AppendToken(dst []byte, id int) ([]byte, error) {
 	}
 	if t.IsSpecial(id) || t.isAddedID(int32(id)) {
 		return append(dst, s...), nil
+	}
+	if t.charLevel {
+		return t.appendPiece(dst, id, s), nil
 	}
 	return fromByteLevel(dst, s), nil
 }

@@ -35,11 +35,12 @@ func loadCases(t *testing.T, kind string) (*Tokenizer, []refCase) {
 }
 
 // TestReference checks Encode and Decode against the reference BPE of
-// bench/reference/make_bpe_reference.py, on its three tokenizers trained on
-// Opticks and three thousand lines of prose, accents, CJK, emoji,
-// whitespace runs and special tokens.
+// bench/reference/make_bpe_reference.py, on its tokenizers trained on
+// Opticks (three byte-level ones, and a SentencePiece-style one in LLaMA
+// 2's form and in the Metaspace form) and three thousand lines of prose,
+// accents, CJK, emoji, whitespace runs and special tokens.
 func TestReference(t *testing.T) {
-	for _, kind := range []string{"gpt2", "llama3", "qwen2"} {
+	for _, kind := range []string{"gpt2", "llama3", "qwen2", "llama2", "metaspace"} {
 		t.Run(kind, func(t *testing.T) {
 			tok, cases := loadCases(t, kind)
 			bad := 0
@@ -168,12 +169,31 @@ func TestBadFiles(t *testing.T) {
 		data       []byte
 	}{
 		{"not json", "not a tokenizer.json", []byte("{")},
-		{"wordpiece", `"WordPiece" is not supported`, edit(func(m map[string]any) { model(m)["type"] = "WordPiece" })},
-		{"byte fallback", "byte_fallback", edit(func(m map[string]any) { model(m)["byte_fallback"] = true })},
+		{"wordpiece", "model type WordPiece is not supported", edit(func(m map[string]any) { model(m)["type"] = "WordPiece" })},
+		{"unigram", "model type Unigram is not supported", edit(func(m map[string]any) {
+			m["model"] = map[string]any{"type": "Unigram", "unk_id": 0, "vocab": []any{[]any{"<unk>", 0.0}, []any{"▁a", -1.5}}}
+		})},
+		{"byte fallback", "byte_fallback with a ByteLevel pre-tokenizer", edit(func(m map[string]any) { model(m)["byte_fallback"] = true })},
 		{"missing byte", "no token for byte", edit(func(m map[string]any) { delete(model(m)["vocab"].(map[string]any), "Ġ") })},
 		{"bad merge", "merge 0", edit(func(m map[string]any) { model(m)["merges"] = []any{"Ġ"} })},
 		{"merge outside vocab", "not in the vocabulary", edit(func(m map[string]any) { model(m)["merges"] = []any{"q Z"} })},
-		{"metaspace", `"Metaspace" is not supported`, edit(func(m map[string]any) { m["pre_tokenizer"] = map[string]any{"type": "Metaspace"} })},
+		{"metaspace with ByteLevel decoder", `decoder "ByteLevel" is not supported with a SentencePiece-style BPE`, edit(func(m map[string]any) { m["pre_tokenizer"] = map[string]any{"type": "Metaspace"} })},
+		{"metaspace scheme", `prepend_scheme "sometimes" is not supported`, edit(func(m map[string]any) {
+			m["pre_tokenizer"] = map[string]any{"type": "Metaspace", "prepend_scheme": "sometimes"}
+		})},
+		{"unknown pre-tokenizer", `pre-tokenizer "Digits" is not supported`, edit(func(m map[string]any) { m["pre_tokenizer"] = map[string]any{"type": "Digits"} })},
+		{"regex replace", "Replace normalizer with a regex pattern", edit(func(m map[string]any) {
+			m["normalizer"] = map[string]any{"type": "Replace", "pattern": map[string]any{"Regex": " +"}, "content": "▁"}
+		})},
+		{"ctc decoder", `decoder "CTC" is not supported`, edit(func(m map[string]any) {
+			m["pre_tokenizer"] = nil
+			m["decoder"] = map[string]any{"type": "CTC"}
+		})},
+		{"unk outside vocab", `unk_token "<nope>" is not in the vocabulary`, edit(func(m map[string]any) {
+			m["pre_tokenizer"] = nil
+			m["decoder"] = nil
+			model(m)["unk_token"] = "<nope>"
+		})},
 		{"lookbehind", "lookaround", edit(func(m map[string]any) {
 			m["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{
 				map[string]any{"type": "Split", "pattern": map[string]any{"Regex": `(?<=a)b`}, "behavior": "Isolated"},

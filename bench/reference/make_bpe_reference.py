@@ -10,6 +10,10 @@ LLaMA 3 and Qwen2 run with the `regex` module, which has the lookahead
 that Go's RE2 lacks, and merges applied lowest rank first); it shares no
 code with the Go implementation it checks.
 
+It also trains a SentencePiece-style BPE (LLaMA 2's: characters, "▁"
+for spaces, byte fallback, <unk> <s> </s>) and writes it in LLaMA 2's
+tokenizer.json form and in the Metaspace form, with their cases.
+
 Usage: python3 bench/reference/make_bpe_reference.py [GOROOT]
 Needs Debian's python3-regex.
 """
@@ -244,6 +248,234 @@ def main():
         with open(os.path.join(OUT, kind + "-cases.json"), "w", encoding="utf-8") as f:
             json.dump(cases, f, ensure_ascii=False)
         print(kind, len(vocab), "tokens,", len(merges), "merges,", len(cases), "cases")
+    make_spm(corpus, lines)
+
+
+# --- SentencePiece-style BPE (LLaMA 2, Mistral, TinyLlama) ---------------
+#
+# Written from the published behaviour of Hugging Face's tokenizer.json for
+# these models: spaces are spelled "▁" by a normalizer (Prepend "▁", then
+# Replace " " -> "▁") or by a Metaspace pre-tokenizer; the BPE works on
+# characters; a character not in the vocabulary becomes one <0xXX> token
+# per UTF-8 byte (byte_fallback) or <unk> (consecutive ones fused); the
+# decoder replaces "▁" by " ", turns runs of byte tokens back into UTF-8
+# (U+FFFD per byte where they are not valid), concatenates and strips one
+# leading space.
+
+SPM_SPECIALS = ["<unk>", "<s>", "</s>"]
+SP = "\u2581"
+
+
+def train_spm(corpus, vocab_size, min_char_count=3):
+    """BPE over characters: words are the normalized lines cut before each
+    "▁"; characters seen fewer than min_char_count times are left to byte
+    fallback and never merged; the most frequent pair is merged (ties to
+    the pair that sorts first) until the vocabulary has vocab_size ids."""
+    chars = collections.Counter()
+    words = collections.Counter()
+    for line in corpus.splitlines():
+        if not line:
+            continue
+        norm = SP + line.replace(" ", SP)
+        chars.update(norm)
+        for w in regex.findall(SP + "[^" + SP + "]*|[^" + SP + "]+", norm):
+            words[w] += 1
+    alphabet = sorted((c for c, n in chars.items() if n >= min_char_count), key=lambda c: (-chars[c], c))
+    vocab = SPM_SPECIALS + ["<0x%02X>" % b for b in range(256)] + alphabet
+    known = set(alphabet)
+    seqs = [list(w) for w in words]
+    freq = [words[w] for w in words]
+    pairs = collections.Counter()
+    where = collections.defaultdict(set)
+
+    def count(i, s, sign):
+        for a, b in zip(s, s[1:]):
+            if a in known and b in known:
+                pairs[(a, b)] += sign * freq[i]
+                if sign > 0:
+                    where[(a, b)].add(i)
+
+    for i, s in enumerate(seqs):
+        count(i, s, 1)
+    merges = []
+    while len(vocab) < vocab_size and pairs:
+        best = min(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+        if pairs[best] <= 0:
+            break
+        merges.append(best)
+        new = best[0] + best[1]
+        vocab.append(new)
+        known.add(new)
+        for i in list(where[best]):
+            s = seqs[i]
+            count(i, s, -1)
+            out, j = [], 0
+            while j < len(s):
+                if j + 1 < len(s) and s[j] == best[0] and s[j + 1] == best[1]:
+                    out.append(new)
+                    j += 2
+                else:
+                    out.append(s[j])
+                    j += 1
+            seqs[i] = out
+            count(i, out, 1)
+        for k in [k for k, v in pairs.items() if v <= 0]:
+            del pairs[k]
+    return vocab, merges
+
+
+def spm_tokenizer_json(kind, vocab, merges):
+    added = [
+        {"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True}
+        for i, s in enumerate(SPM_SPECIALS)
+    ]
+    if kind == "llama2":  # LLaMA 2's form: a normalizer, no pre-tokenizer
+        normalizer = {"type": "Sequence", "normalizers": [
+            {"type": "Prepend", "prepend": SP},
+            {"type": "Replace", "pattern": {"String": " "}, "content": SP},
+        ]}
+        pre = None
+        decoder = {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": SP}, "content": " "},
+            {"type": "ByteFallback"},
+            {"type": "Fuse"},
+            {"type": "Strip", "content": " ", "start": 1, "stop": 0},
+        ]}
+        merge_list = [a + " " + b for a, b in merges]
+    else:  # the Metaspace form of newer conversions
+        normalizer = None
+        pre = {"type": "Metaspace", "replacement": SP, "prepend_scheme": "first", "split": True}
+        decoder = {"type": "Sequence", "decoders": [
+            {"type": "ByteFallback"},
+            {"type": "Metaspace", "replacement": SP, "prepend_scheme": "first", "split": True},
+        ]}
+        merge_list = [[a, b] for a, b in merges]
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": normalizer,
+        "pre_tokenizer": pre,
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                     {"SpecialToken": {"id": "<s>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}},
+        },
+        "decoder": decoder,
+        "model": {
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": "<unk>",
+            "continuing_subword_prefix": None,
+            "end_of_word_suffix": None,
+            "fuse_unk": True,
+            "byte_fallback": True,
+            "vocab": {t: i for i, t in enumerate(vocab)},
+            "merges": merge_list,
+        },
+    }
+
+
+def spm_encode(text, kind, vocab, ranks):
+    """Encodes as the tokenizer.json of spm_tokenizer_json(kind) says; the
+    post-processor's <s> is not added (add_special_tokens=False)."""
+    ids = []
+    specials = sorted(SPM_SPECIALS, key=len, reverse=True)
+    segments, start, i = [], 0, 0
+    while i < len(text):
+        hit = next((s for s in specials if text.startswith(s, i)), None)
+        if hit:
+            segments.append((None, text[start:i], start))
+            segments.append((hit, None, i))
+            i += len(hit)
+            start = i
+        else:
+            i += 1
+    segments.append((None, text[start:], start))
+    for special, seg, offset in segments:
+        if special:
+            ids.append(vocab[special])
+            continue
+        if not seg:
+            continue
+        if kind == "llama2":
+            words = [SP + seg.replace(" ", SP)]
+        else:
+            seg = seg.replace(" ", SP)
+            if offset == 0 and not seg.startswith(SP):  # prepend_scheme "first"
+                seg = SP + seg
+            words = regex.findall(SP + "[^" + SP + "]*|[^" + SP + "]+", seg)  # split: "▁" merged with what follows
+        for w in words:
+            parts = []
+            for c in w:
+                if c in vocab:
+                    parts.append(c)
+                else:  # byte fallback: every byte has a token here
+                    parts.extend("<0x%02X>" % b for b in c.encode("utf-8"))
+            ids.extend(vocab[p] for p in bpe(parts, ranks))
+    return ids
+
+
+def spm_decode(ids, kind, tokens):
+    """The decoder chain on the tokens (specials included, as
+    skip_special_tokens=False decodes)."""
+    toks = [tokens[i] for i in ids]
+    if kind == "llama2":
+        toks = [t.replace(SP, " ") for t in toks]
+    # ByteFallback: a run of <0xXX> tokens becomes its UTF-8 text
+    out, run = [], []
+    for t in toks + [None]:
+        if t is not None and regex.fullmatch(r"<0x[0-9A-F]{2}>", t):
+            run.append(int(t[3:5], 16))
+            continue
+        if run:
+            try:
+                out.append(bytes(run).decode("utf-8"))
+            except UnicodeDecodeError:
+                out.extend(["\ufffd"] * len(run))
+            run = []
+        if t is not None:
+            out.append(t)
+    if kind == "llama2":
+        text = "".join(out)  # Fuse
+        return text[1:] if text.startswith(" ") else text  # Strip start 1
+    # Metaspace (prepend_scheme "first"): "▁" is a space, dropped in the first token
+    return "".join(t.replace(SP, "") if i == 0 else t.replace(SP, " ") for i, t in enumerate(out))
+
+
+def spm_lines(lines):
+    out = [l.replace("<|endoftext|>", "</s>") for l in lines]
+    out += [
+        "<s>Hello world", "<s> Hello", "a<s>b</s>c", "</s>", "<unk>", "x <unk> y",
+        SP + "literal lower one eighth", "two" + SP + SP + "marks", "  two leading spaces", "trailing  ",
+        "\u00a0no-break\u00a0space", "tab\there", "中文 and 日本語 with byte fallback", "🙂🙂 🎉", "ǅ ẞ Ω ∑ ∫",
+    ]
+    return out
+
+
+def make_spm(corpus, lines):
+    vocab, merges = train_spm(corpus, 1000)
+    ranks = {m: r for r, m in enumerate(merges)}
+    index = {t: i for i, t in enumerate(vocab)}
+    for kind in ["llama2", "metaspace"]:
+        tj = spm_tokenizer_json(kind, vocab, merges)
+        with open(os.path.join(OUT, kind + "-tokenizer.json"), "w", encoding="utf-8") as f:
+            json.dump(tj, f, ensure_ascii=False, indent=1)
+        cases = []
+        for line in spm_lines(lines):
+            ids = spm_encode(line, kind, index, ranks)
+            case = {"text": line, "ids": ids}
+            d = spm_decode(ids, kind, vocab)
+            if d != line:
+                case["decoded"] = d
+            cases.append(case)
+        with open(os.path.join(OUT, kind + "-cases.json"), "w", encoding="utf-8") as f:
+            json.dump(cases, f, ensure_ascii=False)
+        print(kind, len(vocab), "tokens,", len(merges), "merges,", len(cases), "cases,",
+              sum("decoded" in c for c in cases), "decode differently")
 
 
 if __name__ == "__main__":
