@@ -58,9 +58,11 @@
 // # Export
 //
 // [Export] writes an nn.Sequential model (Linear, Conv2d, pools, batch and
-// layer norms, activations, Flatten, Dropout) as an opset-17 file with a
-// dynamic batch size and its weights as initializers named as in the
-// state dict; the files pass onnx.checker and load back here with the
+// layer norms, activations, Flatten, Dropout, and the sequence layers
+// Embedding, LSTM, GRU, MultiheadAttention and Transformer encoders, with
+// int64 ids as the input of a model that starts with an Embedding) as an
+// opset-17 file with a dynamic batch size (and sequence length) and its
+// weights as initializers named as in the state dict; the files pass onnx.checker and load back here with the
 // same outputs. The command has "nabla inspect model.onnx" and "nabla
 // export --checkpoint RUN".
 //

@@ -17,15 +17,28 @@ const ExportOpset = 17
 
 // Export writes model as an ONNX file (IR 8, opset 17) with its
 // parameters and buffers as initializers named as in nn.StateDict, a
-// graph input "input" shaped like example with a dynamic first (batch)
-// dimension, and a graph output "output".
+// graph input "input" shaped and typed like example (float32, float64,
+// or int64 ids for a model that starts with an Embedding) with a dynamic
+// batch dimension, and a graph output "output". The batch dimension is
+// the first, except for a model whose first sequence layer (LSTM, GRU,
+// MultiheadAttention, Transformer encoder) is time-major, (T, B, ·): then
+// the input's first two dimensions are the dynamic "seq" and "batch".
+// The output's leading dimensions are named as the input's where they
+// have the same sizes.
 //
 // The graph is built layer by layer from the model's structure: an
 // nn.Sequential (nested ones too) of Linear, Conv2d, MaxPool2d,
 // AvgPool2d, AdaptiveAvgPool2d to 1×1, Flatten to the end, BatchNorm1d
 // and BatchNorm2d (written in inference form, with the running
 // statistics), LayerNorm, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softplus,
-// Softmax, LogSoftmax, Dropout and Identity. Any other module is an error naming it: a model
+// Softmax, LogSoftmax, Dropout and Identity; Embedding (as Gather, without
+// MaxNorm); LSTM and GRU of 3-d inputs (as ONNX's LSTM and GRU operators,
+// one node per layer, the weights reordered from PyTorch's gates i, f, g, o
+// and r, z, n to ONNX's i, o, f, c and z, r, h by Gather nodes, so that the
+// initializers keep PyTorch's layout and names); MultiheadAttention
+// (self-attention without add_bias_kv, as MatMul, Softmax, Reshape and
+// Transpose nodes), TransformerEncoderLayer and TransformerEncoder (as
+// their sub-layers, without masks). Any other module is an error naming it: a model
 // struct with its own Forward has a data flow that its structure does not
 // show. example is run through the model once, to check it and to find
 // the output's shape.
@@ -38,8 +51,19 @@ func Export(w io.Writer, model nn.Module, example *nabla.Tensor) error {
 		return fmt.Errorf("onnx: Export: the model's forward pass on the example failed: %w", err)
 	}
 	e := &exporter{elem: typeFloat}
-	if example.DType() == nabla.Float64 {
+	if y.DType() == nabla.Float64 {
 		e.elem = typeDouble
+	}
+	inElem := e.elem
+	switch dt := example.DType(); dt {
+	case nabla.Float32:
+		inElem = typeFloat
+	case nabla.Float64:
+		inElem = typeDouble
+	case nabla.Int64:
+		inElem = typeInt64
+	default:
+		return fmt.Errorf("onnx: Export: the example input is %v; want float32, float64 or int64", dt)
 	}
 	out, err := e.module(model, "", "input", example)
 	if err != nil {
@@ -55,8 +79,17 @@ func Export(w io.Writer, model nn.Module, example *nabla.Tensor) error {
 	for _, t := range e.inits {
 		g = g.bytes(5, t)
 	}
-	g = g.bytes(11, valueInfoOut("input", e.elem, example.Shape()))
-	g = g.bytes(12, valueInfoOut("output", e.elem, y.Shape()))
+	names := dimNames(model, example.Dim())
+	g = g.bytes(11, valueInfoOut("input", inElem, example.Shape(), names))
+	var outNames []string
+	for i := range y.Dim() {
+		if i < len(names) && names[i] != "" && y.Size(i) == example.Size(i) {
+			outNames = append(outNames, names[i])
+		} else {
+			outNames = append(outNames, "")
+		}
+	}
+	g = g.bytes(12, valueInfoOut("output", e.elem, y.Shape(), outNames))
 	m := pb{}.varint(1, 8).str(2, "nabla").bytes(7, g).bytes(8, pb{}.str(1, "").varint(2, ExportOpset))
 	_, err = w.Write(m)
 	return err
@@ -93,12 +126,13 @@ func floatAttr(name string, v float64) pb {
 	return protowire.AppendFixed32(a, math.Float32bits(float32(v)))
 }
 
-// valueInfoOut describes a tensor whose first dimension is "batch".
-func valueInfoOut(name string, elem int32, shape []int) pb {
+// valueInfoOut describes a tensor of the given shape whose dimension i is
+// the dynamic one dims[i] where that is not "".
+func valueInfoOut(name string, elem int32, shape []int, dims []string) pb {
 	var s pb
 	for i, d := range shape {
-		if i == 0 {
-			s = s.bytes(1, pb{}.str(2, "batch"))
+		if i < len(dims) && dims[i] != "" {
+			s = s.bytes(1, pb{}.str(2, dims[i]))
 		} else {
 			s = s.bytes(1, pb{}.varint(1, int64(d)))
 		}
@@ -140,7 +174,12 @@ func (e *exporter) init(name string, t *nabla.Tensor) string {
 		b = b.varint(1, int64(d))
 	}
 	var raw []byte
-	if t.DType() == nabla.Float64 {
+	if t.DType() == nabla.Int64 {
+		b = b.varint(2, typeInt64)
+		for _, v := range t.Int64s() {
+			raw = binary.LittleEndian.AppendUint64(raw, uint64(v))
+		}
+	} else if t.DType() == nabla.Float64 {
 		b = b.varint(2, typeDouble)
 		for _, v := range t.Float64s() {
 			raw = binary.LittleEndian.AppendUint64(raw, math.Float64bits(v))
@@ -163,6 +202,12 @@ func (e *exporter) constant(v float64) string {
 		t = t.To(nabla.Float64)
 	}
 	return e.init("const_"+strconv.Itoa(e.count), t)
+}
+
+// ints adds a 1-d int64 initializer (shapes, axes, indices).
+func (e *exporter) ints(v ...int64) string {
+	e.count++
+	return e.init("ints_"+strconv.Itoa(e.count), nabla.FromSlice(v, len(v)))
 }
 
 // module appends the nodes of layer m, named prefix, reading value in of
@@ -316,6 +361,248 @@ func (e *exporter) module(m nn.Module, prefix, in string, x *nabla.Tensor) (stri
 		return e.node("LogSoftmax", []string{in}, "", intAttr("axis", l.Axis)), nil
 	case nn.Identity, *nn.Dropout:
 		return in, nil
+	case *nn.Embedding:
+		if l.MaxNorm != 0 {
+			return "", fmt.Errorf("%s: Embedding with MaxNorm renormalises its rows at lookup, which has no ONNX form", prefix)
+		}
+		return e.node("Gather", []string{e.init(p("weight"), l.Weight), in}, ""), nil
+	case *nn.LSTM:
+		return e.recurrent(l, "LSTM", []int64{0, 3, 1, 2}, prefix, in, x)
+	case *nn.GRU:
+		return e.recurrent(l, "GRU", []int64{1, 0, 2}, prefix, in, x)
+	case *nn.MultiheadAttention:
+		return e.attention(l, prefix, in, x)
+	case *nn.TransformerEncoderLayer:
+		return e.encoderLayer(l, prefix, in, x)
+	case *nn.TransformerEncoder:
+		for i, c := range l.Layers {
+			var err error
+			if in, err = e.encoderLayer(c, p("layers."+strconv.Itoa(i)+"."), in, x); err != nil {
+				return "", err
+			}
+		}
+		if l.Norm != nil {
+			return e.module(l.Norm, p("norm."), in, x)
+		}
+		return in, nil
 	}
 	return "", fmt.Errorf("%slayer %T is not supported by Export", prefix, m)
+}
+
+// dimNames names the dynamic dimensions of a model's input of rank r:
+// "batch" first, or "seq" and "batch" when the first sequence layer that
+// the input reaches through Embedding and layers that keep the leading
+// dimensions (Linear, LayerNorm, activations, Dropout) is time-major.
+func dimNames(m nn.Module, r int) []string {
+	batchFirst := []string{"batch"}
+	var walk func(m nn.Module) ([]string, bool)
+	walk = func(m nn.Module) ([]string, bool) {
+		var bf bool
+		switch l := m.(type) {
+		case *nn.Sequential:
+			for _, c := range l.Layers {
+				if names, done := walk(c); done {
+					return names, true
+				}
+			}
+			return nil, false
+		case *nn.Embedding, *nn.Linear, *nn.LayerNorm, *nn.Dropout, nn.Identity, nn.ReLU, nn.LeakyReLU,
+			nn.Sigmoid, nn.Tanh, nn.GELU, nn.Softplus:
+			return nil, false
+		case *nn.LSTM:
+			bf = l.Options().BatchFirst
+		case *nn.GRU:
+			bf = l.Options().BatchFirst
+		case *nn.MultiheadAttention:
+			bf = l.BatchFirst
+		case *nn.TransformerEncoderLayer:
+			bf = l.SelfAttn.BatchFirst
+		case *nn.TransformerEncoder:
+			if len(l.Layers) == 0 {
+				return nil, false
+			}
+			bf = l.Layers[0].SelfAttn.BatchFirst
+		default:
+			return batchFirst, true
+		}
+		if bf {
+			return []string{"batch", "seq"}, true
+		}
+		return []string{"seq", "batch"}, true
+	}
+	names, _ := walk(m)
+	if names == nil {
+		names = batchFirst
+	}
+	return names[:min(len(names), r)]
+}
+
+// rnnLayer is what LSTM and GRU tell of themselves.
+type rnnLayer interface {
+	nn.Module
+	HiddenSize() int
+	NumLayers() int
+	Options() nn.RNNOptions
+}
+
+// recurrent appends an ONNX LSTM or GRU node per layer. perm lists
+// PyTorch's gates in ONNX's order: the weights are reordered by Gather
+// nodes from the initializers, which keep PyTorch's layout and names.
+func (e *exporter) recurrent(l rnnLayer, op string, perm []int64, prefix, in string, x *nabla.Tensor) (string, error) {
+	if x.Dim() != 3 {
+		return "", fmt.Errorf("%s: %s of a %d-d input: only batched (3-d) inputs are exported", prefix, op, x.Dim())
+	}
+	o := l.Options()
+	h := l.HiddenSize()
+	ps := map[string]*nabla.Tensor{}
+	for _, q := range l.Params() {
+		ps[q.Name] = q.Tensor
+	}
+	rows := make([]int64, 0, len(perm)*h)
+	for _, g := range perm {
+		for k := range int64(h) {
+			rows = append(rows, g*int64(h)+k)
+		}
+	}
+	idx := e.ints(rows...)
+	zero := e.ints(0)
+	// reorder returns PyTorch's tensor name as ONNX wants it, with a
+	// leading direction axis of 1.
+	reorder := func(name string) string {
+		g := e.node("Gather", []string{e.init(prefix+name, ps[name]), idx}, "")
+		return g
+	}
+	dirs := []string{""}
+	direction := "forward"
+	if o.Bidirectional {
+		dirs, direction = []string{"", "_reverse"}, "bidirectional"
+	}
+	if o.BatchFirst {
+		in = e.node("Transpose", []string{in}, "", intsAttr("perm", 1, 0, 2))
+	}
+	for layer := range l.NumLayers() {
+		var ws, rs, bs []string
+		for _, d := range dirs {
+			suffix := "_l" + strconv.Itoa(layer) + d
+			ws = append(ws, e.node("Unsqueeze", []string{reorder("weight_ih" + suffix), zero}, ""))
+			rs = append(rs, e.node("Unsqueeze", []string{reorder("weight_hh" + suffix), zero}, ""))
+			if !o.NoBias {
+				b := e.node("Concat", []string{reorder("bias_ih" + suffix), reorder("bias_hh" + suffix)}, "", intAttr("axis", 0))
+				bs = append(bs, e.node("Unsqueeze", []string{b, zero}, ""))
+			}
+		}
+		cat := func(v []string) string {
+			if len(v) == 1 {
+				return v[0]
+			}
+			return e.node("Concat", v, "", intAttr("axis", 0))
+		}
+		ins := []string{in, cat(ws), cat(rs)}
+		if bs != nil {
+			ins = append(ins, cat(bs))
+		}
+		attrs := []pb{intAttr("hidden_size", h), pb{}.str(1, "direction").varint(20, attrString).str(4, direction)}
+		if op == "GRU" {
+			// PyTorch's GRU applies the reset gate after the recurrent
+			// product: r·(W_hn·h + b_hn).
+			attrs = append(attrs, intAttr("linear_before_reset", 1))
+		}
+		y := e.node(op, ins, "", attrs...) // [S, D, B, H]
+		if len(dirs) == 1 {
+			in = e.node("Squeeze", []string{y, e.ints(1)}, "")
+		} else {
+			t := e.node("Transpose", []string{y}, "", intsAttr("perm", 0, 2, 1, 3))
+			in = e.node("Reshape", []string{t, e.ints(0, 0, -1)}, "")
+		}
+	}
+	if o.BatchFirst {
+		in = e.node("Transpose", []string{in}, "", intsAttr("perm", 1, 0, 2))
+	}
+	return in, nil
+}
+
+// attention appends the self-attention of m as MatMul, Softmax, Reshape
+// and Transpose nodes, in the (N, L, E) layout inside.
+func (e *exporter) attention(m *nn.MultiheadAttention, prefix, in string, x *nabla.Tensor) (string, error) {
+	p := func(name string) string { return prefix + name }
+	if x.Dim() != 3 {
+		return "", fmt.Errorf("%s: MultiheadAttention of a %d-d input: only batched (3-d) inputs are exported", prefix, x.Dim())
+	}
+	if m.BiasK != nil {
+		return "", fmt.Errorf("%s: MultiheadAttention with add_bias_kv is not exported", prefix)
+	}
+	E, H := m.EmbedDim, m.NumHeads
+	D := E / H
+	if !m.BatchFirst {
+		in = e.node("Transpose", []string{in}, "", intsAttr("perm", 1, 0, 2))
+	}
+	var w string
+	if m.InProjWeight != nil {
+		w = e.init(p("in_proj_weight"), m.InProjWeight)
+	} else {
+		w = e.node("Concat", []string{e.init(p("q_proj_weight"), m.QProjWeight), e.init(p("k_proj_weight"), m.KProjWeight),
+			e.init(p("v_proj_weight"), m.VProjWeight)}, "", intAttr("axis", 0))
+	}
+	qkv := e.node("MatMul", []string{in, e.node("Transpose", []string{w}, "")}, "") // (N, L, 3E)
+	if m.InProjBias != nil {
+		qkv = e.node("Add", []string{qkv, e.init(p("in_proj_bias"), m.InProjBias)}, "")
+	}
+	qkv = e.node("Reshape", []string{qkv, e.ints(0, 0, 3, int64(H), int64(D))}, "")
+	qkv = e.node("Transpose", []string{qkv}, "", intsAttr("perm", 2, 0, 3, 1, 4)) // (3, N, H, L, D)
+	part := func(k int64) string {
+		e.count++
+		i := e.init("index_"+strconv.Itoa(e.count), nabla.FromSlice([]int64{k}).Reshape())
+		return e.node("Gather", []string{qkv, i}, "", intAttr("axis", 0))
+	}
+	q, k, v := part(0), part(1), part(2)
+	kt := e.node("Transpose", []string{k}, "", intsAttr("perm", 0, 1, 3, 2))
+	s := e.node("Mul", []string{e.node("MatMul", []string{q, kt}, ""), e.constant(1 / math.Sqrt(float64(D)))}, "")
+	a := e.node("Softmax", []string{s}, "", intAttr("axis", -1))
+	ctx := e.node("Transpose", []string{e.node("MatMul", []string{a, v}, "")}, "", intsAttr("perm", 0, 2, 1, 3))
+	ctx = e.node("Reshape", []string{ctx, e.ints(0, 0, int64(E))}, "")
+	if !m.BatchFirst {
+		ctx = e.node("Transpose", []string{ctx}, "", intsAttr("perm", 1, 0, 2))
+	}
+	return e.module(m.OutProj, p("out_proj."), ctx, x)
+}
+
+// encoderLayer appends a Transformer encoder layer: self-attention and
+// the feed-forward block, each with its residual connection and layer
+// norm, after (or before, with NormFirst) as in PyTorch.
+func (e *exporter) encoderLayer(l *nn.TransformerEncoderLayer, prefix, in string, x *nabla.Tensor) (string, error) {
+	p := func(name string) string { return prefix + name }
+	var err error
+	sub := func(m nn.Module, name, in string) string {
+		if err != nil {
+			return ""
+		}
+		var out string
+		out, err = e.module(m, p(name), in, x)
+		return out
+	}
+	sa := func(in string) string { return sub(l.SelfAttn, "self_attn.", in) }
+	ff := func(in string) string {
+		h := sub(l.Linear1, "linear1.", in)
+		if l.Activation == "gelu" {
+			h = sub(nn.GELU{}, "", h)
+		} else {
+			h = sub(nn.ReLU{}, "", h)
+		}
+		return sub(l.Linear2, "linear2.", h)
+	}
+	add := func(a, b string) string {
+		if err != nil {
+			return ""
+		}
+		return e.node("Add", []string{a, b}, "")
+	}
+	var y string
+	if l.NormFirst {
+		y = add(in, sa(sub(l.Norm1, "norm1.", in)))
+		y = add(y, ff(sub(l.Norm2, "norm2.", y)))
+	} else {
+		y = sub(l.Norm1, "norm1.", add(in, sa(in)))
+		y = sub(l.Norm2, "norm2.", add(y, ff(y)))
+	}
+	return y, err
 }

@@ -36,11 +36,38 @@ func exportModels() []struct {
 	ln := nn.NewLayerNorm(3, 4)
 	ln.Weight = nabla.Uniform(rng, 0.5, 1.5, 3, 4).RequireGrad()
 	seq := nn.NewSequential(nn.NewLinear(rng, 4, 4), ln, nn.Softplus{Beta: 1}, nn.NewLinear(rng, 4, 2), nn.Softmax{Axis: -1})
+	// The sequence layers, time-major and batch-first, with ids.
+	lstm := nn.NewSequential(nn.NewLSTM(rng, 3, 5, nn.RNNOptions{NumLayers: 2, Bidirectional: true}), nn.NewLinear(rng, 10, 2))
+	gru := nn.NewSequential(nn.NewGRU(rng, 3, 4, nn.RNNOptions{NumLayers: 2, Bidirectional: true, BatchFirst: true}),
+		nn.NewGRU(rng, 8, 3, nn.RNNOptions{NoBias: true, BatchFirst: true}))
+	embed := nn.NewSequential(nn.NewEmbeddingPadded(rng, 10, 4, 0), nn.NewLSTM(rng, 4, 6, nn.RNNOptions{BatchFirst: true}), nn.NewLinear(rng, 6, 3))
+	mha := nn.NewSequential(nn.NewMultiheadAttention(rng, 8, 2, nn.MHAConfig{BatchFirst: true}), nn.GELU{},
+		nn.NewMultiheadAttention(rng, 8, 4, nn.MHAConfig{NoBias: true, BatchFirst: true}))
+	mhaT := nn.NewMultiheadAttention(rng, 6, 3, nn.MHAConfig{KDim: 6, VDim: 6})
+	mhaT.InProjBias = nabla.Uniform(rng, -0.5, 0.5, 18).RequireGrad() // non-zero biases
+	mhaT.OutProj.Bias = nabla.Uniform(rng, -0.5, 0.5, 6).RequireGrad()
+	mhaSep := nn.NewMultiheadAttention(rng, 6, 2, nn.MHAConfig{})
+	mhaSep.QProjWeight, mhaSep.KProjWeight, mhaSep.VProjWeight = mhaSep.InProjWeight.Split(0, 6, 6, 6)[0].Detach().Clone().RequireGrad(),
+		mhaSep.InProjWeight.Split(0, 6, 6, 6)[1].Detach().Clone().RequireGrad(), mhaSep.InProjWeight.Split(0, 6, 6, 6)[2].Detach().Clone().RequireGrad()
+	mhaSep.InProjWeight = nil
+	var post, pre []*nn.TransformerEncoderLayer
+	for range 2 {
+		post = append(post, nn.NewTransformerEncoderLayer(rng, 8, 2, nn.TransformerConfig{DimFeedforward: 16}))
+		pre = append(pre, nn.NewTransformerEncoderLayer(rng, 8, 4, nn.TransformerConfig{DimFeedforward: 12, Activation: "gelu", NormFirst: true, BatchFirst: true, LayerNormEps: 1e-6}))
+	}
+	encoder := nn.NewSequential(nn.NewEmbedding(rng, 11, 8), nn.NewTransformerEncoder(post, nn.NewLayerNorm(8)), nn.NewLinear(rng, 8, 3))
 	return []struct {
 		name    string
 		model   nn.Module
 		example *nabla.Tensor
 	}{
+		{"lstm", lstm, nabla.Rand(rng, 7, 2, 3)},
+		{"gru", gru, nabla.Rand(rng, 2, 6, 3)},
+		{"embedding-lstm", embed, nabla.RandInt(rng, 0, 10, 2, 7)},
+		{"attention", mha, nabla.Rand(rng, 2, 5, 8)},
+		{"attention-time-major", nn.NewSequential(mhaT, mhaSep), nabla.Rand(rng, 5, 2, 6)},
+		{"transformer-encoder", encoder, nabla.RandInt(rng, 0, 11, 6, 2)},
+		{"transformer-layers", nn.NewSequential(pre[0], pre[1]), nabla.Rand(rng, 2, 5, 8)},
 		{"mlp", workload.MLP(rng), nabla.Rand(rng, 2, 1, 28, 28)},
 		{"lenet", workload.LeNet(rng), nabla.Rand(rng, 2, 1, 28, 28)},
 		{"layers", convs, nabla.Rand(rng, 2, 3, 9, 9)},
@@ -69,9 +96,15 @@ func TestExportRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Other sizes of the dynamic dimensions than the example's.
 			shape := c.example.Shape()
-			shape[0] = 5
+			for i := range dimNames(c.model, len(shape)) {
+				shape[i] = 5 - i
+			}
 			x := nabla.Rand(rng, shape...)
+			if c.example.DType() == nabla.Int64 {
+				x = nabla.RandInt(rng, 0, int64(c.model.Params()[0].Tensor.Size(0)), shape...)
+			}
 			var want *nabla.Tensor
 			nn.NoGrad(c.model, func() { want = c.model.Forward(x) })
 			got := m.Forward(x)
@@ -126,7 +159,10 @@ func TestExportErrors(t *testing.T) {
 		want  string
 	}{
 		{"adaptive pool", nn.NewSequential(nn.NewAdaptiveAvgPool2d(2, 2)), nabla.Rand(rng, 1, 1, 4, 4), "only 1×1"},
-		{"unknown layer", nn.NewSequential(nn.NewEmbedding(rng, 3, 2)), nabla.ZerosOf(nabla.Int64, 1, 2), "*nn.Embedding is not supported"},
+		{"unknown layer", nn.NewSequential(nn.NewRNN(rng, 3, 2, nn.RNNOptions{})), nabla.Zeros(2, 1, 3), "*nn.RNN is not supported"},
+		{"max norm", nn.NewSequential(&nn.Embedding{Weight: nabla.Zeros(3, 2), MaxNorm: 1}), nabla.ZerosOf(nabla.Int64, 1, 2), "MaxNorm"},
+		{"unbatched lstm", nn.NewLSTM(rng, 3, 2, nn.RNNOptions{}), nabla.Zeros(4, 3), "only batched (3-d) inputs"},
+		{"bias kv", nn.NewMultiheadAttention(rng, 4, 2, nn.MHAConfig{AddBiasKV: true}), nabla.Zeros(3, 1, 4), "add_bias_kv"},
 		{"bad example", nn.NewSequential(nn.NewLinear(rng, 3, 2)), nabla.Zeros(1, 4), "forward pass on the example failed"},
 	}
 	for _, c := range cases {
