@@ -10,7 +10,7 @@ import (
 // BenchmarkEncode encodes Isaac Newton's Opticks (567 KB, shipped with Go)
 // with each reference tokenizer and reports MB/s: the three byte-level
 // ones, and the SentencePiece-style one in LLaMA 2's form (no
-// pre-tokenizer: the whole text is one word, merged through a heap) and in the Metaspace form (split at every "▁"). The
+// pre-tokenizer: the whole text is one word, cut where no merge can join) and in the Metaspace form (split at every "▁"). The
 // pre-token cache is cleared before every run, so the figure includes the
 // BPE merges.
 func BenchmarkEncode(b *testing.B) {

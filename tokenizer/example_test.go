@@ -2,6 +2,7 @@ package tokenizer_test
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/nabla-go/nabla/tokenizer"
 )
@@ -17,4 +18,29 @@ func Example() {
 	last, _ := tok.Token(ids[len(ids)-1])
 	fmt.Println(len(ids) > 1, last, text)
 	// Output: true <|endoftext|> Light is refracted.
+}
+
+// A SentencePiece-style tokenizer (LLaMA 2's form): spaces are "▁", a
+// character outside the vocabulary falls back to its UTF-8 bytes, and the
+// beginning-of-text token <s>, which the file's post-processor adds, is
+// prepended by the caller.
+func Example_sentencePiece() {
+	tok, err := tokenizer.Load("testdata/llama2-tokenizer.json")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	bos, _ := tok.ID("<s>")
+	ids := append([]int{bos}, tok.Encode("the light 光")...)
+	var pieces []string
+	for _, id := range ids {
+		s, _ := tok.Token(id)
+		pieces = append(pieces, s)
+	}
+	text, _ := tok.Decode(ids, true)
+	fmt.Println(strings.Join(pieces, " "))
+	fmt.Printf("%q\n", text)
+	// Output:
+	// <s> ▁the ▁l ight ▁ <0xE5> <0x85> <0x89>
+	// "the light 光"
 }

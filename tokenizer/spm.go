@@ -194,6 +194,17 @@ func (t *Tokenizer) setupCharLevel(f *fileJSON) error {
 		}
 		t.unk = id
 	}
+	// the character pairs that some token has, where eachChunk cannot cut
+	t.joined = map[[2]rune]bool{}
+	for _, tok := range t.tokens {
+		var r0 rune = -1
+		for _, r := range tok {
+			if r0 >= 0 {
+				t.joined[[2]rune{r0, r}] = true
+			}
+			r0 = r
+		}
+	}
 	t.byteOf = make([]int16, len(t.tokens))
 	for i := range t.byteOf {
 		t.byteOf[i] = -1
@@ -206,6 +217,31 @@ func (t *Tokenizer) setupCharLevel(f *fileJSON) error {
 		}
 	}
 	return nil
+}
+
+// eachChunk calls f with pieces of w that BPE can merge independently:
+// w is cut between two characters, both in the vocabulary, that no token
+// has next to each other, so no merge can join them. (An unknown character
+// is never a cut's neighbour: fuse_unk and dropped characters join their
+// neighbours.) Not with ignore_merges, which looks up the whole word. A
+// LLaMA 2-form text, one word, thus becomes word-sized
+// pieces for the cache and short merges.
+func (t *Tokenizer) eachChunk(w string, f func(string)) {
+	start := 0
+	var r0 rune
+	known0 := false
+	for i := 0; i < len(w); {
+		r, n := utf8.DecodeRuneInString(w[i:])
+		_, known := t.ids[w[i:i+n]]
+		known = known && (r != utf8.RuneError || n > 1)
+		if known && known0 && i > start && !t.joined[[2]rune{r0, r}] {
+			f(w[start:i])
+			start = i
+		}
+		r0, known0 = r, known
+		i += n
+	}
+	f(w[start:])
 }
 
 // bpeChars merges the characters of w by rank, lowest first and leftmost

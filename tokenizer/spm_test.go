@@ -211,3 +211,34 @@ func TestSentencePieceRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestChunksMatchWholeWord checks that cutting a word where no merge can
+// join (eachChunk) gives what merging the whole word does, on Opticks and
+// the scanner texts in LLaMA 2's form (one word per text).
+func TestChunksMatchWholeWord(t *testing.T) {
+	tok, err := Load(filepath.Join("testdata", "llama2-tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chunks []string
+	tok.eachChunk(tok.norm("the light of the Sun"), func(c string) { chunks = append(chunks, c) })
+	if want := []string{"▁the", "▁light", "▁of", "▁the", "▁Sun"}; !slices.Equal(chunks, want) {
+		t.Errorf("chunks %q; want %q", chunks, want)
+	}
+	for _, s := range append([]string{"a  b\u2581\u2581c 水水 \xff\xfe", "ab🙂🙂cd"}, scannerTexts(t)...) {
+		if s == "" {
+			continue
+		}
+		var want []int
+		for _, id := range tok.bpeChars(tok.norm(s)) {
+			want = append(want, int(id))
+		}
+		if got := tok.EncodeOrdinary(s); !slices.Equal(got, want) {
+			n := 0
+			for n < min(len(got), len(want)) && got[n] == want[n] {
+				n++
+			}
+			t.Errorf("text of %d bytes: token %d differs: chunked %v, whole %v", len(s), n, got[n:min(n+5, len(got))], want[n:min(n+5, len(want))])
+		}
+	}
+}

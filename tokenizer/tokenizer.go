@@ -69,6 +69,7 @@ type Tokenizer struct {
 	fuseUnk      bool
 	ignoreMerges bool
 	dec          spmDecoder
+	joined       map[[2]rune]bool // character pairs within a token
 
 	mu    sync.Mutex
 	cache map[string][]int32 // pre-token -> ids
@@ -149,6 +150,14 @@ func (t *Tokenizer) appendOrdinary(out []int, seg string, first bool) []int {
 		pieces = p.apply(pieces, first)
 	}
 	for _, p := range pieces {
+		if t.charLevel && !t.ignoreMerges {
+			t.eachChunk(p, func(c string) {
+				for _, id := range t.word(c) {
+					out = append(out, int(id))
+				}
+			})
+			continue
+		}
 		for _, id := range t.word(p) {
 			out = append(out, int(id))
 		}
