@@ -2,6 +2,8 @@ package onnx
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -170,6 +172,86 @@ func TestExportErrors(t *testing.T) {
 			err := Export(&bytes.Buffer{}, c.model, c.x)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v does not say %q", err, c.want)
+			}
+		})
+	}
+}
+
+// torchCheck builds the PyTorch 1.13 modules of some round-trip models,
+// loads their state dicts from the exported file's initializers (strict:
+// the names must be PyTorch's) and prints their output for the input in
+// the JSON file argv[3].
+const torchCheck = `
+import json, sys
+import onnx, torch
+from onnx import numpy_helper
+case, path, xpath = sys.argv[1:4]
+sd = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in onnx.load(path).graph.initializer}
+def load(m, prefix):
+    m.load_state_dict({k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}, strict=True)
+    return m.eval()
+inp = json.load(open(xpath))
+x = torch.tensor(inp["x"], dtype=torch.float32).reshape(inp["shape"])
+with torch.no_grad():
+    if case == "lstm":
+        l, lin = load(torch.nn.LSTM(3, 5, num_layers=2, bidirectional=True), "0."), load(torch.nn.Linear(10, 2), "1.")
+        y = lin(l(x)[0])
+    elif case == "gru":
+        g0 = load(torch.nn.GRU(3, 4, num_layers=2, bidirectional=True, batch_first=True), "0.")
+        g1 = load(torch.nn.GRU(8, 3, bias=False, batch_first=True), "1.")
+        y = g1(g0(x)[0])[0]
+    elif case == "transformer-layers":
+        ls = [load(torch.nn.TransformerEncoderLayer(8, 4, dim_feedforward=12, dropout=0.0, activation="gelu",
+              layer_norm_eps=1e-6, batch_first=True, norm_first=True), "%d." % i) for i in range(2)]
+        y = ls[1](ls[0](x))
+print(json.dumps(y.flatten().tolist()))
+`
+
+// TestExportMatchesTorch runs exported sequence models, loaded back, and
+// compares them with the PyTorch modules of the file's weights, when /usr/bin/python3 has
+// torch and onnx (the Go round trip needs neither).
+func TestExportMatchesTorch(t *testing.T) {
+	py := "/usr/bin/python3"
+	if exec.Command(py, "-c", "import torch, onnx").Run() != nil {
+		t.Skip("no /usr/bin/python3 with torch and onnx: the PyTorch comparison is not run")
+	}
+	dir := t.TempDir()
+	for _, c := range exportModels() {
+		if c.name != "lstm" && c.name != "gru" && c.name != "transformer-layers" {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			nn.SetTraining(c.model, false)
+			var buf bytes.Buffer
+			if err := Export(&buf, c.model, c.example); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, c.name+".onnx")
+			in, _ := json.Marshal(map[string]any{"x": c.example.Float32s(), "shape": c.example.Shape()})
+			xpath := filepath.Join(dir, c.name+".json")
+			if err := errors.Join(os.WriteFile(path, buf.Bytes(), 0o644), os.WriteFile(xpath, in, 0o644)); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(py, "-c", torchCheck, c.name, path, xpath).Output()
+			if err != nil {
+				t.Fatalf("python: %v", err)
+			}
+			var want []float32
+			if err := json.Unmarshal(out, &want); err != nil {
+				t.Fatalf("python printed %q: %v", out, err)
+			}
+			// The file run here against PyTorch with the file's weights.
+			m, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got *nabla.Tensor
+			nn.NoGrad(m, func() { got = m.Forward(c.example) })
+			if got.Len() != len(want) {
+				t.Fatalf("%d outputs, PyTorch's %d", got.Len(), len(want))
+			}
+			if k, ok := closeTo(got.Float32s(), want, 1e-5, 1e-6); !ok {
+				t.Fatalf("output[%d] = %v, PyTorch's %v", k, got.Float32s()[k], want[k])
 			}
 		})
 	}

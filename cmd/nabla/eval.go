@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/nabla-go/nabla/cmd/nabla/internal/model"
+	"github.com/nabla-go/nabla/datasets"
 	"github.com/nabla-go/nabla/nn"
 	"github.com/nabla-go/nabla/safetensors"
 )
@@ -137,9 +138,11 @@ func firstNonFinite(v []float64) (int, float64, bool) {
 }
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var ckpt, dataFlag, dataDir, labels, out string
-	fs := newFlags("eval", "eval --checkpoint PATH [flags]\n\nReports a trained model's accuracy (MSE for regression), per-class precision and recall\nand the confusion matrix on the held-out test split of its data (or on --data), and\nwrites the confusion matrix as "+confusionFile+" beside the checkpoint (or into --out).", stdout)
+	var ckpt, dataFlag, dataDir, labels, out, onnxPath, norm string
+	fs := newFlags("eval", "eval --checkpoint PATH [flags]\n       eval --model MODEL.onnx --data DATA [--normalize MEAN,STD] [flags]\n\nReports a trained model's accuracy (MSE for regression), per-class precision and recall\nand the confusion matrix on the held-out test split of its data (or on --data), and\nwrites the confusion matrix as "+confusionFile+" beside the checkpoint (or into --out).\n\nWith --model, an ONNX classifier (one input (batch, features...), one output of class\nscores, taken as logits for the loss) is evaluated on --data: the test split of a\nbuilt-in data set, a CSV or IDX file whole. Images become pixels in [0, 1], mapped to\n(x - MEAN) / STD with --normalize, as for predict.", stdout)
 	fs.StringVar(&ckpt, "checkpoint", "", "a train run's output folder, or the "+checkpointFile+" in it")
+	fs.StringVar(&onnxPath, "model", "", "an ONNX classifier to evaluate instead of a checkpoint (with --data)")
+	fs.StringVar(&norm, "normalize", "", "with --model: MEAN,STD to map each input value x to (x - MEAN) / STD")
 	fs.StringVar(&dataFlag, "data", "", "evaluate on this CSV file, IDX images file or folder of IDX files instead of the test split")
 	fs.StringVar(&dataDir, "data-dir", "", "folder of the IDX files, when the model was trained on fashion-mnist or mnist elsewhere")
 	fs.StringVar(&labels, "labels", "", "IDX labels file for an IDX images file given to --data")
@@ -150,24 +153,38 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	if d := runDir(ckpt); isLMRun(d) { // a language model: lm.go
-		return evalLM(d, dataFlag, stdout)
-	}
-	ck, err := loadCheckpoint(ckpt)
-	if err != nil {
-		return err
-	}
-	if ck.note != "" {
-		fmt.Fprintf(stderr, "nabla eval: note: %s\n", ck.note)
-	}
-	cfg, m, dir := ck.cfg, ck.m, ck.dir
-	src, whole, err := evalSource(cfg, dir, dataFlag, dataDir, labels)
-	if err != nil {
-		return err
-	}
-	d, err := model.LoadEval(src, cfg.Task, cfg.Outputs, whole)
-	if err != nil {
-		return err
+	var cfg *model.Config
+	var m nn.Module
+	var dir string
+	var d *datasets.Dataset
+	if onnxPath != "" {
+		var err error
+		if cfg, m, d, err = evalONNX(onnxPath, norm, dataFlag, dataDir, labels, ckpt); err != nil {
+			return err
+		}
+		dir = filepath.Dir(onnxPath)
+	} else {
+		if norm != "" {
+			return usagef("--normalize goes with --model")
+		}
+		if d := runDir(ckpt); isLMRun(d) { // a language model: lm.go
+			return evalLM(d, dataFlag, stdout)
+		}
+		ck, err := loadCheckpoint(ckpt)
+		if err != nil {
+			return err
+		}
+		if ck.note != "" {
+			fmt.Fprintf(stderr, "nabla eval: note: %s\n", ck.note)
+		}
+		cfg, m, dir = ck.cfg, ck.m, ck.dir
+		src, whole, err := evalSource(cfg, dir, dataFlag, dataDir, labels)
+		if err != nil {
+			return err
+		}
+		if d, err = model.LoadEval(src, cfg.Task, cfg.Outputs, whole); err != nil {
+			return err
+		}
 	}
 	ev, err := evaluate(m, cfg, d)
 	if err != nil {
@@ -203,6 +220,61 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "\nwrote %s\n", png)
 	return nil
+}
+
+// evalONNX loads the ONNX classifier path and the data to evaluate it on:
+// the test split of a built-in data set, or a CSV or IDX file whole.
+func evalONNX(path, norm, dataFlag, dataDir, labels, ckpt string) (*model.Config, nn.Module, *datasets.Dataset, error) {
+	if ckpt != "" {
+		return nil, nil, nil, usagef("give --checkpoint or --model, not both")
+	}
+	if dataFlag == "" {
+		return nil, nil, nil, usagef("--model needs --data: the data set to evaluate the ONNX model on")
+	}
+	src, err := model.ParseSource(dataFlag, dataDir, labels, "")
+	if err != nil {
+		return nil, nil, nil, usageError{fmt.Errorf("invalid value for --data: %v", err)}
+	}
+	src.TestFrac, src.Seed = 0.2, 1 // the test split train makes by default
+	var d *datasets.Dataset
+	pixelMax := 0.0
+	if src.Name == "csv" || src.Name == "idx" && !isDir(src.Path) {
+		if d, err = model.LoadEval(src, model.Classification, 0, true); err != nil {
+			return nil, nil, nil, err
+		}
+		if src.Name == "idx" {
+			pixelMax = 1
+		}
+	} else {
+		set, err := model.Load(src, model.Classification, 0)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if set.Task != model.Classification {
+			return nil, nil, nil, fmt.Errorf("%s is a regression data set; eval --model evaluates classifiers", dataFlag)
+		}
+		d, pixelMax = set.Test, set.PixelMax
+	}
+	cfg, m, err := loadONNX(path, norm, pixelMax)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := fitsONNX(path, cfg, d.Name, d.NumFeatures, d.FeatureShape); err != nil {
+		return nil, nil, nil, err
+	}
+	if d.NumClasses > cfg.Outputs {
+		return nil, nil, nil, fmt.Errorf("%s has %d classes; %s has %d outputs", d.Name, d.NumClasses, path, cfg.Outputs)
+	}
+	if len(d.ClassNames) == cfg.Outputs {
+		cfg.Classes = d.ClassNames
+	}
+	cfg.Data.Name = src.Name
+	return cfg, m, d, nil
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // evalSource returns the data to evaluate the model cfg on, and whether

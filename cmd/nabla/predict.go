@@ -21,8 +21,10 @@ import (
 
 	xdraw "golang.org/x/image/draw"
 
+	"github.com/nabla-go/nabla"
 	"github.com/nabla-go/nabla/cmd/nabla/internal/model"
 	"github.com/nabla-go/nabla/nn"
+	"github.com/nabla-go/nabla/onnx"
 )
 
 // input is one sample to predict, with a name to print.
@@ -32,10 +34,13 @@ type input struct {
 }
 
 func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var ckpt, invert string
+	var ckpt, invert, onnxPath, norm, classes string
 	var top int
-	fs := newFlags("predict", "predict --checkpoint PATH [flags] [FILE ...]\n\nClassifies inputs with a trained model and prints the top classes with their probabilities\n(or the predicted value, for regression). Each FILE is a CSV file of rows of raw features in\nthe order of training (a header row is optional), or a PNG, JPEG or GIF image, which is\nconverted to grayscale and resized to the model's input size (8×8 for digits, 28×28 for\nFashion-MNIST). With no FILE, or -, CSV rows are read from stdin.", stdout)
+	fs := newFlags("predict", "predict --checkpoint PATH [flags] [FILE ...]\n       predict --model MODEL.onnx [--normalize MEAN,STD] [--classes A,B,...] [flags] [FILE ...]\n\nClassifies inputs with a trained model and prints the top classes with their probabilities\n(or the predicted value, for regression). Each FILE is a CSV file of rows of raw features in\nthe order of training (a header row is optional), or a PNG, JPEG or GIF image, which is\nconverted to grayscale and resized to the model's input size (8×8 for digits, 28×28 for\nFashion-MNIST). With no FILE, or -, CSV rows are read from stdin.\n\nWith --model, an ONNX classifier (one input (batch, features...), one output of class\nscores) runs instead: images become pixels in [0, 1], CSV values are given as they are,\nboth mapped to (x - MEAN) / STD with --normalize (for a file of \"nabla export\", the\nscale, mean and std of its config.json's normalization).", stdout)
 	fs.StringVar(&ckpt, "checkpoint", "", "a train run's output folder, or the "+checkpointFile+" in it")
+	fs.StringVar(&onnxPath, "model", "", "an ONNX classifier to run instead of a checkpoint")
+	fs.StringVar(&norm, "normalize", "", "with --model: MEAN,STD to map each input value x to (x - MEAN) / STD")
+	fs.StringVar(&classes, "classes", "", "with --model: the class names, comma-separated, in output order (default 0, 1, ...)")
 	fs.IntVar(&top, "top", 3, "number of classes to print per input")
 	fs.StringVar(&invert, "invert", "auto", "images: make dark ink on a light background light on dark, as in training: auto (by the border's brightness), true or false")
 	if err := parse(fs, args); err != nil {
@@ -47,14 +52,36 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if invert != "auto" && invert != "true" && invert != "false" {
 		return usagef("invalid value %q for --invert: want auto, true or false", invert)
 	}
-	ck, err := loadCheckpoint(ckpt)
-	if err != nil {
-		return err
+	var cfg *model.Config
+	var m nn.Module
+	if onnxPath != "" {
+		if ckpt != "" {
+			return usagef("give --checkpoint or --model, not both")
+		}
+		var err error
+		if cfg, m, err = loadONNX(onnxPath, norm, 1); err != nil {
+			return err
+		}
+		if classes != "" {
+			names := strings.Split(classes, ",")
+			if len(names) != cfg.Outputs {
+				return usagef("--classes names %d classes; %s has %d outputs", len(names), onnxPath, cfg.Outputs)
+			}
+			cfg.Classes = names
+		}
+	} else {
+		if norm != "" || classes != "" {
+			return usagef("--normalize and --classes go with --model")
+		}
+		ck, err := loadCheckpoint(ckpt)
+		if err != nil {
+			return err
+		}
+		if ck.note != "" {
+			fmt.Fprintf(stderr, "nabla predict: note: %s\n", ck.note)
+		}
+		cfg, m = ck.cfg, ck.m
 	}
-	if ck.note != "" {
-		fmt.Fprintf(stderr, "nabla predict: note: %s\n", ck.note)
-	}
-	cfg, m := ck.cfg, ck.m
 	files := fs.Args()
 	if len(files) == 0 {
 		files = []string{"-"}
@@ -303,4 +330,118 @@ func writeGray(path string, x []float32, h, w int, pixelMax float64) error {
 		return err
 	}
 	return f.Close()
+}
+
+// onnxClassifier is an ONNX file run as a classifier by predict and eval,
+// with a configuration that describes it to their shared code: raw
+// features are scaled to [0, 1] for images (by the data's PixelMax), then
+// mapped to (x - mean) / std by --normalize, and given to the graph's one
+// input; its one output holds the class scores.
+type onnxClassifier struct {
+	m     *onnx.Model
+	shape []int // the input's shape without the batch dimension
+	fixed bool  // the batch dimension is fixed to 1: run one sample at a time
+}
+
+// loadONNX reads the ONNX file path as a classifier of one float input of
+// shape (batch, features...) and one output (batch, classes). norm is
+// --normalize's value ("" for none). pixelMax is the raw value of a fully
+// inked pixel of the data (0 unless images; 1 for images read by predict).
+func loadONNX(path, norm string, pixelMax float64) (*model.Config, nn.Module, error) {
+	m, err := onnx.Load(path)
+	if err != nil {
+		if model.IsNotExist(err) {
+			return nil, nil, fmt.Errorf("model %s does not exist", path)
+		}
+		// One line, whatever the reader lists (every unsupported operator).
+		return nil, nil, fmt.Errorf("%s", strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " "))
+	}
+	if len(m.Inputs) != 1 || len(m.Outputs) != 1 {
+		return nil, nil, fmt.Errorf("%s has %d inputs and %d outputs; a classifier has one input and one output (the class scores)", path, len(m.Inputs), len(m.Outputs))
+	}
+	in, out := m.Inputs[0], m.Outputs[0]
+	if in.DType != "float32" && in.DType != "float64" {
+		return nil, nil, fmt.Errorf("%s: input %q is %s; predict and eval give the model float features", path, in.Name, in.DType)
+	}
+	if len(in.Shape) < 2 || len(out.Shape) != 2 {
+		return nil, nil, fmt.Errorf("%s: input %v and output %v: want an input (batch, features...) and an output (batch, classes)", path, in, out)
+	}
+	c := &onnxClassifier{m: m, shape: slices.Clone(in.Shape[1:]), fixed: in.Shape[0] == 1}
+	for _, d := range c.shape {
+		if d < 0 {
+			return nil, nil, fmt.Errorf("%s: input %v has a dynamic dimension besides the batch; predict and eval need a fixed sample shape", path, in)
+		}
+	}
+	if out.Shape[1] < 1 {
+		return nil, nil, fmt.Errorf("%s: output %v has no fixed number of classes", path, out)
+	}
+	if in.DType == "float64" {
+		m.To(nabla.Float32)
+	}
+	n := 1
+	for _, d := range c.shape {
+		n *= d
+	}
+	k := out.Shape[1]
+	cfg := &model.Config{Model: filepath.Base(path), Task: model.Classification, NumFeatures: n, Outputs: k,
+		InputShape: c.shape, FeatureShape: c.shape, PixelMax: pixelMax}
+	// The images predict reads: the input's last two dimensions, or a
+	// square of the features of a flat input.
+	if len(c.shape) == 1 {
+		if s := int(math.Sqrt(float64(n))); s*s == n {
+			cfg.FeatureShape = []int{s, s}
+		}
+	}
+	for j := range k {
+		cfg.Classes = append(cfg.Classes, strconv.Itoa(j))
+	}
+	scale := 1.0
+	if pixelMax > 0 {
+		scale = 1 / pixelMax
+	}
+	cfg.Norm = model.Norm{Scale: scale, Mean: []float64{0}, Std: []float64{1}}
+	if norm != "" {
+		a, b, ok := strings.Cut(norm, ",")
+		mean, err1 := strconv.ParseFloat(strings.TrimSpace(a), 64)
+		std, err2 := strconv.ParseFloat(strings.TrimSpace(b), 64)
+		if !ok || err1 != nil || err2 != nil || !(std > 0) || math.IsInf(std, 0) || math.IsNaN(mean) || math.IsInf(mean, 0) {
+			return nil, nil, usagef("invalid value %q for --normalize: want MEAN,STD (finite, STD > 0)", norm)
+		}
+		cfg.Norm.Mean, cfg.Norm.Std = []float64{mean}, []float64{std}
+	}
+	return cfg, c, nil
+}
+
+// Forward runs the graph on x, one sample at a time if its batch size is
+// fixed to 1.
+func (c *onnxClassifier) Forward(x *nabla.Tensor) *nabla.Tensor {
+	if !c.fixed || x.Size(0) == 1 {
+		return c.m.Forward(x)
+	}
+	outs := make([]*nabla.Tensor, x.Size(0))
+	for i := range outs {
+		outs[i] = c.m.Forward(x.Slice(0, i, i+1, 1))
+	}
+	return nabla.Concat(outs, 0)
+}
+
+// Params returns the graph's parameters.
+func (c *onnxClassifier) Params() []nn.Param { return c.m.Params() }
+
+// fitsONNX checks that the data's samples fit the ONNX model's input,
+// naming both shapes.
+func fitsONNX(path string, cfg *model.Config, name string, nf int, shape []int) error {
+	if nf != cfg.NumFeatures {
+		return fmt.Errorf("%s takes inputs of shape %v (%d features per sample); %s has samples of shape %v (%d features)",
+			path, append([]any{"batch"}, anys(cfg.InputShape)...), cfg.NumFeatures, name, shape, nf)
+	}
+	return nil
+}
+
+func anys(v []int) []any {
+	a := make([]any, len(v))
+	for i, x := range v {
+		a[i] = x
+	}
+	return a
 }
