@@ -20,6 +20,44 @@ type Cache struct {
 
 type layerCache struct {
 	k, v *nabla.Tensor // (N, H, Len, D), nil before the first step
+	// outside a graph: buffers with room to grow along the positions,
+	// whose first Len positions k and v view, so that a step copies only
+	// its new keys and values (a concatenation copies them all)
+	kbuf, vbuf *nabla.Tensor
+}
+
+// appendKV adds the new keys and values (N, H, T, D) after the cached ones
+// and returns all of them.
+func (c *layerCache) appendKV(k, v *nabla.Tensor) (*nabla.Tensor, *nabla.Tensor) {
+	if c.k != nil && (k.RequiresGrad() || v.RequiresGrad() || c.kbuf == nil) {
+		c.k = nabla.Concat([]*nabla.Tensor{c.k, k}, 2)
+		c.v = nabla.Concat([]*nabla.Tensor{c.v, v}, 2)
+		return c.k, c.v
+	}
+	if k.RequiresGrad() || v.RequiresGrad() {
+		c.k, c.v = k, v
+		return k, v
+	}
+	past, T := 0, k.Size(2)
+	if c.k != nil {
+		past = c.k.Size(2)
+	}
+	if c.kbuf == nil || c.kbuf.Size(2) < past+T {
+		grow := func(old, x *nabla.Tensor) *nabla.Tensor {
+			sh := x.Shape()
+			sh[2] = max(2*(past+T), 64)
+			b := nabla.Zeros(sh...).To(x.DType())
+			if past > 0 {
+				b.Slice(2, 0, past, 1).CopyFrom(old.Slice(2, 0, past, 1))
+			}
+			return b
+		}
+		c.kbuf, c.vbuf = grow(c.kbuf, k), grow(c.vbuf, v)
+	}
+	c.kbuf.Slice(2, past, past+T, 1).CopyFrom(k)
+	c.vbuf.Slice(2, past, past+T, 1).CopyFrom(v)
+	c.k, c.v = c.kbuf.Slice(2, 0, past+T, 1), c.vbuf.Slice(2, 0, past+T, 1)
+	return c.k, c.v
 }
 
 // NewCache returns an empty cache for g.
@@ -48,10 +86,8 @@ func attendCached(m *nn.MultiheadAttention, x *nabla.Tensor, c *layerCache) *nab
 	past := 0
 	if c.k != nil {
 		past = c.k.Size(2)
-		k = nabla.Concat([]*nabla.Tensor{c.k, k}, 2)
-		v = nabla.Concat([]*nabla.Tensor{c.v, v}, 2)
 	}
-	c.k, c.v = k, v
+	k, v = c.appendKV(k, v)
 	var mask *nabla.Tensor
 	if T > 1 && past > 0 {
 		// queries are the last T of past+T positions: key j is seen by
