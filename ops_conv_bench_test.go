@@ -14,18 +14,33 @@ type convBench struct {
 	n, c, h, w int
 	o, k       int
 	pad        int
+	stride     int  // 1 when 0
 	inputGrad  bool // the input requires a gradient (it is not the data)
 }
+
+func (cb convBench) st() int { return max(cb.stride, 1) }
 
 var lenetConvs = []convBench{
 	{name: "lenet1", n: 64, c: 1, h: 28, w: 28, o: 6, k: 5, pad: 2},
 	{name: "lenet2", n: 64, c: 6, h: 14, w: 14, o: 16, k: 5, inputGrad: true},
 }
 
+// resnetConvs are 3×3 and 1×1 convolutions of torchvision's resnet18 (W9)
+// at batch 16, and the first one at batch 1.
+var resnetConvs = []convBench{
+	{name: "resnet_c64_56", n: 16, c: 64, h: 56, w: 56, o: 64, k: 3, pad: 1},
+	{name: "resnet_c64_56_b1", n: 1, c: 64, h: 56, w: 56, o: 64, k: 3, pad: 1},
+	{name: "resnet_c128_28", n: 16, c: 128, h: 28, w: 28, o: 128, k: 3, pad: 1},
+	{name: "resnet_c256_14", n: 16, c: 256, h: 14, w: 14, o: 256, k: 3, pad: 1},
+	{name: "resnet_c512_7", n: 16, c: 512, h: 7, w: 7, o: 512, k: 3, pad: 1},
+	{name: "resnet_s2_c64_56", n: 16, c: 64, h: 56, w: 56, o: 128, k: 3, pad: 1, stride: 2},
+	{name: "resnet_1x1s2_c64_56", n: 16, c: 64, h: 56, w: 56, o: 128, k: 1, stride: 2},
+}
+
 // flops returns the multiply-adds of the forward pass, times two.
 func (cb convBench) flops() float64 {
-	oh := cb.h + 2*cb.pad - cb.k + 1
-	ow := cb.w + 2*cb.pad - cb.k + 1
+	oh := (cb.h+2*cb.pad-cb.k)/cb.st() + 1
+	ow := (cb.w+2*cb.pad-cb.k)/cb.st() + 1
 	return 2 * float64(cb.n*cb.o*oh*ow*cb.c*cb.k*cb.k)
 }
 
@@ -45,7 +60,7 @@ func (cb convBench) inputs() (x, w, b *nabla.Tensor) {
 // in training.
 func BenchmarkConv2d(b *testing.B) {
 	for _, cb := range lenetConvs {
-		opt := nabla.ConvOptions{Padding: [2]int{cb.pad, cb.pad}}
+		opt := nabla.ConvOptions{Padding: [2]int{cb.pad, cb.pad}, Stride: [2]int{cb.st(), cb.st()}}
 		b.Run("fwd/"+cb.name, func(b *testing.B) {
 			x, w, bias := cb.inputs()
 			ar := nabla.NewArena()
@@ -67,6 +82,25 @@ func BenchmarkConv2d(b *testing.B) {
 				ar.Reset()
 			}
 			b.ReportMetric(passes*cb.flops()*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkConv2dResNet runs the forward pass of resnet18's convolutions
+// (inference, as W9).
+func BenchmarkConv2dResNet(b *testing.B) {
+	for _, cb := range resnetConvs {
+		opt := nabla.ConvOptions{Padding: [2]int{cb.pad, cb.pad}, Stride: [2]int{cb.st(), cb.st()}}
+		b.Run("fwd/"+cb.name, func(b *testing.B) {
+			x, w, bias := cb.inputs()
+			ar := nabla.NewArena()
+			nabla.NoGrad(func() {
+				for b.Loop() {
+					nabla.Conv2d(x.InArena(ar), w, bias, opt)
+					ar.Reset()
+				}
+			}, w, bias)
+			b.ReportMetric(cb.flops()*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
 }

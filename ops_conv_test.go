@@ -58,6 +58,10 @@ func TestConv2dMatchesDefinition(t *testing.T) {
 		{"stride2 unpadded batch", 4, 3, 8, 6, 2, 2, 1, [2]int{2, 2}, [2]int{0, 0}, [2]int{1, 1}},
 		{"pad wider than image", 2, 1, 2, 3, 2, 3, 1, [2]int{1, 1}, [2]int{2, 2}, [2]int{1, 1}},
 		{"groups batch strided", 3, 4, 7, 6, 4, 3, 2, [2]int{2, 1}, [2]int{1, 0}, [2]int{1, 2}},
+		// 32 filters per group or more: the implicit GEMM
+		{"implicit padded", 3, 5, 9, 7, 32, 3, 1, [2]int{1, 1}, [2]int{1, 1}, [2]int{1, 1}},
+		{"implicit stride2 dilated groups", 2, 4, 11, 10, 64, 3, 2, [2]int{2, 2}, [2]int{1, 2}, [2]int{2, 2}},
+		{"implicit 1x1 stride2", 2, 6, 7, 9, 33, 1, 1, [2]int{2, 2}, [2]int{0, 0}, [2]int{1, 1}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(5, 6))

@@ -39,14 +39,36 @@ import (
 // slice is too short. Large products are computed in parallel on
 // runtime.GOMAXPROCS(0) goroutines; small ones run on the calling goroutine.
 func GemmF32(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemm(f32Kernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemm(f32Kernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 }
 
 // GemmF64 computes C = alpha*op(A)*op(B) + beta*C on row-major matrices.
 // It is the float64 version of GemmF32, with the same layout, reference loop
 // and conventions.
 func GemmF64(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
-	gemm(f64Kernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemm(f64Kernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// PanelFunc packs one panel of a k×n matrix B that is never stored whole:
+// it sets dst[p*w+j] = B[p0+p][j0+j] for p < kb, j < cols, and zeroes
+// dst[p*w+j] for cols <= j < w (w is the micro-kernel's panel width). It
+// must not keep dst, and it may be called from several goroutines at once.
+type PanelFunc[T float] func(dst []T, w, p0, kb, j0, cols int)
+
+// GemmPanelsF32 computes C = alpha*A*B + beta*C like GemmF32 with neither
+// operand transposed, except that B (k×n) is read only through packB, one
+// panel at a time. A convolution packs its panels straight from the padded
+// images with it (implicit GEMM), instead of unfolding them into a k×n
+// matrix that the product would then copy again. It always takes the
+// packed path, so its results are those of GemmF32 on a product with more
+// rows than the few that GemmF32 computes without packing.
+func GemmPanelsF32(m, n, k int, alpha float32, a []float32, lda int, packB PanelFunc[float32], beta float32, c []float32, ldc int) {
+	gemm(f32Kernel, false, false, m, n, k, alpha, a, lda, nil, max(1, n), beta, c, ldc, packB)
+}
+
+// GemmPanelsF64 is the float64 version of GemmPanelsF32.
+func GemmPanelsF64(m, n, k int, alpha float64, a []float64, lda int, packB PanelFunc[float64], beta float64, c []float64, ldc int) {
+	gemm(f64Kernel, false, false, m, n, k, alpha, a, lda, nil, max(1, n), beta, c, ldc, packB)
 }
 
 type float interface{ ~float32 | ~float64 }
@@ -141,6 +163,7 @@ type gemmArgs[T float] struct {
 	alpha, beta    T
 	a, b, c        []T
 	lda, ldb, ldc  int
+	packB          PanelFunc[T] // packs op(B) when not nil (b is then nil)
 }
 
 // checkGemm panics if the arguments of a Gemm call are inconsistent.
@@ -176,8 +199,12 @@ func checkGemm(transA, transB bool, m, n, k, lenA, lda, lenB, ldb, lenC, ldc int
 // product is split across goroutines. Tests lower it.
 var parallelThreshold = 1 << 20
 
-func gemm[T float](kern *microKernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	checkGemm(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+func gemm[T float](kern *microKernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int, pb PanelFunc[T]) {
+	lenB := len(b)
+	if pb != nil {
+		lenB = k * n // B is not stored: packB reads it
+	}
+	checkGemm(transA, transB, m, n, k, len(a), lda, lenB, ldb, len(c), ldc)
 	if m == 0 || n == 0 {
 		return
 	}
@@ -185,7 +212,7 @@ func gemm[T float](kern *microKernel[T], transA, transB bool, m, n, k int, alpha
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	args := gemmArgs[T]{transA, transB, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc}
+	args := gemmArgs[T]{transA, transB, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc, pb}
 	path := kern.choosePath(&args)
 	nw := runtime.GOMAXPROCS(0)
 	if nw == 1 || m*n*k < parallelThreshold {
@@ -272,7 +299,7 @@ const (
 // between blocks of rows.
 func (kern *microKernel[T]) choosePath(g *gemmArgs[T]) gemmPath {
 	switch {
-	case kern.gemvT == nil:
+	case kern.gemvT == nil || g.packB != nil:
 		return pathPacked
 	case g.transB && !g.transA && (g.m <= kern.smallM || (g.m <= kern.smallMT || kern.fewColumns(g)) && g.n*g.k <= smallMTElems):
 		return pathGemvT
@@ -348,7 +375,13 @@ func (kern *microKernel[T]) run(g *gemmArgs[T], m0, m1, n0, n1 int) {
 			for jc := n0; jc < n1; jc += nc {
 				nb := min(nc, n1-jc)
 				bp := bufs.b[:(nb+nr-1)/nr*nr*kb]
-				packB(nr, g.transB, g.b, g.ldb, pc, kb, jc, nb, bp)
+				if g.packB != nil {
+					for jr := 0; jr < nb; jr += nr {
+						g.packB(bp[jr*kb:(jr+nr)*kb], nr, pc, kb, jc+jr, min(nr, nb-jr))
+					}
+				} else {
+					packB(nr, g.transB, g.b, g.ldb, pc, kb, jc, nb, bp)
+				}
 				for ir := 0; ir < mb; ir += mr {
 					mrr := min(mr, mb-ir)
 					k := kern

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 )
 
@@ -158,7 +159,7 @@ func testGemm[T float](t *testing.T, kern *microKernel[T]) {
 				}
 				c, cbuf, coff := guarded[T](tc.m, tc.n, ldc, cfill)
 				want, mag := naiveGemm(tc.m, tc.n, prod, pmag, alpha, beta, c, ldc)
-				gemm(kern, transA, transB, tc.m, tc.n, tc.k, alpha, a, lda, b, ldb, beta, c, ldc)
+				gemm(kern, transA, transB, tc.m, tc.n, tc.k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
 				name := fmt.Sprintf("%s m=%d n=%d k=%d transA=%v transB=%v alpha=%v beta=%v lda=%d ldb=%d ldc=%d",
 					kern.name, tc.m, tc.n, tc.k, transA, transB, alpha, beta, lda, ldb, ldc)
 				tol := 2 * eps[T]() * float64(tc.k+2)
@@ -354,4 +355,89 @@ func TestGemmAllocs(t *testing.T) {
 			t.Errorf("%s: GemmF32 allocations per call: got %v; want 0", tc.name, allocs)
 		}
 	}
+}
+
+// testGemmPanels runs the Gemm whose B is packed by a PanelFunc over the
+// test table (neither operand transposed), against the reference loop and
+// against the packed path of the ordinary Gemm, bit for bit: both pack
+// the same panels.
+func testGemmPanels[T float](t *testing.T, kern *microKernel[T]) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	fill := func() T { return T(rnd.Float64()*2 - 1) }
+	for ci, tc := range gemmCases() {
+		pad := ci % 3
+		lda, ldb, ldc := max(tc.k, 1)+pad, max(tc.n, 1)+2*pad, max(tc.n, 1)+pad
+		a, _, _ := guarded[T](tc.m, tc.k, lda, fill)
+		b, _, _ := guarded[T](tc.k, tc.n, ldb, fill)
+		prod, pmag := naiveProd(false, false, tc.m, tc.n, tc.k, a, lda, b, ldb)
+		var calls atomic.Int64 // packB runs on several goroutines at once
+		pb := func(dst []T, w, p0, kb, j0, cols int) {
+			calls.Add(1)
+			if len(dst) != w*kb || j0+cols > tc.n || p0+kb > tc.k || cols > w {
+				// (Errorf: this may run on a worker goroutine)
+				t.Errorf("m=%d n=%d k=%d: packB(len %d, w=%d, p0=%d, kb=%d, j0=%d, cols=%d) out of range", tc.m, tc.n, tc.k, len(dst), w, p0, kb, j0, cols)
+				return
+			}
+			for p := range kb {
+				for j := range w {
+					var v T
+					if j < cols {
+						v = b[(p0+p)*ldb+j0+j]
+					}
+					dst[p*w+j] = v
+				}
+			}
+		}
+		for _, ab := range alphaBetas {
+			alpha, beta := T(ab.alpha), T(ab.beta)
+			c, cbuf, coff := guarded[T](tc.m, tc.n, ldc, fill)
+			c2 := append([]T(nil), cbuf...)[coff:]
+			want, mag := naiveGemm(tc.m, tc.n, prod, pmag, alpha, beta, c, ldc)
+			gemm(kern, false, false, tc.m, tc.n, tc.k, alpha, a, lda, nil, max(tc.n, 1), beta, c, ldc, pb)
+			// The ordinary Gemm on its packed path, on the same C.
+			if tc.m > 0 && tc.n > 0 && tc.k > 0 && alpha != 0 {
+				args := gemmArgs[T]{false, false, tc.m, tc.n, tc.k, alpha, beta, a, b, c2, lda, ldb, ldc, nil}
+				kern.run(&args, 0, tc.m, 0, tc.n)
+			} else if tc.m > 0 && tc.n > 0 {
+				scaleC(tc.m, tc.n, beta, c2, ldc)
+			}
+			name := fmt.Sprintf("%s m=%d n=%d k=%d alpha=%v beta=%v", kern.name, tc.m, tc.n, tc.k, alpha, beta)
+			tol := 2 * eps[T]() * float64(tc.k+2)
+		loop:
+			for i := 0; i < tc.m; i++ {
+				for j := 0; j < tc.n; j++ {
+					got := float64(c[i*ldc+j])
+					if w := want[i*tc.n+j]; math.IsNaN(got) || math.Abs(got-w) > tol*mag[i*tc.n+j]+1e-30 {
+						t.Errorf("%s: C[%d][%d]: got %v; want %v", name, i, j, got, w)
+						break loop
+					}
+					if got2 := float64(c2[i*ldc+j]); got != got2 {
+						t.Errorf("%s: C[%d][%d]: got %v; the packed Gemm gives %v", name, i, j, got, got2)
+						break loop
+					}
+				}
+			}
+			checkGuards(t, name+" C", cbuf, coff, tc.m, tc.n, ldc)
+			if t.Failed() {
+				return
+			}
+		}
+		if tc.m > 0 && tc.n > 0 && tc.k > 0 && calls.Load() == 0 {
+			t.Fatalf("m=%d n=%d k=%d: packB never called", tc.m, tc.n, tc.k)
+		}
+	}
+}
+
+func TestGemmPanels(t *testing.T) {
+	for _, kern := range kernelsF32() {
+		t.Run("f32/"+kern.name, func(t *testing.T) { testGemmPanels(t, kern) })
+	}
+	for _, kern := range kernelsF64() {
+		t.Run("f64/"+kern.name, func(t *testing.T) { testGemmPanels(t, kern) })
+	}
+	old := parallelThreshold
+	parallelThreshold = 0
+	defer func() { parallelThreshold = old }()
+	t.Run("parallel/f32", func(t *testing.T) { testGemmPanels(t, f32Kernel) })
+	t.Run("parallel/f64", func(t *testing.T) { testGemmPanels(t, f64Kernel) })
 }

@@ -715,6 +715,16 @@ func gemm[T Float](ta, tb bool, m, n, k int, a []T, lda int, b []T, ldb int, bet
 	}
 }
 
+// gemmPanels is kernel.GemmPanelsF32 or GemmPanelsF64 with alpha 1.
+func gemmPanels[T Float](m, n, k int, a []T, lda int, pack func(dst []T, w, p0, kb, j0, cols int), beta T, c []T, ldc int) {
+	switch a := any(a).(type) {
+	case []float32:
+		kernel.GemmPanelsF32(m, n, k, 1, a, lda, any(pack).(func([]float32, int, int, int, int, int)), float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		kernel.GemmPanelsF64(m, n, k, 1, a, lda, any(pack).(func([]float64, int, int, int, int, int)), float64(beta), any(c).([]float64), ldc)
+	}
+}
+
 // Conv is a 2-d convolution (cross-correlation) of N images by O filters
 // of C/Groups channels, with the geometry of Window.
 //
@@ -807,7 +817,174 @@ func (cv *Conv) wide() (w wide, ok bool) {
 // ConvForward sets out (N, O, OH·OW) to the convolution of img (N, C, H,
 // W) with w (O, C/Groups·KH·KW), plus bias[o] for each channel o when bias
 // is not nil.
+//
+// It is an implicit GEMM (see convForwardImplicit) with more than 8
+// filters per group, unless there are fewer than 32 and the output rows
+// are short: then the columns are unfolded first (convForwardCols). With
+// 8 filters or fewer the GEMM computes the product without packing it;
+// with few filters and short rows packing dominates, and packing from the
+// unfolded columns (whole panels of 32 consecutive columns) beats copying
+// the short runs of a window row (LeNet's second convolution, 16 filters
+// on 10-wide rows: 20 % slower forward and backward implicitly).
 func ConvForward[T Float](out, img, w, bias []T, cv Conv) {
+	if og := cv.O / cv.Groups; og > 8 && (og >= 32 || cv.OW >= 32) {
+		convForwardImplicit(out, img, w, bias, cv)
+		return
+	}
+	convForwardCols(out, img, w, bias, cv)
+}
+
+// convForwardImplicit is ConvForward as an implicit GEMM: the product's
+// panels of B are packed straight from the (zero-padded) images by
+// convPanels, so the unfolded columns are never materialized (the unfold
+// and then the GEMM's packing copied every tap twice). A chunk of one
+// image computes its product straight into out, which is (O, OH·OW) for
+// that image, with the bias written first; a chunk of several images (for
+// small images, so that the product has enough columns to amortize packing
+// the filters) computes (O, n·OH·OW) and moves it to out.
+func convForwardImplicit[T Float](out, img, w, bias []T, cv Conv) {
+	K, L := cv.C*cv.KH*cv.KW, cv.OH*cv.OW
+	og, kg := cv.O/cv.Groups, K/cv.Groups
+	hw := cv.C * cv.H * cv.W
+	padded := cv.PH != 0 || cv.PW != 0
+	wp, hp := cv.W+2*cv.PW, cv.H+2*cv.PH
+	pd := wide{wp: wp, hp: hp, p: hp * wp}
+	// enough images for 256 columns, and two chunks per goroutine when
+	// there are enough images
+	nb := max(1, (256+L-1)/L)
+	nb = min(nb, max(1, cv.N/(2*runtime.GOMAXPROCS(0))), max(cv.N, 1))
+	// rowOff[k] is where tap k = (c·KH + i)·KW + j reads in an image's
+	// padded planes, relative to the window position.
+	rowOff := make([]int, K)
+	for c := 0; c < cv.C; c++ {
+		for i := 0; i < cv.KH; i++ {
+			for j := 0; j < cv.KW; j++ {
+				rowOff[(c*cv.KH+i)*cv.KW+j] = c*pd.p + i*cv.DH*wp + j*cv.DW
+			}
+		}
+	}
+	type scratch struct {
+		pad, y []T
+		colOff []int
+	}
+	eachChunk(&cv, nb, func() *scratch {
+		s := &scratch{colOff: make([]int, nb*L)}
+		if padded {
+			s.pad = getBuf[T](nb * cv.C * pd.p)
+		}
+		if nb > 1 {
+			s.y = getBuf[T](cv.O * nb * L)
+		}
+		return s
+	}, func(s *scratch, n0, n1 int) {
+		n := n1 - n0
+		src := img[n0*hw : n1*hw]
+		if padded {
+			padImages(s.pad, src, &cv, &pd, n)
+			src = s.pad[:n*cv.C*pd.p]
+		}
+		// colOff[b·L + q] is where window position q of image b starts.
+		colOff := s.colOff[:n*L]
+		for b := 0; b < n; b++ {
+			for oy := 0; oy < cv.OH; oy++ {
+				r := colOff[b*L+oy*cv.OW:][:cv.OW]
+				base := b*cv.C*pd.p + oy*cv.SH*wp
+				for ox := range r {
+					r[ox] = base + ox*cv.SW
+				}
+			}
+		}
+		dst := out[n0*cv.O*L : n1*cv.O*L]
+		y, beta := dst, T(0)
+		if n > 1 {
+			y = s.y[:cv.O*n*L]
+		} else if bias != nil {
+			for o, v := range bias {
+				fill(y[o*L:(o+1)*L], v)
+			}
+			beta = 1
+		}
+		nl := n * L
+		for gi := 0; gi < cv.Groups; gi++ {
+			cp := &convPanels[T]{src: src, rowOff: rowOff[gi*kg : (gi+1)*kg], colOff: colOff}
+			gemmPanels(og, nl, kg, w[gi*og*kg:], kg, cp.pack, beta, y[gi*og*nl:], nl)
+		}
+		if n > 1 {
+			colsToImages(dst, y, bias, n, cv.O, L)
+		}
+	}, func(s *scratch) {
+		putBuf(s.pad)
+		putBuf(s.y)
+	})
+}
+
+// convPanels packs the panels of the implicit GEMM of a convolution: row p
+// and column q of B is src[rowOff[p] + colOff[q]], the tap p of window
+// position q.
+type convPanels[T Float] struct {
+	src            []T
+	rowOff, colOff []int
+}
+
+// pack is a kernel.PanelFunc. The columns of a panel are a few runs of
+// consecutive offsets at stride 1 (a window row, then the next); each run
+// is one copy per row of the panel. At larger strides they are gathered.
+func (cp *convPanels[T]) pack(dst []T, w, p0, kb, j0, cols int) {
+	co := cp.colOff[j0 : j0+cols]
+	ro := cp.rowOff[p0 : p0+kb]
+	src := cp.src
+	nrun := 1
+	for q := 1; q < cols; q++ {
+		if co[q] != co[q-1]+1 {
+			nrun++
+		}
+	}
+	var runBuf [32][2]int // (first column, length)
+	var runs [][2]int
+	if 2*nrun <= cols && nrun <= len(runBuf) {
+		runs = runBuf[:0]
+		for q := 0; q < cols; {
+			e := q + 1
+			for e < cols && co[e] == co[e-1]+1 {
+				e++
+			}
+			runs = append(runs, [2]int{q, e - q})
+			q = e
+		}
+	}
+	dst = dst[:kb*w]
+	switch {
+	case nrun == 1 && cols == 32 && w == 32:
+		// a whole AVX-512 float32 panel from one run: fixed-size moves
+		o := co[0]
+		for p, r := range ro {
+			*(*[32]T)(dst[p*32:]) = *(*[32]T)(src[r+o:])
+		}
+	case runs == nil:
+		// short runs (stride > 1): gather
+		for p, r := range ro {
+			d := dst[p*w : (p+1)*w]
+			s := src[r:]
+			for j, o := range co {
+				d[j] = s[o]
+			}
+			clear(d[cols:])
+		}
+	default:
+		for p, r := range ro {
+			d := dst[p*w : (p+1)*w]
+			for _, run := range runs {
+				j, m := run[0], run[1]
+				copyShort(d[j:j+m], src[r+co[j]:][:m])
+			}
+			clear(d[cols:])
+		}
+	}
+}
+
+// convForwardCols is ConvForward by unfolding the columns of a few images
+// at a time and one GEMM per group.
+func convForwardCols[T Float](out, img, w, bias []T, cv Conv) {
 	var z T
 	elem := int(unsafeSizeof(z))
 	K, L := cv.C*cv.KH*cv.KW, cv.OH*cv.OW

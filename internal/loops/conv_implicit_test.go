@@ -1,0 +1,136 @@
+package loops
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// convGeom returns the Conv of n images of c channels h×w by o filters of
+// k×k taps.
+func convGeom(n, c, h, w, o, k, groups int, st, pd, dl [2]int) Conv {
+	oh := (h+2*pd[0]-dl[0]*(k-1)-1)/st[0] + 1
+	ow := (w+2*pd[1]-dl[1]*(k-1)-1)/st[1] + 1
+	return Conv{Window: Window{N: n, C: c, H: h, W: w, KH: k, KW: k, SH: st[0], SW: st[1],
+		PH: pd[0], PW: pd[1], DH: dl[0], DW: dl[1], OH: oh, OW: ow}, O: o, Groups: groups}
+}
+
+// naiveConvForward is the convolution by definition, in float64.
+func naiveConvForward(img, w, bias []float64, cv Conv) []float64 {
+	cg, og := cv.C/cv.Groups, cv.O/cv.Groups
+	out := make([]float64, cv.N*cv.O*cv.OH*cv.OW)
+	for b := 0; b < cv.N; b++ {
+		for o := 0; o < cv.O; o++ {
+			gi := o / og
+			for oy := 0; oy < cv.OH; oy++ {
+				for ox := 0; ox < cv.OW; ox++ {
+					s := 0.0
+					if bias != nil {
+						s = bias[o]
+					}
+					for ic := 0; ic < cg; ic++ {
+						for i := 0; i < cv.KH; i++ {
+							for j := 0; j < cv.KW; j++ {
+								y, x := oy*cv.SH-cv.PH+i*cv.DH, ox*cv.SW-cv.PW+j*cv.DW
+								if y < 0 || y >= cv.H || x < 0 || x >= cv.W {
+									continue
+								}
+								s += img[((b*cv.C+gi*cg+ic)*cv.H+y)*cv.W+x] * w[((o*cg+ic)*cv.KH+i)*cv.KW+j]
+							}
+						}
+					}
+					out[((b*cv.O+o)*cv.OH+oy)*cv.OW+ox] = s
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestConvForwardImplicit checks the implicit-GEMM forward pass against
+// the definition and against the unfolding path, in float32 and float64,
+// at one and two threads (which change the images per chunk), on odd
+// sizes, strides, padding, dilation, groups, 1×1 filters and small images
+// batched into one product.
+func TestConvForwardImplicit(t *testing.T) {
+	for _, tt := range []struct {
+		n, c, h, w, o, k, g int
+		st, pd, dl          [2]int
+	}{
+		{1, 3, 7, 6, 12, 3, 1, [2]int{1, 1}, [2]int{1, 1}, [2]int{1, 1}},
+		{2, 5, 9, 7, 10, 3, 1, [2]int{2, 2}, [2]int{1, 1}, [2]int{1, 1}},
+		{3, 4, 9, 11, 9, 1, 1, [2]int{2, 2}, [2]int{0, 0}, [2]int{1, 1}},
+		{2, 8, 6, 6, 33, 1, 1, [2]int{1, 1}, [2]int{0, 0}, [2]int{1, 1}},
+		{2, 4, 9, 8, 20, 3, 2, [2]int{1, 2}, [2]int{2, 1}, [2]int{2, 1}},
+		{3, 2, 10, 11, 12, 3, 1, [2]int{1, 1}, [2]int{1, 3}, [2]int{1, 2}},
+		{9, 3, 7, 7, 16, 3, 1, [2]int{1, 1}, [2]int{1, 1}, [2]int{1, 1}},
+		{5, 2, 3, 4, 9, 3, 1, [2]int{1, 1}, [2]int{2, 2}, [2]int{1, 1}},
+		{2, 6, 5, 13, 27, 2, 3, [2]int{2, 1}, [2]int{0, 1}, [2]int{1, 1}},
+		{1, 16, 15, 15, 40, 3, 1, [2]int{1, 1}, [2]int{1, 1}, [2]int{1, 1}},
+		{4, 3, 40, 37, 11, 5, 1, [2]int{1, 1}, [2]int{2, 2}, [2]int{1, 1}},
+	} {
+		cv := convGeom(tt.n, tt.c, tt.h, tt.w, tt.o, tt.k, tt.g, tt.st, tt.pd, tt.dl)
+		name := fmt.Sprintf("%+v", tt)
+		rng := rand.New(rand.NewPCG(7, 8))
+		img := make([]float64, tt.n*tt.c*tt.h*tt.w)
+		w := make([]float64, tt.o*(tt.c/tt.g)*tt.k*tt.k)
+		bias := make([]float64, tt.o)
+		for _, s := range [][]float64{img, w, bias} {
+			for i := range s {
+				s[i] = rng.NormFloat64()
+			}
+		}
+		want := naiveConvForward(img, w, bias, cv)
+		wantNB := naiveConvForward(img, w, nil, cv)
+		for _, threads := range []int{1, 2} {
+			func() {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
+				for _, withBias := range []bool{false, true} {
+					b, ref := []float64(nil), wantNB
+					if withBias {
+						b, ref = bias, want
+					}
+					got := make([]float64, len(ref))
+					for i := range got {
+						got[i] = math.NaN() // every element must be written
+					}
+					convForwardImplicit(got, img, w, b, cv)
+					old := make([]float64, len(ref))
+					convForwardCols(old, img, w, b, cv)
+					for i := range ref {
+						if math.Abs(got[i]-ref[i]) > 1e-12*(1+math.Abs(ref[i])) || math.Abs(got[i]-old[i]) > 1e-12*(1+math.Abs(ref[i])) {
+							t.Fatalf("%s threads=%d bias=%v float64: [%d] = %v; want %v (unfolding path %v)", name, threads, withBias, i, got[i], ref[i], old[i])
+						}
+					}
+					img32, w32, b32 := to32(img), to32(w), to32(b)
+					got32 := make([]float32, len(ref))
+					for i := range got32 {
+						got32[i] = float32(math.NaN())
+					}
+					convForwardImplicit(got32, img32, w32, b32, cv)
+					old32 := make([]float32, len(ref))
+					convForwardCols(old32, img32, w32, b32, cv)
+					for i := range ref {
+						g, o := float64(got32[i]), float64(old32[i])
+						if math.Abs(g-ref[i]) > 1e-4*(1+math.Abs(ref[i])) || math.Abs(g-o) > 1e-4*(1+math.Abs(ref[i])) {
+							t.Fatalf("%s threads=%d bias=%v float32: [%d] = %v; want %v (unfolding path %v)", name, threads, withBias, i, g, ref[i], o)
+						}
+					}
+				}
+			}()
+		}
+	}
+}
+
+func to32(s []float64) []float32 {
+	if s == nil {
+		return nil
+	}
+	r := make([]float32, len(s))
+	for i, v := range s {
+		r[i] = float32(v)
+	}
+	return r
+}
