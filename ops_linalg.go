@@ -12,9 +12,19 @@ import (
 // result; tensors of rank 3 or more are stacks of matrices whose leading
 // (batch) dimensions broadcast. It panics with a *ShapeError if the inner
 // dimensions differ or the batch dimensions do not broadcast.
+//
+// Integer operands (Int64, Int32, Uint8) multiply in their dtype, wrapping
+// around on overflow as PyTorch does, and the result never requires grad.
+// Operands of different dtypes are promoted first, as in [Tensor.Add]
+// (PyTorch refuses them): an Int64 matrix times a Float32 one is Float32,
+// and the gradient reaches the float operand. Bool operands (both Bool)
+// panic with a *ValueError, as in PyTorch.
 func (t *Tensor) MatMul(u *Tensor) *Tensor {
 	if len(t.shape) == 0 || len(u.shape) == 0 {
 		panicShape("MatMul", "both operands need at least one dimension", t.shape, u.shape)
+	}
+	if dt := promote(t.dtype, u.dtype); !dt.IsFloat() {
+		return matmulInt(t, u, dt) // ops_linalg_int.go
 	}
 	if dt := promote(t.dtype, u.dtype); floatKernel("MatMul", dt) {
 		return t.To(Float32).MatMul(u.To(Float32)).To(dt)

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/nabla-go/nabla/internal/half"
 )
 
 // NumElements returns the number of elements t's shape describes (1 for a
@@ -127,6 +129,18 @@ func Float32s(t Tensor) ([]float32, error) {
 	case F32:
 		for i := range out {
 			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:]))
+		}
+	case F16, BF16:
+		// The vector conversions of internal/half (which, as x86 does,
+		// return a signaling NaN quiet).
+		bits := make([]uint16, n)
+		for i := range bits {
+			bits[i] = binary.LittleEndian.Uint16(t.Data[2*i:])
+		}
+		if t.DType == F16 {
+			half.Float16ToFloat32(out, bits)
+		} else {
+			half.BFloat16ToFloat32(out, bits)
 		}
 	default:
 		for i := range out {

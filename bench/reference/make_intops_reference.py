@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Write PyTorch 1.13 results of the sorting, scanning and selecting ops on
-every dtype into testdata/intops_reference.json, for ops_sort_test.go.
+every dtype, and of integer matmul, into testdata/intops_reference.json,
+for ops_sort_test.go and ops_linalg_int_test.go.
 
 Ops: sort (stable, ascending and descending, both axes), topk (largest and
 smallest, sorted), unique (sorted, with inverse and counts), bincount (with
@@ -21,6 +22,19 @@ float16; unique, cumsum and prod on float16; prod on bfloat16). For those
 the result is computed on the input converted to float32 (uint8 for bool),
 then converted back, which is what nabla does for half-precision storage;
 such cases are marked "emulated": true.
+
+matmul cases (op "matmul", operands "input" and "other") cover integer
+matrix products: 1-d, 2-d and batched broadcast shapes, a transposed
+operand (args "t_other": the Go test multiplies by other.T()), empty
+products, wrap-around overflow of int64, int32 and uint8, and operands of
+different dtypes. PyTorch 1.13 refuses operands of different dtypes
+("expected scalar type Long but found Float"); nabla promotes them with
+torch.promote_types first, so those cases ("promoted": true) are computed
+on both operands converted to the promoted dtype, with the gradient of
+(out * upstream).sum() with respect to a float64 operand. PyTorch refuses
+bool matmul; such a case has "error" (PyTorch's message) and no output.
+It has no float16 matmul on the CPU either: that product is computed in
+float32 and rounded back, as nabla does ("emulated": true).
 
 Each tensor is {"dtype": ..., "shape": [...], "data": [...]} in row-major
 order; booleans are 0 and 1, and a value that is not finite is the string
@@ -235,12 +249,85 @@ def selects():
             case("nonzero", x, {}, {"out": out}, em)
 
 
+def matmul_case(x, y, t_other=False, grad=False):
+    """A matmul case of x @ y (y.T if t_other), or the error PyTorch gives."""
+    yy = y.T if t_other else y
+    dt = torch.promote_types(x.dtype, y.dtype)
+    c = {"op": "matmul", "input": enc(x), "other": enc(y), "args": {"t_other": t_other},
+         "promoted": x.dtype != y.dtype, "emulated": False}
+    try:
+        out = x.to(dt) @ yy.to(dt)
+    except RuntimeError as e:
+        if dt != torch.float16:
+            c["error"] = str(e)
+            CASES.append(c)
+            return
+        # No float16 matmul on the CPU: in float32, rounded back.
+        out = (x.float() @ yy.float()).to(dt)
+        c["emulated"] = True
+    c["outputs"] = {"out": enc(out)}
+    if grad:
+        # The gradient flows to the float64 operand of a mixed product.
+        xg = x.clone().requires_grad_(x.dtype == torch.float64)
+        yg = y.clone().requires_grad_(y.dtype == torch.float64)
+        out = xg.to(dt) @ (yg.T if t_other else yg).to(dt)
+        up = torch.randn(out.shape, generator=GEN, dtype=torch.float64)
+        (out * up).sum().backward()
+        c["upstream"] = enc(up)
+        c["grad"] = enc(xg.grad if xg.requires_grad else yg.grad)
+    CASES.append(c)
+
+
+def rand_int(shape, dt):
+    lo, hi = (0, 256) if dt == torch.uint8 else (-50, 51)
+    return torch.randint(lo, hi, shape, generator=GEN, dtype=torch.int64).to(dt)
+
+
+def matmuls():
+    shapes = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)), ((5, 7), (7, 6)),
+              ((2, 1, 2, 3), (3, 3, 2)), ((4, 2, 3), (3,)), ((3,), (2, 3, 4)), ((0, 3), (3, 2)),
+              ((2, 0), (0, 3)), ((1, 1), (1, 1))]
+    for name in ("int64", "int32", "uint8"):
+        dt = DTYPES[name]
+        for sa, sb in shapes:
+            matmul_case(rand_int(sa, dt), rand_int(sb, dt))
+        # A transposed (column-major) right operand.
+        matmul_case(rand_int((3, 5), dt), rand_int((4, 5), dt), t_other=True)
+        # Large enough to be split between the workers.
+        matmul_case(rand_int((2, 80, 64), dt), rand_int((64, 72), dt))
+    # Wrap-around: sums and products past the type's range.
+    big = torch.tensor([[2**62, 2**62 - 1], [-2**63, 3]], dtype=torch.int64)
+    matmul_case(big, torch.tensor([[2, 3], [4, -5]], dtype=torch.int64))
+    matmul_case(torch.tensor([[70000, 70000]], dtype=torch.int32), torch.tensor([[70000], [70000]], dtype=torch.int32))
+    matmul_case(torch.full((2, 3), 200, dtype=torch.uint8), torch.full((3, 2), 3, dtype=torch.uint8))
+    # Operands of different dtypes, promoted.
+    pairs = [("int32", "int64"), ("uint8", "int32"), ("bool", "int64"), ("uint8", "bool"),
+             ("int64", "float32"), ("float64", "int32"), ("uint8", "float64"), ("float16", "int32"),
+             ("int64", "bfloat16")]
+    for an, bn in pairs:
+        da, db = DTYPES[an], DTYPES[bn]
+        def val(shape, d):
+            if d == torch.bool:
+                return torch.randint(0, 2, shape, generator=GEN).to(torch.bool)
+            if d.is_floating_point:
+                return (torch.randn(shape, generator=GEN, dtype=torch.float64) * 4).round().div(4).to(d)
+            return rand_int(shape, d)
+        grad = torch.float64 in (da, db)
+        matmul_case(val((2, 3), da), val((3, 4), db), grad=grad)
+        matmul_case(val((2, 2, 3), da), val((3,), db), grad=grad)
+    # Bool is refused.
+    b = torch.tensor([[True, False], [True, True]])
+    matmul_case(b, b)
+    matmul_case(b[0], b[1])
+
+
 def main():
     sorts()
     uniques()
     bincounts()
     scans()
     selects()
+    matmuls()
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "intops_reference.json"), "w") as f:
         json.dump({"torch": torch.__version__, "cases": CASES}, f, separators=(",", ":"))

@@ -14,9 +14,18 @@
 //
 // Values are kept as their bit patterns (uint16), which is how tensors and
 // safetensors files store them.
+//
+// The slice conversions (Float16ToFloat32 and the others) run the vector
+// kernels of internal/kernel on amd64 (F16C and AVX2, or AVX-512), which
+// give exactly the bits of the scalar code here, and the scalar code on
+// the rest of the slice, everywhere else and in the purego build.
 package half
 
-import "math"
+import (
+	"math"
+
+	"github.com/nabla-go/nabla/internal/kernel"
+)
 
 // Float16 is an IEEE 754 binary16 value, held as its bit pattern.
 type Float16 uint16
@@ -116,8 +125,9 @@ func (h BFloat16) Float32() float32 {
 // must be at least as long.
 func Float16ToFloat32(dst []float32, src []uint16) {
 	dst = dst[:len(src)]
-	for i, h := range src {
-		dst[i] = Float16(h).Float32()
+	n := kernel.WidenF16(dst, src)
+	for i, h := range src[n:] {
+		dst[n+i] = Float16(h).Float32()
 	}
 }
 
@@ -125,8 +135,9 @@ func Float16ToFloat32(dst []float32, src []uint16) {
 // be at least as long.
 func Float32ToFloat16(dst []uint16, src []float32) {
 	dst = dst[:len(src)]
-	for i, f := range src {
-		dst[i] = uint16(Float16FromFloat32(f))
+	n := kernel.NarrowF16(dst, src)
+	for i, f := range src[n:] {
+		dst[n+i] = uint16(Float16FromFloat32(f))
 	}
 }
 
@@ -134,8 +145,9 @@ func Float32ToFloat16(dst []uint16, src []float32) {
 // must be at least as long.
 func BFloat16ToFloat32(dst []float32, src []uint16) {
 	dst = dst[:len(src)]
-	for i, h := range src {
-		dst[i] = BFloat16(h).Float32()
+	n := kernel.WidenBF16(dst, src)
+	for i, h := range src[n:] {
+		dst[n+i] = BFloat16(h).Float32()
 	}
 }
 
@@ -143,7 +155,8 @@ func BFloat16ToFloat32(dst []float32, src []uint16) {
 // be at least as long.
 func Float32ToBFloat16(dst []uint16, src []float32) {
 	dst = dst[:len(src)]
-	for i, f := range src {
-		dst[i] = uint16(BFloat16FromFloat32(f))
+	n := kernel.NarrowBF16(dst, src)
+	for i, f := range src[n:] {
+		dst[n+i] = uint16(BFloat16FromFloat32(f))
 	}
 }
