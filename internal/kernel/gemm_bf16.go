@@ -69,7 +69,7 @@ func GemmF32BF16(transB bool, m, n, k int, alpha float32, a []float32, lda int, 
 			nb := min(rows, n-j)
 			w := buf[:nb*k]
 			for r := range nb {
-				widenBF16(w[r*k:(r+1)*k], b[(j+r)*ldb:(j+r)*ldb+k])
+				widenRowBF16(w[r*k:(r+1)*k], b[(j+r)*ldb:(j+r)*ldb+k])
 			}
 			GemmF32(false, true, m, nb, k, alpha, a, lda, w, k, beta, c[j:], ldc)
 		}
@@ -82,7 +82,7 @@ func GemmF32BF16(transB bool, m, n, k int, alpha float32, a []float32, lda int, 
 		kb := min(rows, k-p)
 		w := buf[:kb*n]
 		for r := range kb {
-			widenBF16(w[r*n:(r+1)*n], b[(p+r)*ldb:(p+r)*ldb+n])
+			widenRowBF16(w[r*n:(r+1)*n], b[(p+r)*ldb:(p+r)*ldb+n])
 		}
 		be := beta
 		if p > 0 {
@@ -92,11 +92,12 @@ func GemmF32BF16(transB bool, m, n, k int, alpha float32, a []float32, lda int, 
 	}
 }
 
-// widenBF16 sets dst[i] to the float32 of the bfloat16 bits src[i].
-func widenBF16(dst []float32, src []uint16) {
+// widenRowBF16 sets dst[i] to the float32 of the bfloat16 bits src[i]:
+// the vector kernel for whole vectors, the rest here.
+func widenRowBF16(dst []float32, src []uint16) {
 	dst = dst[:len(src)]
-	for i, h := range src {
-		dst[i] = math.Float32frombits(uint32(h) << 16)
+	for i := WidenBF16(dst, src); i < len(src); i++ {
+		dst[i] = math.Float32frombits(uint32(src[i]) << 16)
 	}
 }
 
