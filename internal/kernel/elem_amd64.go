@@ -81,27 +81,30 @@ func expF32AVX2(dst, x []float32)
 //go:noescape
 func expF32AVX512(dst, x []float32)
 
-// sigmoidF32AVX2 is SigmoidF32 for len(x) == len(dst), within one ulp of
-//
-//	for i, v := range x {
-//		dst[i] = float32(1 / (1 + math.Exp(-float64(v))))
-//	}
-//
-// computed in float64 as expF32AVX2 is.
+// sigmoidF32AVX2 is SigmoidF32 for len(x) == len(dst), 8 lanes in
+// float32 with FMA (see genTrans32 in mkasm.go), step for step
+// sigmoidF32Twin; within one ulp of the correctly rounded 1/(1+e^-x) over
+// every float32.
 //
 //go:noescape
 func sigmoidF32AVX2(dst, x []float32)
 
-// tanhF32AVX2 is TanhF32 for len(x) == len(dst), within one ulp of
+// sigmoidF32AVX512 is sigmoidF32AVX2 at 16 lanes; it gives the same bits.
 //
-//	for i, v := range x {
-//		dst[i] = float32(math.Tanh(float64(v)))
-//	}
-//
-// computed in float64 as expF32AVX2 is.
+//go:noescape
+func sigmoidF32AVX512(dst, x []float32)
+
+// tanhF32AVX2 is TanhF32 for len(x) == len(dst), 8 lanes in float32 with
+// FMA (see genTrans32 in mkasm.go), step for step tanhF32Twin; within one
+// ulp of the correctly rounded tanh(x) over every float32.
 //
 //go:noescape
 func tanhF32AVX2(dst, x []float32)
+
+// tanhF32AVX512 is tanhF32AVX2 at 16 lanes; it gives the same bits.
+//
+//go:noescape
+func tanhF32AVX512(dst, x []float32)
 
 // logF32AVX2 is LogF32 for len(x) == len(dst), within one ulp of
 //
@@ -265,7 +268,9 @@ func expF32(dst, x []float32) {
 }
 
 func sigmoidF32(dst, x []float32) {
-	if hasAVX2 {
+	if hasAVX512 {
+		sigmoidF32AVX512(dst, x)
+	} else if hasAVX2 {
 		sigmoidF32AVX2(dst, x)
 	} else {
 		sigmoidF32Generic(dst, x)
@@ -273,7 +278,9 @@ func sigmoidF32(dst, x []float32) {
 }
 
 func tanhF32(dst, x []float32) {
-	if hasAVX2 {
+	if hasAVX512 {
+		tanhF32AVX512(dst, x)
+	} else if hasAVX2 {
 		tanhF32AVX2(dst, x)
 	} else {
 		tanhF32Generic(dst, x)
