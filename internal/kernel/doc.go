@@ -3,10 +3,10 @@
 // Package kernel provides the CPU compute kernels of nabla: dense matrix
 // multiplication (GemmF32, GemmF64), vectorized float32 elementwise
 // operations, transcendental functions (ExpF32, LogF32, TanhF32,
-// SigmoidF32, SoftplusF32, GeluF32, GeluDerivF32: ExpF32, SigmoidF32 and
-// TanhF32 in float32 at 16 or 8 lanes, the others in float64; all within
-// one ulp of the correctly rounded result, or 1e-9 of it near
-// GeluDerivF32's zero), the Adam update
+// SigmoidF32, SoftplusF32, GeluF32, GeluDerivF32: the GELU ones in
+// float64, the others in float32 at 16 or 8 lanes; all within one ulp of
+// the correctly rounded result, or 1e-9 of it near GeluDerivF32's zero),
+// the Adam update
 // (AdamF32), a cache-blocked matrix transpose (Transpose), and ParallelFor
 // and ParallelParts, which split a loop across the workers that Gemm uses.
 //

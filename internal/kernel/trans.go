@@ -4,13 +4,13 @@ package kernel
 
 import "math"
 
-// Transcendental float32 kernels. ExpF32, SigmoidF32 and TanhF32 compute
-// in float32 with FMA, 16 lanes with AVX-512 and 8 with AVX2, and their
-// pure-Go twins (expF32Twin here, sigmoidF32Twin and tanhF32Twin in
+// Transcendental float32 kernels. ExpF32, SigmoidF32, TanhF32, LogF32
+// and SoftplusF32 compute in float32 with FMA, 16 lanes with AVX-512 and 8
+// with AVX2, and their pure-Go twins (expF32Twin here, the others in
 // trans32.go) do the same steps; they are within one ulp of the correctly
-// rounded value on every float32 (TestTransF32Exhaustive). The other
-// vector versions compute in float64 and round once to float32, so their
-// results are within one ulp of the correctly rounded value. Without
+// rounded value on every float32 (TestTransF32Exhaustive). The GELU
+// kernels compute in float64 and round once to float32, so their results
+// are within one ulp of the correctly rounded value. Without
 // assembly all of them round math's float64 result. All handle denormal
 // results, overflow to ±Inf and NaN.
 

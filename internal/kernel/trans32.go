@@ -4,8 +4,8 @@ package kernel
 
 import "math"
 
-// The float32-arithmetic sigmoid and tanh of the assembly kernels
-// (genSigmoid32 and genTanh32 in mkasm.go), step for step. Both need
+// The float32-arithmetic sigmoid, tanh, log and softplus of the assembly
+// kernels (genTrans32 in mkasm.go), step for step. Sigmoid and tanh need
 // 1/(1+e^y) for y <= 0 to better than float32 precision: a float32 e^y
 // (up to an ulp off) and a rounded 1+e^y and quotient add up to two ulps.
 // So exp32x returns e^y as 2^k·(t + tlo), a float32 and its correction,
@@ -137,9 +137,9 @@ func tanh32(x float32) float32 {
 
 func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
 
-// sigmoidF32Twin and tanhF32Twin are the assembly's algorithms in Go,
-// which the tests compare with it (the fallbacks stay math's loops, as
-// for exp).
+// sigmoidF32Twin, tanhF32Twin, logF32Twin and softplusF32Twin are the
+// assembly's algorithms in Go, which the tests compare with it (the
+// fallbacks stay math's loops, as for exp).
 func sigmoidF32Twin(dst, x []float32) {
 	x = x[:len(dst)]
 	for i, v := range x {
@@ -151,5 +151,127 @@ func tanhF32Twin(dst, x []float32) {
 	x = x[:len(dst)]
 	for i, v := range x {
 		dst[i] = tanh32(v)
+	}
+}
+
+// log32Poly are 2/(2k+1) rounded to float32, k = 5 down to 1: the series
+// log(m) = 2u + u³·L(u²), |u| <= 3 - 2√2, without its first term, and
+// truncated where the rest is below 2^-34 of the result.
+var log32Poly = [5]float32{2.0 / 11, 2.0 / 9, 2.0 / 7, 2.0 / 5, 2.0 / 3}
+
+// log32 is log(x) in float32 arithmetic, as logF32AVX2 computes it. With
+// x = 2^e·m, m in [√2/2, √2) (denormals scaled by 2^23 first), f = m - 1
+// (exact) and u = f/(2+f) = (m-1)/(m+1):
+//
+//	d + dlo = 2 + f                           (exactly)
+//	u + ulo = f/(d + dlo)                     (ulo from the FMA residual)
+//	log(x) = e·ln2Hi + 2u + (2ulo + u³·L(u²) + e·ln2Lo)
+//
+// The first two terms are summed exactly as S + Slo (e·ln2Hi is exact and
+// larger than 2u unless e = 0), so that the result is rounded once, with an
+// error before it of a few hundredths of an ulp. Zeros give -Inf, negative
+// numbers NaN, +Inf and NaN themselves.
+func log32(x float32) float32 {
+	switch {
+	case x != x:
+		return x
+	case x == 0:
+		return float32(math.Inf(-1))
+	case x < 0:
+		return float32(math.NaN())
+	case x > math.MaxFloat32:
+		return x
+	}
+	var adj int32
+	if x < 0x1p-126 {
+		x *= 0x1p23
+		adj = 23
+	}
+	s, lo := log32Parts(x, adj)
+	return s + lo
+}
+
+// log32Parts returns s and lo with log(x·2^-adj) = s + lo, for normal
+// positive x, as log32 describes.
+func log32Parts(x float32, adj int32) (s, lo float32) {
+	ix := int32(math.Float32bits(x))
+	e := (ix - log32SqrtHalf) >> 23
+	m := math.Float32frombits(uint32(ix - e<<23))
+	f := m - 1
+	d := f + 2
+	dlo := (2 - d) + f
+	u := f / d
+	rho := fma32(-u, d, f)
+	rho = fma32(-u, dlo, rho)
+	ulo := rho / d
+	z := u * u
+	p := log32Poly[0]
+	for _, c := range log32Poly[1:] {
+		p = fma32(p, z, c)
+	}
+	small := fma32(u*z, p, 2*ulo)
+	ef := float32(e - adj)
+	a, b := ef*exp32Ln2Hi, 2*u
+	s = a + b
+	slo := (a - s) + b
+	return s, fma32(ef, exp32Ln2Lo, small) + slo
+}
+
+// log32SqrtHalf is the bit pattern of the float32 nearest √2/2:
+// subtracting it from x's bits leaves e in the top bits.
+const log32SqrtHalf = 0x3f3504f3
+
+func logF32Twin(dst, x []float32) {
+	x = x[:len(dst)]
+	for i, v := range x {
+		dst[i] = log32(v)
+	}
+}
+
+// softplus32 is log(1+e^x) in float32 arithmetic, as softplusF32AVX2
+// computes it. With e^-|x| = 2^k·(t+tlo) (exp32x) and 1 + e^-|x| = dHi +
+// dLo (as in recip1p32),
+//
+//	log(1+e^-|x|) = log(dHi) + log1p(c), c = dLo/dHi
+//	              = s + lo + (c - c²/2)          (log32Parts)
+//	softplus(x) = max(x, 0) + s + lo'
+//
+// where max(x, 0) + s is summed exactly (TwoSum), so that the result is
+// rounded once. Below -20 it is e^x·(1 - e^x/2 + ...) with e^x < 2^-28,
+// so (t + tlo)·2^k (rounded, then scaled in two steps as in sigmoid32);
+// above 32 it is x (which also gives +Inf at +Inf).
+func softplus32(x float32) float32 {
+	if x != x || x > softplus32Hi {
+		return x
+	}
+	k, t, tlo := exp32x(max(-abs32(x), exp32Lo))
+	if x < softplus32Lo {
+		k1 := k >> 1
+		return (t + tlo) * pow2f32(k1) * pow2f32(k-k1)
+	}
+	sc := pow2f32(max(k, -60))
+	eHi, eLo := t*sc, tlo*sc
+	dHi := 1 + eHi
+	dLo := ((1 - dHi) + eHi) + eLo
+	c := dLo / dHi
+	corr := fma32(-0.5*c, c, c)
+	s, lo := log32Parts(dHi, 0)
+	lo += corr
+	xp := max(x, 0)
+	s2 := xp + s
+	bb := s2 - xp
+	err := (xp - (s2 - bb)) + (s - bb)
+	return s2 + (lo + err)
+}
+
+const (
+	softplus32Lo = -20
+	softplus32Hi = 32
+)
+
+func softplusF32Twin(dst, x []float32) {
+	x = x[:len(dst)]
+	for i, v := range x {
+		dst[i] = softplus32(v)
 	}
 }

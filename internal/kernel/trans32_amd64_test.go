@@ -27,6 +27,10 @@ func trans32Kernels() []trans32Kernel {
 		{"sigmoidF32AVX512", hasAVX512, sigmoidF32AVX512, sigmoidF32Twin},
 		{"tanhF32AVX2", hasAVX2, tanhF32AVX2, tanhF32Twin},
 		{"tanhF32AVX512", hasAVX512, tanhF32AVX512, tanhF32Twin},
+		{"logF32AVX2", hasAVX2, logF32AVX2, logF32Twin},
+		{"logF32AVX512", hasAVX512, logF32AVX512, logF32Twin},
+		{"softplusF32AVX2", hasAVX2, softplusF32AVX2, softplusF32Twin},
+		{"softplusF32AVX512", hasAVX512, softplusF32AVX512, softplusF32Twin},
 	}
 }
 
@@ -100,6 +104,8 @@ func TestTrans32TwinsExhaustive(t *testing.T) {
 		{"exp", expF32AVX2, expF32AVX512, expF32Twin},
 		{"sigmoid", sigmoidF32AVX2, sigmoidF32AVX512, sigmoidF32Twin},
 		{"tanh", tanhF32AVX2, tanhF32AVX512, tanhF32Twin},
+		{"log", logF32AVX2, logF32AVX512, logF32Twin},
+		{"softplus", softplusF32AVX2, softplusF32AVX512, softplusF32Twin},
 	}
 	const chunk = 1 << 24
 	x := make([]float32, chunk)

@@ -168,7 +168,8 @@ func TestTrans32TwinAccuracy(t *testing.T) {
 		step, n = 4099, 50_000
 	}
 	x := append(sweep(100, step, n), transSpecials()...)
-	twins := map[string]func(dst, x []float32){"exp": expF32Twin, "sigmoid": sigmoidF32Twin, "tanh": tanhF32Twin}
+	twins := map[string]func(dst, x []float32){"exp": expF32Twin, "sigmoid": sigmoidF32Twin, "tanh": tanhF32Twin, "log": logF32Twin,
+		"softplus": softplusF32Twin}
 	for _, tf := range transFuncs() {
 		twin, ok := twins[tf.name]
 		if !ok {
