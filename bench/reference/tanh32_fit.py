@@ -17,7 +17,7 @@ import mpmath
 import numpy as np
 
 LIMIT = float(mpmath.atanh(0.5))  # the polynomial's range of |x|
-DEGREE = 6
+DEGREE = 4
 NODES = 4000
 
 
