@@ -3,12 +3,12 @@
 // Package kernel provides the CPU compute kernels of nabla: dense matrix
 // multiplication (GemmF32, GemmF64), vectorized float32 elementwise
 // operations, transcendental functions (ExpF32, LogF32, TanhF32,
-// SigmoidF32, SoftplusF32, GeluF32, GeluDerivF32: computed in float64,
-// within one ulp of the correctly rounded result, or 1e-9 of it near
-// GeluDerivF32's zero), the Adam update
-// (AdamF32), a cache-blocked matrix transpose (Transpose), the vector
-// conversions between float32 and float16 or bfloat16 that internal/half
-// runs (WidenF16, NarrowF16, WidenBF16, NarrowBF16), and ParallelFor
+// SigmoidF32, SoftplusF32, GeluF32, GeluDerivF32: the GELU ones in
+// float64, the others in float32 at 16 or 8 lanes; all within one ulp of
+// the correctly rounded result, or 1e-9 of it near GeluDerivF32's zero),
+// the Adam update (AdamF32), a cache-blocked matrix transpose (Transpose),
+// the vector conversions between float32 and float16 or bfloat16 that
+// internal/half runs (WidenF16, NarrowF16, WidenBF16, NarrowBF16), and ParallelFor
 // and ParallelParts, which split a loop across the workers that Gemm uses.
 //
 // Gemm follows the classic Goto/BLIS design. Blocks of op(A) and op(B) are

@@ -81,50 +81,55 @@ func expF32AVX2(dst, x []float32)
 //go:noescape
 func expF32AVX512(dst, x []float32)
 
-// sigmoidF32AVX2 is SigmoidF32 for len(x) == len(dst), within one ulp of
-//
-//	for i, v := range x {
-//		dst[i] = float32(1 / (1 + math.Exp(-float64(v))))
-//	}
-//
-// computed in float64 as expF32AVX2 is.
+// sigmoidF32AVX2 is SigmoidF32 for len(x) == len(dst), 8 lanes in
+// float32 with FMA (see genTrans32 in mkasm.go), step for step
+// sigmoidF32Twin; within one ulp of the correctly rounded 1/(1+e^-x) over
+// every float32.
 //
 //go:noescape
 func sigmoidF32AVX2(dst, x []float32)
 
-// tanhF32AVX2 is TanhF32 for len(x) == len(dst), within one ulp of
+// sigmoidF32AVX512 is sigmoidF32AVX2 at 16 lanes; it gives the same bits.
 //
-//	for i, v := range x {
-//		dst[i] = float32(math.Tanh(float64(v)))
-//	}
-//
-// computed in float64 as expF32AVX2 is.
+//go:noescape
+func sigmoidF32AVX512(dst, x []float32)
+
+// tanhF32AVX2 is TanhF32 for len(x) == len(dst), 8 lanes in float32 with
+// FMA (see genTrans32 in mkasm.go), step for step tanhF32Twin; within one
+// ulp of the correctly rounded tanh(x) over every float32.
 //
 //go:noescape
 func tanhF32AVX2(dst, x []float32)
 
-// logF32AVX2 is LogF32 for len(x) == len(dst), within one ulp of
+// tanhF32AVX512 is tanhF32AVX2 at 16 lanes; it gives the same bits.
 //
-//	for i, v := range x {
-//		dst[i] = float32(math.Log(float64(v)))
-//	}
-//
-// computed in float64 as expF32AVX2 is.
+//go:noescape
+func tanhF32AVX512(dst, x []float32)
+
+// logF32AVX2 is LogF32 for len(x) == len(dst), 8 lanes in float32 with
+// FMA (see genTrans32 in mkasm.go), step for step logF32Twin; within one
+// ulp of the correctly rounded log(x) over every float32.
 //
 //go:noescape
 func logF32AVX2(dst, x []float32)
 
-// softplusF32AVX2 is SoftplusF32 for len(x) == len(dst), within one ulp of
+// logF32AVX512 is logF32AVX2 at 16 lanes; it gives the same bits.
 //
-//	for i, v := range x {
-//		x := float64(v)
-//		dst[i] = float32(math.Max(x, 0) + math.Log1p(math.Exp(-math.Abs(x))))
-//	}
-//
-// computed in float64 as expF32AVX2 is.
+//go:noescape
+func logF32AVX512(dst, x []float32)
+
+// softplusF32AVX2 is SoftplusF32 for len(x) == len(dst), 8 lanes in
+// float32 with FMA (see genTrans32 in mkasm.go), step for step
+// softplusF32Twin; within one ulp of the correctly rounded log(1+e^x) over
+// every float32.
 //
 //go:noescape
 func softplusF32AVX2(dst, x []float32)
+
+// softplusF32AVX512 is softplusF32AVX2 at 16 lanes; it gives the same bits.
+//
+//go:noescape
+func softplusF32AVX512(dst, x []float32)
 
 // geluF32AVX2 is GeluF32 for len(x) == len(dst), computed in float64 as
 // geluF32Generic is (see gelu.go), with the vector exp of expF32AVX2.
@@ -265,7 +270,9 @@ func expF32(dst, x []float32) {
 }
 
 func sigmoidF32(dst, x []float32) {
-	if hasAVX2 {
+	if hasAVX512 {
+		sigmoidF32AVX512(dst, x)
+	} else if hasAVX2 {
 		sigmoidF32AVX2(dst, x)
 	} else {
 		sigmoidF32Generic(dst, x)
@@ -273,7 +280,9 @@ func sigmoidF32(dst, x []float32) {
 }
 
 func tanhF32(dst, x []float32) {
-	if hasAVX2 {
+	if hasAVX512 {
+		tanhF32AVX512(dst, x)
+	} else if hasAVX2 {
 		tanhF32AVX2(dst, x)
 	} else {
 		tanhF32Generic(dst, x)
@@ -289,7 +298,9 @@ func reluGradF32(dst, x, y []float32) {
 }
 
 func logF32(dst, x []float32) {
-	if hasAVX2 {
+	if hasAVX512 {
+		logF32AVX512(dst, x)
+	} else if hasAVX2 {
 		logF32AVX2(dst, x)
 	} else {
 		logF32Generic(dst, x)
@@ -297,7 +308,9 @@ func logF32(dst, x []float32) {
 }
 
 func softplusF32(dst, x []float32) {
-	if hasAVX2 {
+	if hasAVX512 {
+		softplusF32AVX512(dst, x)
+	} else if hasAVX2 {
 		softplusF32AVX2(dst, x)
 	} else {
 		softplusF32Generic(dst, x)

@@ -886,12 +886,19 @@ func genElem() {
 
 	genAdam()
 	genTransConsts()
-	for _, kind := range []string{"sigmoid", "tanh", "log", "softplus", "gelu", "geluDeriv"} {
+	for _, kind := range []string{"gelu", "geluDeriv"} {
 		genTrans(kind)
 	}
 	genExp32Consts()
 	genExp32(false)
 	genExp32(true)
+	genTrans32Consts()
+	for _, avx512 := range []bool{false, true} {
+		genTrans32("sigmoid", avx512)
+		genTrans32("tanh", avx512)
+		genTrans32("log", avx512)
+		genTrans32("softplus", avx512)
+	}
 }
 
 // Offsets in exp32Const<> of the constants of genExp32, each a float32 (or
@@ -1041,6 +1048,385 @@ func genExp32(avx512 bool) {
 	p("")
 }
 
+// The constants of genTrans32 in trans32Const<>, each a float32 (or int32)
+// repeated 16 times (64 bytes, a ZMM; YMM code reads the first 32), at the
+// offsets t32Off assigns in genTrans32Consts.
+var t32Off = map[string]int{}
+
+// exp32xPoly and tanh32Poly are those of trans32.go (see there).
+var (
+	exp32xPoly = []float32{1.0 / 40320, 1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5}
+	tanh32Poly = []float32{
+		-0x1.9ae2e2p-8,
+		0x1.592c22p-6,
+		-0x1.b925fp-5,
+		0x1.110d12p-3,
+		-0x1.55554ap-2,
+	}
+)
+
+const tanh32Lim = 0.54930615 // the float32 nearest atanh(1/2)
+
+// log32Poly and log32SqrtHalf are those of trans32.go (see there).
+var log32Poly = []float32{2.0 / 11, 2.0 / 9, 2.0 / 7, 2.0 / 5, 2.0 / 3}
+
+const log32SqrtHalf = 0x3f3504f3
+
+// softplus32Lo and softplus32Hi are those of trans32.go.
+const (
+	softplus32Lo = -20
+	softplus32Hi = 32
+)
+
+// genTrans32Consts emits trans32Const<> and fills t32Off.
+func genTrans32Consts() {
+	off := 0
+	f := func(name string, v float32) {
+		t32Off[name] = off
+		for i := 0; i < 16; i++ {
+			p("DATA trans32Const<>+%d(SB)/4, $0x%08x", off+4*i, math.Float32bits(v))
+		}
+		off += 64
+	}
+	i32 := func(name string, v int32) { f(name, math.Float32frombits(uint32(v))) }
+	f("lo", -104)
+	f("log2e", math.Log2E)
+	f("shift", 0x1.8p23)
+	f("ln2Hi", exp32Ln2Hi)
+	f("ln2Lo", exp32Ln2Lo)
+	i32("bias", 127)
+	i32("kMin", -60)
+	f("one", 1)
+	i32("abs", 1<<31-1)
+	i32("sign", -1<<31)
+	for i, v := range exp32xPoly {
+		f(fmt.Sprint("expPoly", i), v)
+	}
+	f("tanhLim", tanh32Lim)
+	for i, v := range tanh32Poly {
+		f(fmt.Sprint("tanhPoly", i), v)
+	}
+	for i, v := range log32Poly {
+		f(fmt.Sprint("logPoly", i), v)
+	}
+	f("two", 2)
+	f("zero", 0)
+	f("minNorm", 0x1p-126)
+	f("two23", 0x1p23)
+	f("f23", 23)
+	i32("sqrtHalf", log32SqrtHalf)
+	f("negInf", float32(math.Inf(-1)))
+	f("posInf", float32(math.Inf(1)))
+	i32("nan", 0x7fc00000)
+	f("mHalf", -0.5)
+	f("spLo", softplus32Lo)
+	f("spHi", softplus32Hi)
+	p("GLOBL trans32Const<>(SB), RODATA|NOPTR, $%d", off)
+	p("")
+}
+
+// genTrans32 emits sigmoidF32AVX2, tanhF32AVX2 or logF32AVX2 (8 lanes,
+// YMM), or the AVX512 forms (16 lanes, ZMM), in float32 arithmetic with
+// FMA, as sigmoid32, tanh32 and log32 in trans32.go compute them step for
+// step (the comments there explain the steps): exp32x, recip1p32, then
+// sigmoid's product or tanh's 2q - 1, which tanh blends with its
+// polynomial below atanh(1/2); log's reduction, series and exact sum, then
+// the special inputs patched in. Blends are VBLENDVPS on the sign bit or a compare result
+// with AVX2, VBLENDMPS under K2 with AVX-512. NaN passes through the
+// clamp (the input is VMAXPS's second source) and then every operation.
+//
+// Registers: Z/Y0 holds x, 1-12 are scratch, 13 the AVX2 tail mask, 15
+// the clamp; R8 points at trans32Const<>.
+func genTrans32(kind string, avx512 bool) {
+	name, v, w := kind+"F32AVX2", "Y", 8
+	if avx512 {
+		name, v, w = kind+"F32AVX512", "Z", 16
+	}
+	r := func(i int) string { return fmt.Sprintf("%s%d", v, i) }
+	c := func(name string) string {
+		off, ok := t32Off[name]
+		if !ok {
+			panic("no constant " + name)
+		}
+		return fmt.Sprintf("%d(R8)", off)
+	}
+	// blend sets dst = mask ? set : clear; mask is a register whose sign
+	// bits select (AVX2), or K2 (AVX-512). clear must be a register.
+	blend := func(mask, set, clear, dst string) {
+		if avx512 {
+			p("\tVBLENDMPS %s, %s, K2, %s", set, clear, dst)
+		} else {
+			p("\tVBLENDVPS %s, %s, %s, %s", mask, set, clear, dst)
+		}
+	}
+	// exp32x: y in 1 -> k (int32) in 2, t in 1, tlo in 3; 4-7 scratch.
+	exp32x := func() {
+		p("\tVMAXPS %s, %s, %s", r(1), r(15), r(1))
+		p("\tVMOVUPS %s, %s", c("shift"), r(2))
+		p("\tVFMADD231PS %s, %s, %s", c("log2e"), r(1), r(2))
+		p("\tVSUBPS %s, %s, %s", c("shift"), r(2), r(2))
+		p("\tVFNMADD231PS %s, %s, %s", c("ln2Hi"), r(2), r(1))
+		p("\tVMOVAPS %s, %s", r(1), r(3))
+		p("\tVFNMADD231PS %s, %s, %s", c("ln2Lo"), r(2), r(3))
+		p("\tVSUBPS %s, %s, %s", r(3), r(1), r(4))
+		p("\tVFNMADD231PS %s, %s, %s", c("ln2Lo"), r(2), r(4))
+		p("\tVCVTPS2DQ %s, %s", r(2), r(2))
+		p("\tVMOVUPS %s, %s", c("expPoly0"), r(5))
+		for i := 1; i < len(exp32xPoly); i++ {
+			p("\tVFMADD213PS %s, %s, %s", c(fmt.Sprint("expPoly", i)), r(3), r(5))
+		}
+		p("\tVMULPS %s, %s, %s", r(5), r(3), r(5))
+		p("\tVMOVAPS %s, %s", r(3), r(6))
+		p("\tVFMADD231PS %s, %s, %s", r(5), r(3), r(6))
+		p("\tVSUBPS %s, %s, %s", r(6), r(3), r(7))
+		p("\tVFMADD231PS %s, %s, %s", r(5), r(3), r(7))
+		p("\tVFMADD231PS %s, %s, %s", r(4), r(6), r(7))
+		p("\tVADDPS %s, %s, %s", r(4), r(7), r(7))
+		p("\tVADDPS %s, %s, %s", c("one"), r(6), r(1))
+		p("\tVMOVUPS %s, %s", c("one"), r(3))
+		p("\tVSUBPS %s, %s, %s", r(1), r(3), r(3))
+		p("\tVADDPS %s, %s, %s", r(6), r(3), r(3))
+		p("\tVADDPS %s, %s, %s", r(7), r(3), r(3))
+	}
+	// recip1p32: k, t, tlo in 2, 1, 3 -> r0 in 5, res in 6; 4, 7 scratch.
+	recip1p := func() {
+		p("\tVPMAXSD %s, %s, %s", c("kMin"), r(2), r(4))
+		p("\tVPADDD %s, %s, %s", c("bias"), r(4), r(4))
+		p("\tVPSLLD $23, %s, %s", r(4), r(4))
+		p("\tVMULPS %s, %s, %s", r(4), r(1), r(5))
+		p("\tVMULPS %s, %s, %s", r(4), r(3), r(6))
+		p("\tVADDPS %s, %s, %s", c("one"), r(5), r(7))
+		p("\tVMOVUPS %s, %s", c("one"), r(4))
+		p("\tVSUBPS %s, %s, %s", r(7), r(4), r(4))
+		p("\tVADDPS %s, %s, %s", r(5), r(4), r(4))
+		p("\tVADDPS %s, %s, %s", r(6), r(4), r(4))
+		p("\tVMOVUPS %s, %s", c("one"), r(5))
+		p("\tVDIVPS %s, %s, %s", r(7), r(5), r(5))
+		p("\tVMOVUPS %s, %s", c("one"), r(6))
+		p("\tVFNMADD231PS %s, %s, %s", r(5), r(7), r(6))
+		p("\tVFNMADD231PS %s, %s, %s", r(5), r(4), r(6))
+	}
+	// cmp sets mask (AVX2) or K2 (AVX-512) to src1 imm src2.
+	cmp := func(imm int, src2, src1, mask string) {
+		if avx512 {
+			mask = "K2"
+		}
+		p("\tVCMPPS $%d, %s, %s, %s", imm, src2, src1, mask)
+	}
+	// logParts: x in 1 (normal, positive), adj in 6 if adj -> s in 4,
+	// lo in 8 (log32Parts); 1-10 scratch.
+	logParts := func(adj bool) {
+		// 2 = e (float32), 3 = m.
+		p("\tVPSUBD %s, %s, %s", c("sqrtHalf"), r(1), r(2))
+		p("\tVPSRAD $23, %s, %s", r(2), r(2))
+		p("\tVPSLLD $23, %s, %s", r(2), r(3))
+		p("\tVPSUBD %s, %s, %s", r(3), r(1), r(3))
+		p("\tVCVTDQ2PS %s, %s", r(2), r(2))
+		if adj {
+			p("\tVSUBPS %s, %s, %s", r(6), r(2), r(2))
+		}
+		// 4 = f, 5 + 6 = 2 + f, 7 + 8 = u + ulo.
+		p("\tVSUBPS %s, %s, %s", c("one"), r(3), r(4))
+		p("\tVADDPS %s, %s, %s", c("two"), r(4), r(5))
+		p("\tVMOVUPS %s, %s", c("two"), r(6))
+		p("\tVSUBPS %s, %s, %s", r(5), r(6), r(6))
+		p("\tVADDPS %s, %s, %s", r(4), r(6), r(6))
+		p("\tVDIVPS %s, %s, %s", r(5), r(4), r(7))
+		p("\tVMOVAPS %s, %s", r(4), r(8))
+		p("\tVFNMADD231PS %s, %s, %s", r(7), r(5), r(8))
+		p("\tVFNMADD231PS %s, %s, %s", r(7), r(6), r(8))
+		p("\tVDIVPS %s, %s, %s", r(5), r(8), r(8))
+		// 8 = small = u³·L(u²) + 2ulo.
+		p("\tVMULPS %s, %s, %s", r(7), r(7), r(9))
+		p("\tVMOVUPS %s, %s", c("logPoly0"), r(10))
+		for i := 1; i < len(log32Poly); i++ {
+			p("\tVFMADD213PS %s, %s, %s", c(fmt.Sprint("logPoly", i)), r(9), r(10))
+		}
+		p("\tVMULPS %s, %s, %s", r(9), r(7), r(9))
+		p("\tVADDPS %s, %s, %s", r(8), r(8), r(8))
+		p("\tVFMADD231PS %s, %s, %s", r(10), r(9), r(8))
+		// 4 + 3 = e·ln2Hi + 2u exactly; 4 = the sum of all.
+		p("\tVMULPS %s, %s, %s", c("ln2Hi"), r(2), r(3))
+		p("\tVADDPS %s, %s, %s", r(7), r(7), r(7))
+		p("\tVADDPS %s, %s, %s", r(7), r(3), r(4))
+		p("\tVSUBPS %s, %s, %s", r(4), r(3), r(3))
+		p("\tVADDPS %s, %s, %s", r(7), r(3), r(3))
+		p("\tVFMADD231PS %s, %s, %s", c("ln2Lo"), r(2), r(8))
+		p("\tVADDPS %s, %s, %s", r(3), r(8), r(8))
+	}
+	body := func() string {
+		if kind == "softplus" {
+			p("\tVORPS %s, %s, %s", c("sign"), r(0), r(1))
+			exp32x()
+			// 11 = below -20: (t + tlo)·2^k1·2^k2.
+			p("\tVADDPS %s, %s, %s", r(3), r(1), r(11))
+			p("\tVPSRAD $1, %s, %s", r(2), r(12))
+			p("\tVPSUBD %s, %s, %s", r(12), r(2), r(14))
+			p("\tVPADDD %s, %s, %s", c("bias"), r(12), r(12))
+			p("\tVPSLLD $23, %s, %s", r(12), r(12))
+			p("\tVPADDD %s, %s, %s", c("bias"), r(14), r(14))
+			p("\tVPSLLD $23, %s, %s", r(14), r(14))
+			p("\tVMULPS %s, %s, %s", r(12), r(11), r(11))
+			p("\tVMULPS %s, %s, %s", r(14), r(11), r(11))
+			// 7 + 4 = dHi + dLo; 12 = c - c²/2, c = dLo/dHi.
+			p("\tVPMAXSD %s, %s, %s", c("kMin"), r(2), r(4))
+			p("\tVPADDD %s, %s, %s", c("bias"), r(4), r(4))
+			p("\tVPSLLD $23, %s, %s", r(4), r(4))
+			p("\tVMULPS %s, %s, %s", r(4), r(1), r(5))
+			p("\tVMULPS %s, %s, %s", r(4), r(3), r(6))
+			p("\tVADDPS %s, %s, %s", c("one"), r(5), r(7))
+			p("\tVMOVUPS %s, %s", c("one"), r(4))
+			p("\tVSUBPS %s, %s, %s", r(7), r(4), r(4))
+			p("\tVADDPS %s, %s, %s", r(5), r(4), r(4))
+			p("\tVADDPS %s, %s, %s", r(6), r(4), r(4))
+			p("\tVDIVPS %s, %s, %s", r(7), r(4), r(4))
+			p("\tVMULPS %s, %s, %s", c("mHalf"), r(4), r(12))
+			p("\tVFMADD213PS %s, %s, %s", r(4), r(4), r(12))
+			p("\tVMOVAPS %s, %s", r(7), r(1))
+			logParts(false)
+			p("\tVADDPS %s, %s, %s", r(12), r(8), r(8))
+			// TwoSum of 9 = max(x, 0) and 4 = s: 10 + 2.
+			p("\tVXORPS %s, %s, %s", r(9), r(9), r(9))
+			p("\tVMAXPS %s, %s, %s", r(9), r(0), r(9))
+			p("\tVADDPS %s, %s, %s", r(4), r(9), r(10))
+			p("\tVSUBPS %s, %s, %s", r(9), r(10), r(1))
+			p("\tVSUBPS %s, %s, %s", r(1), r(10), r(2))
+			p("\tVSUBPS %s, %s, %s", r(2), r(9), r(2))
+			p("\tVSUBPS %s, %s, %s", r(1), r(4), r(3))
+			p("\tVADDPS %s, %s, %s", r(3), r(2), r(2))
+			p("\tVADDPS %s, %s, %s", r(2), r(8), r(8))
+			p("\tVADDPS %s, %s, %s", r(8), r(10), r(10))
+			cmp(1, c("spLo"), r(0), r(5))
+			blend(r(5), r(11), r(10), r(10))
+			cmp(14, c("spHi"), r(0), r(5))
+			blend(r(5), r(0), r(10), r(10))
+			cmp(3, r(0), r(0), r(5))
+			blend(r(5), r(0), r(10), r(10))
+			return r(10)
+		}
+		if kind == "log" {
+			// Denormals: 1 = x·2^23, 6 = 23 (else x and 0).
+			p("\tVMULPS %s, %s, %s", c("two23"), r(0), r(1))
+			cmp(1, c("minNorm"), r(0), r(5))
+			blend(r(5), r(1), r(0), r(1))
+			if avx512 {
+				p("\tVMOVUPS.Z %s, K2, %s", c("f23"), r(6))
+			} else {
+				p("\tVANDPS %s, %s, %s", c("f23"), r(5), r(6))
+			}
+			logParts(true)
+			p("\tVADDPS %s, %s, %s", r(8), r(4), r(4))
+			// log(±0) = -Inf, log(x<0) = NaN, log(+Inf) = +Inf, NaN stays.
+			cmp(0, c("zero"), r(0), r(5))
+			blend(r(5), c("negInf"), r(4), r(4))
+			cmp(1, c("zero"), r(0), r(5))
+			blend(r(5), c("nan"), r(4), r(4))
+			cmp(0, c("posInf"), r(0), r(5))
+			blend(r(5), c("posInf"), r(4), r(4))
+			cmp(3, r(0), r(0), r(5))
+			blend(r(5), r(0), r(4), r(4))
+			return r(4)
+		}
+		if kind == "sigmoid" {
+			p("\tVORPS %s, %s, %s", c("sign"), r(0), r(1))
+			exp32x()
+			recip1p()
+			// x >= 0: t, tlo, k = 1, 0, 0.
+			if avx512 {
+				p("\tVPMOVD2M %s, K2", r(0))
+			}
+			p("\tVMOVUPS %s, %s", c("one"), r(4))
+			p("\tVXORPS %s, %s, %s", r(7), r(7), r(7))
+			blend(r(0), r(1), r(4), r(1))
+			blend(r(0), r(3), r(7), r(3))
+			blend(r(0), r(2), r(7), r(2))
+			p("\tVMULPS %s, %s, %s", r(5), r(1), r(4))
+			p("\tVMOVAPS %s, %s", r(4), r(7))
+			p("\tVFMSUB231PS %s, %s, %s", r(5), r(1), r(7))
+			p("\tVFMADD231PS %s, %s, %s", r(6), r(4), r(7))
+			p("\tVFMADD231PS %s, %s, %s", r(5), r(3), r(7))
+			p("\tVADDPS %s, %s, %s", r(7), r(4), r(4))
+			p("\tVPSRAD $1, %s, %s", r(2), r(6))
+			p("\tVPSUBD %s, %s, %s", r(6), r(2), r(2))
+			p("\tVPADDD %s, %s, %s", c("bias"), r(6), r(6))
+			p("\tVPSLLD $23, %s, %s", r(6), r(6))
+			p("\tVPADDD %s, %s, %s", c("bias"), r(2), r(2))
+			p("\tVPSLLD $23, %s, %s", r(2), r(2))
+			p("\tVMULPS %s, %s, %s", r(6), r(4), r(4))
+			p("\tVMULPS %s, %s, %s", r(2), r(4), r(4))
+			return r(4)
+		}
+		// tanh: 8 = |x|, y = -2|x|.
+		p("\tVANDPS %s, %s, %s", c("abs"), r(0), r(8))
+		p("\tVADDPS %s, %s, %s", r(8), r(8), r(1))
+		p("\tVORPS %s, %s, %s", c("sign"), r(1), r(1))
+		exp32x()
+		recip1p()
+		p("\tVADDPS %s, %s, %s", r(5), r(5), r(5))
+		p("\tVSUBPS %s, %s, %s", c("one"), r(5), r(7))
+		p("\tVFMADD231PS %s, %s, %s", r(6), r(5), r(7))
+		// The polynomial a + a·(z·R(z)), z = a².
+		p("\tVMULPS %s, %s, %s", r(8), r(8), r(10))
+		p("\tVMOVUPS %s, %s", c("tanhPoly0"), r(11))
+		for i := 1; i < len(tanh32Poly); i++ {
+			p("\tVFMADD213PS %s, %s, %s", c(fmt.Sprint("tanhPoly", i)), r(10), r(11))
+		}
+		p("\tVMULPS %s, %s, %s", r(11), r(10), r(11))
+		p("\tVFMADD213PS %s, %s, %s", r(8), r(8), r(11))
+		if avx512 {
+			p("\tVCMPPS $1, %s, %s, K2", c("tanhLim"), r(8))
+		} else {
+			p("\tVCMPPS $1, %s, %s, %s", c("tanhLim"), r(8), r(12))
+		}
+		blend(r(12), r(11), r(7), r(7))
+		p("\tVANDPS %s, %s, %s", c("sign"), r(0), r(9))
+		p("\tVORPS %s, %s, %s", r(9), r(7), r(7))
+		return r(7)
+	}
+	p("// func %s(dst, x []float32)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	p("\tMOVQ dst_base+0(FP), DI")
+	p("\tMOVQ dst_len+8(FP), CX")
+	p("\tMOVQ x_base+24(FP), SI")
+	p("\tLEAQ trans32Const<>(SB), R8")
+	p("\tVMOVUPS %s, %s", c("lo"), r(15))
+	p("\tXORQ AX, AX")
+	p("\tMOVQ CX, BX")
+	p("\tSHRQ $%d, BX", map[int]int{8: 3, 16: 4}[w])
+	p("\tJZ %s_tail", name)
+	p("%s_loop:", name)
+	p("\tVMOVUPS (SI)(AX*4), %s", r(0))
+	res := body()
+	p("\tVMOVUPS %s, (DI)(AX*4)", res)
+	p("\tADDQ $%d, AX", w)
+	p("\tDECQ BX")
+	p("\tJNZ %s_loop", name)
+	p("%s_tail:", name)
+	p("\tANDQ $%d, CX", w-1)
+	p("\tJZ %s_done", name)
+	if avx512 {
+		p("\tMOVL $1, BX")
+		p("\tSHLL CX, BX")
+		p("\tDECL BX")
+		p("\tKMOVW BX, K1")
+		p("\tVMOVUPS.Z (SI)(AX*4), K1, %s", r(0))
+		res = body()
+		p("\tVMOVUPS %s, K1, (DI)(AX*4)", res)
+	} else {
+		p("\tNEGQ CX")
+		p("\tADDQ $8, CX")
+		p("\tLEAQ elemMask<>(SB), BX")
+		p("\tVMOVUPS (BX)(CX*4), Y13")
+		p("\tVMASKMOVPS (SI)(AX*4), Y13, Y0")
+		res = body()
+		p("\tVMASKMOVPS %s, Y13, (DI)(AX*4)", res)
+	}
+	p("%s_done:", name)
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
 // Offsets in transConst<> of the constants of genTrans, each a float64
 // repeated four times (32 bytes).
 const (
@@ -1169,7 +1555,7 @@ func genTransConsts() {
 }
 
 // genTrans emits <kind>F32AVX2(dst, x []float32) for kind exp (e^x),
-// sigmoid (1/(1+e^-x)), tanh, log, softplus (log(1+e^x)), gelu (x·Φ(x))
+// softplus (log(1+e^x)), gelu (x·Φ(x))
 // or geluDeriv (Φ(x) + x·φ(x); both are explained in gelu.go). Each
 // float32 is widened to float64, so the only float32 rounding is the final
 // one and neither denormal results nor overflow need special paths:
@@ -1179,14 +1565,9 @@ func genTransConsts() {
 //	q = r*P(r) ≈ e^r - 1                (relative error < 1e-11)
 //	e^y = 2^n*q + 2^n, e^y - 1 = 2^n*q + (2^n - 1)
 //
-// then exp = e^y, sigmoid = 1/(1+e^y) with y = -x, and
-// tanh = sign(x)*|em/(em+2)| with em = e^y - 1, y = -2|x| (no
-// cancellation for small x). 2^n is built from the bits of y/ln2 + shift.
-//
-// log splits x = 2^e·m with m in [√2/2, √2) and sums e·ln2 and
-// log(m) = 2·atanh(u) = u·L(u²), u = (m-1)/(m+1), |u| < 0.172; zeros,
-// negative numbers, +Inf and NaN are then patched in. softplus is
-// max(x, 0) + log1p(t) with t = e^-|x| in (0, 1]: log1p(t) is u·L(u²) with
+// then exp = e^y. 2^n is built from the bits of y/ln2 + shift. (Sigmoid,
+// tanh and log, which were made here too, compute in float32 now:
+// genTrans32.) softplus is max(x, 0) + log1p(t) with t = e^-|x| in (0, 1]: log1p(t) is u·L(u²) with
 // u = t/(2+t) when t < √2-1, else ln2 + u·L(u²) with m = (1+t)/2, so that
 // tiny t keep their relative accuracy.
 // Eight elements are done per step as two halves of four float64 lanes;
@@ -1209,35 +1590,6 @@ func genTrans(kind string) {
 	}
 	body := func(h int) string {
 		x, a, s, q, t := y(5*h), y(5*h+1), y(5*h+2), y(5*h+3), y(5*h+4)
-		if kind == "log" {
-			// a = m in [1, 2), s = e (exact, from the exponent bits).
-			p("\tVANDPD %s, %s, %s", c(tcMant), x, a)
-			p("\tVORPD %s, %s, %s", c(tcOne), a, a)
-			p("\tVPSRLQ $52, %s, %s", x, s)
-			p("\tVPOR %s, %s, %s", c(tcTwo52), s, s)
-			p("\tVSUBPD %s, %s, %s", c(tcTwo52b), s, s)
-			// m > √2: m /= 2, e++.
-			p("\tVCMPPD $14, %s, %s, %s", c(tcSqrt2), a, t)
-			p("\tVMULPD %s, %s, Y12", c(tcHalf), a)
-			p("\tVBLENDVPD %s, Y12, %s, %s", t, a, a)
-			p("\tVANDPD %s, %s, %s", c(tcOne), t, t)
-			p("\tVADDPD %s, %s, %s", t, s, s)
-			p("\tVSUBPD %s, %s, %s", c(tcOne), a, q)
-			p("\tVADDPD %s, %s, %s", c(tcOne), a, t)
-			p("\tVDIVPD %s, %s, %s", t, q, q)
-			logSeries(q, a, t)
-			p("\tVFMADD231PD %s, %s, %s", c(tcLn2), s, a)
-			// log(±0) = -Inf, log(x<0) = NaN, log(+Inf) = +Inf, NaN stays.
-			p("\tVCMPPD $0, %s, %s, %s", c(tcZero), x, t)
-			p("\tVBLENDVPD %s, %s, %s, %s", t, c(tcNegInf), a, a)
-			p("\tVCMPPD $1, %s, %s, %s", c(tcZero), x, t)
-			p("\tVBLENDVPD %s, %s, %s, %s", t, c(tcNaN), a, a)
-			p("\tVCMPPD $0, %s, %s, %s", c(tcPosInf), x, t)
-			p("\tVBLENDVPD %s, %s, %s, %s", t, c(tcPosInf), a, a)
-			p("\tVCMPPD $3, %s, %s, %s", x, x, t)
-			p("\tVBLENDVPD %s, %s, %s, %s", t, x, a, a)
-			return a
-		}
 		// gelu and geluDeriv (see gelu.go): u is x, or x clamped to
 		// ±geluClamp for geluDeriv (which then turns x into x - x, 0 or
 		// NaN, to add at the end); Y13 = t = 1/(1 + a/2) with
@@ -1264,11 +1616,6 @@ func genTrans(kind string) {
 		switch kind {
 		case "exp":
 			p("\tVMOVAPD %s, %s", x, a)
-		case "sigmoid":
-			p("\tVXORPD %s, %s, %s", c(tcSign), x, a)
-		case "tanh":
-			p("\tVANDPD %s, %s, %s", c(tcAbs), x, a)
-			p("\tVMULPD %s, %s, %s", c(tcMinus2), a, a)
 		case "softplus":
 			p("\tVORPD %s, %s, %s", c(tcSign), x, a)
 		}
@@ -1323,12 +1670,6 @@ func genTrans(kind string) {
 			p("\tVFMADD231PD %s, %s, %s", u, s, a)
 			p("\tVADDPD %s, %s, %s", x, a, a)
 			return a
-		case "sigmoid":
-			p("\tVFMADD231PD %s, %s, %s", q, s, s)
-			p("\tVADDPD %s, %s, %s", c(tcOne), s, s)
-			p("\tVMOVUPD %s, %s", c(tcOne), t)
-			p("\tVDIVPD %s, %s, %s", s, t, t)
-			return t
 		case "softplus":
 			// s = e^-|x|; t = (s > √2-1): the wide branch.
 			p("\tVFMADD231PD %s, %s, %s", q, s, s)
@@ -1347,16 +1688,8 @@ func genTrans(kind string) {
 			p("\tVMAXPD %s, %s, %s", c(tcZero), x, x)
 			p("\tVADDPD %s, %s, %s", x, a, a)
 			return a
-		default: // tanh
-			p("\tVSUBPD %s, %s, %s", c(tcOne), s, t)
-			p("\tVFMADD231PD %s, %s, %s", q, s, t)
-			p("\tVADDPD %s, %s, %s", c(tcTwo), t, s)
-			p("\tVDIVPD %s, %s, %s", s, t, t)
-			p("\tVANDPD %s, %s, %s", c(tcAbs), t, t)
-			p("\tVANDPD %s, %s, %s", c(tcSign), x, x)
-			p("\tVORPD %s, %s, %s", x, t, t)
-			return t
 		}
+		panic("genTrans: unknown kind " + kind)
 	}
 	xr := func(r string) string { return "X" + r[1:] }
 	p("// func %s(dst, x []float32)", name)

@@ -4,14 +4,15 @@ package kernel
 
 import "math"
 
-// Transcendental float32 kernels. ExpF32 computes in float32 with FMA, 16
-// lanes with AVX-512 and 8 with AVX2, and its pure-Go twin expF32Twin does
-// the same steps (exp32); it is within one ulp of the correctly rounded value on
-// every float32 (TestTransF32Exhaustive). The other vector versions
-// compute in float64 and round once to float32, so their results are
-// within one ulp of the correctly rounded value (their pure-Go twins round
-// math's float64 result). All handle denormal results, overflow to ±Inf
-// and NaN.
+// Transcendental float32 kernels. ExpF32, SigmoidF32, TanhF32, LogF32
+// and SoftplusF32 compute in float32 with FMA, 16 lanes with AVX-512 and 8
+// with AVX2, and their pure-Go twins (expF32Twin here, the others in
+// trans32.go) do the same steps; they are within one ulp of the correctly
+// rounded value on every float32 (TestTransF32Exhaustive). The GELU
+// kernels compute in float64 and round once to float32, so their results
+// are within one ulp of the correctly rounded value. Without
+// assembly all of them round math's float64 result. All handle denormal
+// results, overflow to ±Inf and NaN.
 
 // ExpF32 sets dst[i] = e^x[i]. It panics unless len(dst) == len(x). The
 // reference loop is

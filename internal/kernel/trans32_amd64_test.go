@@ -23,6 +23,14 @@ func trans32Kernels() []trans32Kernel {
 	return []trans32Kernel{
 		{"expF32AVX2", hasAVX2, expF32AVX2, expF32Twin},
 		{"expF32AVX512", hasAVX512, expF32AVX512, expF32Twin},
+		{"sigmoidF32AVX2", hasAVX2, sigmoidF32AVX2, sigmoidF32Twin},
+		{"sigmoidF32AVX512", hasAVX512, sigmoidF32AVX512, sigmoidF32Twin},
+		{"tanhF32AVX2", hasAVX2, tanhF32AVX2, tanhF32Twin},
+		{"tanhF32AVX512", hasAVX512, tanhF32AVX512, tanhF32Twin},
+		{"logF32AVX2", hasAVX2, logF32AVX2, logF32Twin},
+		{"logF32AVX512", hasAVX512, logF32AVX512, logF32Twin},
+		{"softplusF32AVX2", hasAVX2, softplusF32AVX2, softplusF32Twin},
+		{"softplusF32AVX512", hasAVX512, softplusF32AVX512, softplusF32Twin},
 	}
 }
 
@@ -92,7 +100,13 @@ func TestTrans32TwinsExhaustive(t *testing.T) {
 		name         string
 		avx2, avx512 func(dst, x []float32)
 		twin         func(dst, x []float32)
-	}{{"exp", expF32AVX2, expF32AVX512, expF32Twin}}
+	}{
+		{"exp", expF32AVX2, expF32AVX512, expF32Twin},
+		{"sigmoid", sigmoidF32AVX2, sigmoidF32AVX512, sigmoidF32Twin},
+		{"tanh", tanhF32AVX2, tanhF32AVX512, tanhF32Twin},
+		{"log", logF32AVX2, logF32AVX512, logF32Twin},
+		{"softplus", softplusF32AVX2, softplusF32AVX512, softplusF32Twin},
+	}
 	const chunk = 1 << 24
 	x := make([]float32, chunk)
 	a, b, c := make([]float32, chunk), make([]float32, chunk), make([]float32, chunk)

@@ -129,7 +129,7 @@ func sweep(lim float32, step uint32, n int) []float32 {
 // that TestTransF32Exhaustive has checked on every float32.
 const maxTransULP = 2
 
-var transMaxULP = map[string]int64{"exp": 1}
+var transMaxULP = map[string]int64{"exp": 1, "sigmoid": 1, "tanh": 1, "log": 1, "softplus": 1}
 
 func maxULP(name string) int64 {
 	if m, ok := transMaxULP[name]; ok {
@@ -158,18 +158,28 @@ func TestTransF32Accuracy(t *testing.T) {
 	}
 }
 
-// TestExp32Accuracy checks expF32Twin, the Go form of the float32 exp
-// kernels, on the sweep and the special inputs: within one ulp.
-func TestExp32Accuracy(t *testing.T) {
+// TestTrans32TwinAccuracy checks the pure-Go forms of the float32
+// kernels (expF32Twin and the others) on the sweep and the special inputs:
+// within one ulp. In the default build the kernels' exhaustive check and
+// TestTrans32Twins bound them everywhere; here they run on every build.
+func TestTrans32TwinAccuracy(t *testing.T) {
 	step, n := uint32(401), 500_000
 	if testing.Short() || raceEnabled || !transAsm {
 		step, n = 4099, 50_000
 	}
 	x := append(sweep(100, step, n), transSpecials()...)
-	worst, at := checkTrans(expF32Twin, math.Exp, 0, x)
-	t.Logf("max error %d ulp at %v (%d inputs)", worst, at, len(x))
-	if worst > 1 {
-		t.Errorf("error %d ulp at x=%v; want <= 1", worst, at)
+	twins := map[string]func(dst, x []float32){"exp": expF32Twin, "sigmoid": sigmoidF32Twin, "tanh": tanhF32Twin, "log": logF32Twin,
+		"softplus": softplusF32Twin}
+	for _, tf := range transFuncs() {
+		twin, ok := twins[tf.name]
+		if !ok {
+			continue
+		}
+		worst, at := checkTrans(twin, tf.ref, tf.absTol, x)
+		t.Logf("%s: max error %d ulp at %v (%d inputs)", tf.name, worst, at, len(x))
+		if worst > 1 {
+			t.Errorf("%s: error %d ulp at x=%v; want <= 1", tf.name, worst, at)
+		}
 	}
 }
 
