@@ -2,6 +2,7 @@ package nn_test
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -153,7 +154,19 @@ func TestLSTMStepIsOneFusedNode(t *testing.T) {
 	x := nabla.Normal(rng, 0, 1, 1, 2, 3)
 	_, hn, cn := m.ForwardState(x, nil, nil)
 	h, cc := c.Step(x.Index(0, 0), nil, nil)
-	if !slices.Equal(hn.Index(0, 0).Float32s(), h.Float32s()) || !slices.Equal(cn.Index(0, 0).Float32s(), cc.Float32s()) {
+	// The fused step runs the float32 sigmoid and tanh kernels on whole
+	// rows; the cell's strided gate views may take the generic loops,
+	// which round math's float64 result: both are within one ulp of the
+	// exact value, not always the same float32.
+	close := func(a, b []float32) bool {
+		for i := range a {
+			if math.Abs(float64(a[i]-b[i])) > 1e-6*(1+math.Abs(float64(b[i]))) {
+				return false
+			}
+		}
+		return len(a) == len(b)
+	}
+	if !close(hn.Index(0, 0).Float32s(), h.Float32s()) || !close(cn.Index(0, 0).Float32s(), cc.Float32s()) {
 		t.Error("LSTM and LSTMCell disagree on one step")
 	}
 	// h is a view (Index: Slice, Squeeze) of the fused op's output.
