@@ -18,15 +18,7 @@ func LayerNorm(x *Tensor, normalized []int, eps float64) *Tensor {
 	if floatKernel("LayerNorm", x.dtype) {
 		return LayerNorm(x.To(Float32), normalized, eps).To(x.dtype)
 	}
-	k := len(normalized)
-	if k == 0 || k > len(x.shape) || !slices.Equal(x.shape[len(x.shape)-k:], normalized) {
-		panicShape("LayerNorm", "normalized shape "+shapeString(normalized)+" is not the input's trailing shape", x.shape)
-	}
-	d := numel(normalized)
-	m := 0
-	if d > 0 {
-		m = x.Len() / d
-	}
+	m, d, axes := trailingRows("LayerNorm", x, normalized)
 	xc := x.contiguous()
 	out := newShared(x.arena, x.dtype, append([]int(nil), x.shape...), contiguousStrides(x.shape))
 	rstd := make([]float64, m) // 1/√(var + eps) per slice, for the backward pass
@@ -36,10 +28,6 @@ func LayerNorm(x *Tensor, normalized []int, eps float64) *Tensor {
 		} else {
 			loops.LayerNormFwd(out.f32, xc.f32[xc.offset:], rstd, m, d, eps)
 		}
-	}
-	axes := make([]int, k)
-	for i := range axes {
-		axes[i] = len(x.shape) - k + i
 	}
 	return record("LayerNorm", out, func(g, y *Tensor, in []*Tensor) []*Tensor {
 		if !g.noGraph {
@@ -157,15 +145,7 @@ func RMSNorm(x *Tensor, normalized []int, eps float64) *Tensor {
 	if floatKernel("RMSNorm", x.dtype) {
 		return RMSNorm(x.To(Float32), normalized, eps).To(x.dtype)
 	}
-	k := len(normalized)
-	if k == 0 || k > len(x.shape) || !slices.Equal(x.shape[len(x.shape)-k:], normalized) {
-		panicShape("RMSNorm", "normalized shape "+shapeString(normalized)+" is not the input's trailing shape", x.shape)
-	}
-	d := numel(normalized)
-	m := 0
-	if d > 0 {
-		m = x.Len() / d
-	}
+	m, d, axes := trailingRows("RMSNorm", x, normalized)
 	xc := x.contiguous()
 	out := newShared(x.arena, x.dtype, append([]int(nil), x.shape...), contiguousStrides(x.shape))
 	rstd := make([]float64, m)
@@ -175,10 +155,6 @@ func RMSNorm(x *Tensor, normalized []int, eps float64) *Tensor {
 		} else {
 			loops.RMSNormFwd(out.f32, xc.f32[xc.offset:], rstd, m, d, eps)
 		}
-	}
-	axes := make([]int, k)
-	for i := range axes {
-		axes[i] = len(x.shape) - k + i
 	}
 	return record("RMSNorm", out, func(g, y *Tensor, in []*Tensor) []*Tensor {
 		if !g.noGraph {
@@ -203,4 +179,23 @@ func RMSNorm(x *Tensor, normalized []int, eps float64) *Tensor {
 		}
 		return []*Tensor{dx}
 	}, x)
+}
+
+// trailingRows checks that normalized is x's trailing shape (op names the
+// caller in the panic) and returns x as m rows of d elements and the
+// normalized axes.
+func trailingRows(op string, x *Tensor, normalized []int) (m, d int, axes []int) {
+	k := len(normalized)
+	if k == 0 || k > len(x.shape) || !slices.Equal(x.shape[len(x.shape)-k:], normalized) {
+		panicShape(op, "normalized shape "+shapeString(normalized)+" is not the input's trailing shape", x.shape)
+	}
+	d = numel(normalized)
+	if d > 0 {
+		m = x.Len() / d
+	}
+	axes = make([]int, k)
+	for i := range axes {
+		axes[i] = len(x.shape) - k + i
+	}
+	return m, d, axes
 }
