@@ -185,6 +185,14 @@ var gradCases = []gradCase{
 		y, _, _ := nabla.BatchNorm(x, 1e-5)
 		return y.Square()
 	}), shapes: [][]input{ins(sh(3, 2)), ins(sh(2, 3, 4)), ins(tr(2, 3, 4)), ins(sh(2, 2, 2, 3))}},
+	{name: "BatchNormAffine", ops: []string{"BatchNorm"}, f: func(in []*T) *T {
+		y, _, _ := nabla.BatchNormAffine(in[0], in[1], in[2], 1e-5)
+		return y.Square()
+	}, shapes: [][]input{ins(sh(3, 2), sh(2), sh(2)), ins(sh(2, 3, 4), sh(3), sh(3)), ins(tr(2, 3, 4), sh(3), sh(3)), ins(sh(2, 2, 2, 3), sh(2), sh(2))}},
+	{name: "BatchNormAffine/weight", ops: []string{"BatchNorm"}, f: bin(func(x, w *T) *T {
+		y, _, _ := nabla.BatchNormAffine(x, w, nil, 1e-5)
+		return y.Square()
+	}), shapes: [][]input{ins(sh(2, 3, 4), sh(3))}},
 	// A chain, so that at second order each backward op also gets an
 	// upstream gradient that depends on x (its d/dg rule is checked too).
 	{name: "Softmax/chain", ops: []string{"Softmax", "SoftmaxGrad", "LogSoftmax", "LogSoftmaxGrad"}, f: un(func(x *T) *T { return x.Softmax(-1).LogSoftmax(-1).Softmax(0) }), shapes: reduceShapes},

@@ -78,8 +78,19 @@ func layerNormGradOps(g, x *Tensor, axes []int, eps float64) *Tensor {
 // higher orders hold. It panics with a *ShapeError if x has fewer than 2
 // dimensions.
 func BatchNorm(x *Tensor, eps float64) (y, mean, variance *Tensor) {
+	return BatchNormAffine(x, nil, nil, eps)
+}
+
+// BatchNormAffine is [BatchNorm] followed by the per-channel affine
+// transform of nn.BatchNorm2d: y = weight_c·x̂ + bias_c, with weight and
+// bias of shape (C); either may be nil (no scale, no shift). It is one op,
+// forward and backward: the gradients of weight and bias are the sums
+// that the input's gradient needs anyway, so a training step reads the
+// activations twice instead of once per op of the decomposed form. It
+// panics with a *ShapeError if weight or bias does not hold C values.
+func BatchNormAffine(x, weight, bias *Tensor, eps float64) (y, mean, variance *Tensor) {
 	if floatKernel("BatchNorm", x.dtype) {
-		y, mean, variance = BatchNorm(x.To(Float32), eps)
+		y, mean, variance = BatchNormAffine(x.To(Float32), halfToF32(weight), halfToF32(bias), eps)
 		return y.To(x.dtype), mean.To(x.dtype), variance.To(x.dtype)
 	}
 	if len(x.shape) < 2 {
@@ -87,14 +98,18 @@ func BatchNorm(x *Tensor, eps float64) (y, mean, variance *Tensor) {
 	}
 	N, C := x.shape[0], x.shape[1]
 	S := numel(x.shape[2:])
+	// a weight or bias of the other float type is converted (a recorded
+	// To, so its gradient flows back), as the decomposed ops would promote
+	weight, bias = asFloatOf(weight, x.dtype), asFloatOf(bias, x.dtype)
+	w, b := channelValues("weight", weight, x, C), channelValues("bias", bias, x, C)
 	xc := x.contiguous()
 	out := newShared(x.arena, x.dtype, append([]int(nil), x.shape...), contiguousStrides(x.shape))
 	m, v := make([]float64, C), make([]float64, C)
 	if N*S > 0 {
 		if x.dtype == Float64 {
-			loops.BatchNormFwd(out.f64, xc.f64[xc.offset:], m, v, N, C, S, eps)
+			loops.BatchNormFwd(out.f64, xc.f64[xc.offset:], m, v, w, b, N, C, S, eps)
 		} else {
-			loops.BatchNormFwd(out.f32, xc.f32[xc.offset:], m, v, N, C, S, eps)
+			loops.BatchNormFwd(out.f32, xc.f32[xc.offset:], m, v, w, b, N, C, S, eps)
 		}
 	}
 	rstd := make([]float64, C)
@@ -108,30 +123,103 @@ func BatchNorm(x *Tensor, eps float64) (y, mean, variance *Tensor) {
 	y = record("BatchNorm", out, func(g, y *Tensor, in []*Tensor) []*Tensor {
 		if !g.noGraph {
 			// as LayerNorm: differentiable in x, so composed of ops
-			return []*Tensor{layerNormGradOps(g, in[0], axes, eps)}
+			return batchNormGradOps(g, in[0], in[1], in[2], axes, eps)
 		}
-		return []*Tensor{batchNormGrad(g, y, rstd, N, C, S)}
-	}, x)
+		return batchNormGrad(g, in[0], in[1], in[2], m, rstd, w, N, C, S)
+	}, x, weight, bias)
 	return y, FromSlice(m).To(x.dtype), FromSlice(v).To(x.dtype)
 }
 
-// batchNormGrad computes BatchNorm's input gradient directly, for a
-// backward pass that is not recorded; the result carries g's noGraph mark.
-func batchNormGrad(g, y *Tensor, rstd []float64, N, C, S int) *Tensor {
-	if g.dtype != y.dtype {
-		g = g.To(y.dtype)
+// halfToF32 converts a half-precision t to Float32 (nil stays nil).
+func halfToF32(t *Tensor) *Tensor {
+	if t == nil || !t.dtype.isHalf() {
+		return t
 	}
-	gc, yc := g.contiguous(), y.contiguous()
-	dx := newShared(g.arena, y.dtype, append([]int(nil), y.shape...), contiguousStrides(y.shape))
+	return t.To(Float32)
+}
+
+// asFloatOf converts a Float32 or Float64 p to dt (nil stays nil).
+func asFloatOf(p *Tensor, dt DType) *Tensor {
+	if p == nil || p.dtype == dt || p.dtype != Float32 && p.dtype != Float64 {
+		return p
+	}
+	return p.To(dt)
+}
+
+// channelValues returns the C values of a per-channel parameter of
+// BatchNorm in float64, or nil for a nil one.
+func channelValues(name string, p, x *Tensor, C int) []float64 {
+	if p == nil {
+		return nil
+	}
+	if p.Len() != C || p.Dim() != 1 {
+		panicShape("BatchNorm", name+" must have shape (C), C the input's dimension 1", x.shape, p.shape)
+	}
+	if p.dtype != x.dtype {
+		panicValue("BatchNorm", "%s must be a float tensor, not %v", name, p.dtype)
+	}
+	return p.Float64s()
+}
+
+// batchNormGrad computes BatchNorm's gradients directly, for a backward
+// pass that is not recorded: the input's from x and the statistics (x̂ is
+// recomputed a row at a time rather than stored), and the weight's and
+// bias's from the same sums. The results carry g's noGraph mark.
+func batchNormGrad(g, x, weight, bias *Tensor, mean, rstd, w []float64, N, C, S int) []*Tensor {
+	dt := x.dtype
+	if g.dtype != dt {
+		g = g.To(dt)
+	}
+	gc, xc := g.contiguous(), x.contiguous()
+	dx := newShared(g.arena, dt, append([]int(nil), x.shape...), contiguousStrides(x.shape))
 	dx.noGraph = g.noGraph
+	var dw, db []float64
+	if weight != nil && wantsGrad(weight) {
+		dw = make([]float64, C)
+	}
+	if bias != nil && wantsGrad(bias) {
+		db = make([]float64, C)
+	}
 	if N*S > 0 {
-		if y.dtype == Float64 {
-			loops.BatchNormBwd(dx.f64, gc.f64[gc.offset:], yc.f64[yc.offset:], rstd, N, C, S)
+		if dt == Float64 {
+			loops.BatchNormBwd(dx.f64, gc.f64[gc.offset:], xc.f64[xc.offset:], mean, rstd, w, dw, db, N, C, S)
 		} else {
-			loops.BatchNormBwd(dx.f32, gc.f32[gc.offset:], yc.f32[yc.offset:], rstd, N, C, S)
+			loops.BatchNormBwd(dx.f32, gc.f32[gc.offset:], xc.f32[xc.offset:], mean, rstd, w, dw, db, N, C, S)
 		}
 	}
-	return dx
+	grads := []*Tensor{dx, nil, nil}
+	for i, s := range [][]float64{dw, db} {
+		if s != nil {
+			t := FromSlice(s).To(dt)
+			t.noGraph = g.noGraph
+			grads[1+i] = t
+		}
+	}
+	return grads
+}
+
+// batchNormGradOps is batchNormGrad written with ops, recomputing the
+// statistics from x so that their dependence on x is recorded too.
+func batchNormGradOps(g, x, weight, bias *Tensor, axes []int, eps float64) []*Tensor {
+	bshape := make([]int, len(x.shape))
+	for i := range bshape {
+		bshape[i] = 1
+	}
+	bshape[1] = x.shape[1]
+	gx := g
+	if weight != nil {
+		gx = g.Mul(weight.Reshape(bshape...))
+	}
+	grads := []*Tensor{layerNormGradOps(gx, x, axes, eps), nil, nil}
+	if weight != nil && wantsGrad(weight) {
+		c := x.Sub(x.MeanKeep(axes...))
+		xhat := c.Mul(x.VarKeep(0, axes...).AddScalar(eps).PowScalar(-0.5))
+		grads[1] = g.Mul(xhat).Sum(axes...)
+	}
+	if bias != nil && wantsGrad(bias) {
+		grads[2] = g.Sum(axes...)
+	}
+	return grads
 }
 
 // RMSNorm normalises x over its trailing dimensions, which must equal

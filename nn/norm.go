@@ -239,7 +239,6 @@ func setBN(layer, name string, t *nabla.Tensor, w, b, rm, rv, nbt **nabla.Tensor
 // per-channel tensors take to broadcast against x.
 func batchNorm(layer string, x *nabla.Tensor, bshape []int, s bnState, eps, momentum float64, training bool) *nabla.Tensor {
 	tracking := s.tracking(layer)
-	var y *nabla.Tensor
 	if training || !tracking {
 		// Without running statistics there is nothing else to normalise
 		// with, so evaluation uses the batch's too, as in PyTorch.
@@ -247,8 +246,9 @@ func batchNorm(layer string, x *nabla.Tensor, bshape []int, s bnState, eps, mome
 		if n <= 1 {
 			panic(&nabla.ValueError{Op: layer, Reason: fmt.Sprintf("expected more than 1 value per channel when training, got input shape %v", x.Shape())})
 		}
-		var mean, v *nabla.Tensor
-		y, mean, v = nabla.BatchNorm(x, eps) // one fused op, over every axis but the channels
+		// one fused op, over every axis but the channels, with the affine
+		// transform (its gradients come from the same sums as the input's)
+		y, mean, v := nabla.BatchNormAffine(x, s.w, s.b, eps)
 		if training && tracking {
 			addOne(s.nbt)
 			if s.cumulative {
@@ -259,16 +259,20 @@ func batchNorm(layer string, x *nabla.Tensor, bshape []int, s bnState, eps, mome
 			update(s.rm, mean.Detach().Float64s(), momentum, 1)
 			update(s.rv, v.Detach().Float64s(), momentum, unbias)
 		}
-	} else {
-		y = x.Sub(s.rm.Reshape(bshape...)).Mul(s.rv.Reshape(bshape...).AddScalar(eps).PowScalar(-0.5))
+		return y
 	}
+	// Evaluation: one scale and one shift per channel, folded from the
+	// running statistics and the affine transform on C values, so the
+	// activations are read twice, not four times.
+	scale := s.rv.AddScalar(eps).PowScalar(-0.5)
 	if s.w != nil {
-		y = y.Mul(s.w.Reshape(bshape...))
+		scale = scale.Mul(s.w)
 	}
+	shift := s.rm.Mul(scale).Neg()
 	if s.b != nil {
-		y = y.Add(s.b.Reshape(bshape...))
+		shift = shift.Add(s.b)
 	}
-	return y
+	return x.Mul(scale.Reshape(bshape...)).Add(shift.Reshape(bshape...))
 }
 
 // update sets buf = (1-momentum)·buf + momentum·scale·batch in place.

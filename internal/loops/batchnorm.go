@@ -10,10 +10,12 @@ import (
 // each channel c: the N rows x[n, c, :] of S elements are one channel's
 // values. Channels are split between the workers.
 
-// BatchNormFwd sets dst = (x - mean_c)·rstd_c for every channel, where
-// mean_c and var_c (biased) are the channel's statistics, computed in
-// float64, and rstd_c = 1/√(var_c + eps). It stores mean and var.
-func BatchNormFwd[T Float](dst, x []T, mean, variance []float64, N, C, S int, eps float64) {
+// BatchNormFwd sets dst = (x - mean_c)·rstd_c·w_c + b_c for every
+// channel, where mean_c and var_c (biased) are the channel's statistics,
+// computed in float64, and rstd_c = 1/√(var_c + eps). It stores mean and
+// var. w and b are the affine transform's weight and bias; a nil one is
+// left out (a scale of 1, a shift of 0).
+func BatchNormFwd[T Float](dst, x []T, mean, variance, w, b []float64, N, C, S int, eps float64) {
 	n := N * S
 	dst, x = dst[:N*C*S], x[:N*C*S]
 	mean, variance = mean[:C], variance[:C]
@@ -31,38 +33,85 @@ func BatchNormFwd[T Float](dst, x []T, mean, variance []float64, N, C, S int, ep
 			}
 			v := q / float64(n)
 			mean[c], variance[c] = m, v
-			rs := 1 / math.Sqrt(v+eps)
+			scale := 1 / math.Sqrt(v+eps)
+			if w != nil {
+				scale *= w[c]
+			}
 			for i := range N {
-				bnScale(dst[row(i):row(i)+S], rs)
+				d := dst[row(i) : row(i)+S]
+				bnScale(d, scale)
+				if b != nil {
+					bnShift(d, b[c])
+				}
 			}
 		}
 	})
 }
 
 // BatchNormBwd sets dx to the gradient through BatchNormFwd given the
-// upstream gradient g, the output y and rstd per channel:
+// upstream gradient g, the input x and the channels' mean and rstd:
 //
-//	dx = rstd·(g - mean(g) - y·mean(g·y)), the means over the channel.
-func BatchNormBwd[T Float](dx, g, y []T, rstd []float64, N, C, S int) {
+//	dx = w·rstd·(g - mean(g) - x̂·mean(g·x̂)), x̂ = (x - mean)·rstd,
+//
+// the means over the channel (w = 1 when nil). x̂ is recomputed a row at
+// a time. A non-nil dw receives each channel's sum of g·x̂ (the weight's
+// gradient), a non-nil db its sum of g (the bias's).
+func BatchNormBwd[T Float](dx, g, x []T, mean, rstd, w, dw, db []float64, N, C, S int) {
 	n := N * S
-	dx, g, y, rstd = dx[:N*C*S], g[:N*C*S], y[:N*C*S], rstd[:C]
+	dx, g, x, mean, rstd = dx[:N*C*S], g[:N*C*S], x[:N*C*S], mean[:C], rstd[:C]
 	eachRows(C, n, func(lo, hi int) {
+		xh := make([]T, S)
 		for c := lo; c < hi; c++ {
 			row := func(i int) int { return (i*C + c) * S }
 			var sa, sb float64
 			for i := range N {
 				r := row(i)
-				a, b := sumDotRow(g[r:r+S], y[r:r+S])
+				normalise(xh, x[r:r+S], mean[c], rstd[c])
+				a, b := sumDotRow(g[r:r+S], xh)
 				sa += a
 				sb += b
+			}
+			if dw != nil {
+				dw[c] = sb
+			}
+			if db != nil {
+				db[c] = sa
+			}
+			scale := rstd[c]
+			if w != nil {
+				scale *= w[c]
 			}
 			a, b := sa/float64(n), sb/float64(n)
 			for i := range N {
 				r := row(i)
-				bnBwdRow(dx[r:r+S], g[r:r+S], y[r:r+S], a, b, rstd[c])
+				normalise(xh, x[r:r+S], mean[c], rstd[c])
+				bnBwdRow(dx[r:r+S], g[r:r+S], xh, a, b, scale)
 			}
 		}
 	})
+}
+
+// normalise sets d = (x - m)·r, rounding as BatchNormFwd does.
+func normalise[T Float](d, x []T, m, r float64) {
+	if df, ok := any(d).([]float32); ok {
+		kernel.AddConstF32(df, any(x).([]float32), float32(-m))
+		kernel.MulConstF32(df, df, float32(r))
+		return
+	}
+	for i, v := range x {
+		d[i] = T((float64(v) - m) * r)
+	}
+}
+
+// bnShift sets d += b.
+func bnShift[T Float](d []T, b float64) {
+	if df, ok := any(d).([]float32); ok {
+		kernel.AddConstF32(df, df, float32(b))
+		return
+	}
+	for i := range d {
+		d[i] = T(float64(d[i]) + b)
+	}
 }
 
 // sum64Row returns the sum of s in float64.
