@@ -52,8 +52,8 @@ func (t *Tensor) ArgSort(dim int, descending bool) *Tensor {
 // position first and kept at the cut, so the sorted result is exactly the
 // first k elements of t.Sort(dim, largest). (PyTorch 1.13 leaves the
 // order of ties unspecified, and its CPU kernel returns some tied
-// elements in descending position order: the values agree, the indices
-// wherever the selected values are distinct.) The gradient of values
+// elements in descending position order: the values agree, and the
+// indices wherever a value occurs once in its line.) The gradient of values
 // flows back to t at the indices. It panics with a *ValueError if k is
 // negative or larger than dim's length, and a *ShapeError if dim is out
 // of range.
@@ -81,7 +81,9 @@ func (t *Tensor) topK(op string, k, dim int, descending, sorted bool) (values, i
 		t.axis0(op, dim)
 		v, i := t.Reshape(1).topK(op, k, 0, descending, sorted)
 		if k == 0 {
-			return v, i // no element: shape (0), as a 0-d result cannot hold none
+			// No element: shape (0), as a 0-d result cannot hold none
+			// (PyTorch 1.13 returns the 0-d tensor itself for k = 0).
+			return v, i
 		}
 		return v.Reshape(), i.Reshape()
 	}

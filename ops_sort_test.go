@@ -373,6 +373,9 @@ func TestSortOps(t *testing.T) {
 	if v, i := s.TopK(1, 0, true, true); v.Dim() != 0 || v.Item() != 2.5 || i.ItemInt() != 0 {
 		t.Errorf("TopK of a 0-d tensor: %v %v", v, i)
 	}
+	if v, i := s.TopK(0, 0, true, true); !slicesEqual(v.Shape(), []int{0}) || !slicesEqual(i.Shape(), []int{0}) {
+		t.Errorf("TopK(0) of a 0-d tensor: %v %v, want shape [0]", v, i)
+	}
 	// Half precision sorts its exact values, and keeps its dtype.
 	h := nabla.FromSlice([]float32{1.5, -2, 65504, 0.1, float32(math.NaN())}).To(nabla.BFloat16)
 	if v, i := h.Sort(0, false); v.DType() != nabla.BFloat16 || !slicesEqualI(i.Int64s(), []int64{1, 3, 0, 2, 4}) {
