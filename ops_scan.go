@@ -12,9 +12,11 @@ import (
 // CumSum returns the running sums of t along axis, as torch.cumsum: element
 // i of the result is the sum of elements 0..i of its line. A float32 sum
 // accumulates in float64 and rounds each result, as PyTorch's CPU kernel
-// does. The gradient is the running sum of the upstream gradient taken
-// from the other end, itself differentiable. A 0-d tensor is its own
-// running sum (axis 0 or -1).
+// does. Integer and Bool tensors sum exactly into an Int64 result, as in
+// PyTorch; Float16 and BFloat16 ones in float32, rounded back. The
+// gradient is the running sum of the upstream gradient taken from the
+// other end, itself differentiable. A 0-d tensor is its own running sum
+// (axis 0 or -1).
 func (t *Tensor) CumSum(axis int) *Tensor {
 	if len(t.shape) == 0 {
 		if axis != 0 && axis != -1 {
@@ -28,7 +30,9 @@ func (t *Tensor) CumSum(axis int) *Tensor {
 // cumsum is CumSum along the normalised axis ax, from the last element when
 // reverse (the gradient of the forward one, and the other way round).
 func cumsum(t *Tensor, ax int, reverse bool) *Tensor {
-	checkFloatOp("CumSum", t)
+	if t.dtype != Float32 && t.dtype != Float64 {
+		return cumsumOther(t, ax, reverse) // ops_sort.go
+	}
 	outer, n, inner := blockDims(t.shape, ax, ax)
 	var out *Tensor
 	if t.dtype == Float64 {
@@ -47,13 +51,17 @@ func cumsum(t *Tensor, ax int, reverse bool) *Tensor {
 
 // ProdKeep returns the product of t's elements over the given axes (all
 // when none), keeping each reduced axis with length 1, as torch.prod with
-// keepdim. The product of no elements is 1. The gradient of each element is
-// the product of the others in its group, computed without dividing, so it
-// is exact when some elements are zero (as PyTorch's is), and
-// differentiable again.
+// keepdim. The product of no elements is 1. Integer and Bool tensors
+// multiply in int64 (wrapping on overflow) into an Int64 result, as in
+// PyTorch; Float16 and BFloat16 ones in float32, rounded back. The
+// gradient of each element is the product of the others in its group,
+// computed without dividing, so it is exact when some elements are zero
+// (as PyTorch's is), and differentiable again.
 func (t *Tensor) ProdKeep(axes ...int) *Tensor {
 	ax := t.normAxes("Prod", axes)
-	checkFloatOp("Prod", t)
+	if t.dtype.isHalf() {
+		return t.To(Float32).ProdKeep(axes...).To(t.dtype)
+	}
 	// Move the reduced axes last, in order, and reduce them as one.
 	perm := make([]int, 0, len(t.shape))
 	for i := range t.shape {
@@ -94,6 +102,9 @@ func lastDims(x *Tensor, k int) (outer, n int) {
 // prodLast is the product over x's last k axes, which it keeps with length
 // 1.
 func prodLast(x *Tensor, k int) *Tensor {
+	if !x.dtype.IsFloat() {
+		return prodInt(x, k) // ops_sort.go
+	}
 	outer, n := lastDims(x, k)
 	shape := x.Shape()
 	for i := len(shape) - k; i < len(shape); i++ {
@@ -155,12 +166,4 @@ func prodOthersGrad(g, x *Tensor, k int) *Tensor {
 	jac := prodOthers(m, 1).Mul(off)             // (outer, i, j)
 	gr := g.Reshape(outer, n, 1).Mul(jac).Sum(1) // sum over i
 	return gr.Reshape(x.shape...)
-}
-
-// checkFloatOp panics with a *ValueError if t is not of a float dtype the
-// op runs on.
-func checkFloatOp(op string, t *Tensor) {
-	if t.dtype != Float32 && t.dtype != Float64 {
-		panicValue(op, "dtype %v is not supported", t.dtype)
-	}
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Write PyTorch 1.13 results of the sorting, scanning and selecting ops on
 every dtype, and of integer matmul, into testdata/intops_reference.json,
-for ops_sort_test.go and ops_linalg_int_test.go.
+for ops_sort_test.go (TestSortReference) and ops_linalg_int_test.go.
 
 Ops: sort (stable, ascending and descending, both axes), topk (largest and
 smallest, sorted), unique (sorted, with inverse and counts), bincount (with
@@ -321,6 +321,71 @@ def matmuls():
     matmul_case(b[0], b[1])
 
 
+def masked_select_case(x, m):
+    f = lambda t: torch.masked_select(t, m)
+    out, em = run(f, x)
+    g, up = with_grad(x, f)
+    c = {"op": "masked_select", "input": enc(x), "args": {}, "mask": enc(m),
+         "outputs": {"out": enc(out)}, "emulated": em}
+    if g is not None:
+        c["upstream"], c["grad"] = enc(up), enc(g)
+    CASES.append(c)
+
+
+def extras():
+    """Cases added after the first version of this script, written after
+    all the others so that those (and the generator's draws) stay as they
+    were: signed zeros and NaNs among ties, a middle axis, lines longer
+    than 32 elements with many ties (the length from which nabla's sort
+    switches from an insertion sort to a radix sort), an input that
+    broadcasts against masked_select's mask, and bincount of an empty
+    input with weights and of weights of other dtypes."""
+    z = -0.0
+    for name in ("float32", "float64", "float16", "bfloat16"):
+        x = torch.tensor([[0.0, z, 1, z, 0.0, nan, -inf, nan, z]], dtype=DTYPES[name])
+        for desc in (False, True):
+            f = lambda t: torch.sort(t, dim=-1, descending=desc, stable=True)
+            (v, i), em = run(f, x)
+            case("sort", x, {"axis": -1, "descending": desc}, {"values": v, "indices": i}, em)
+    x = torch.tensor([[[3, 1], [2, 1], [3, 0]], [[0, 5], [0, 5], [-1, 5]]], dtype=torch.int64)
+    for desc in (False, True):
+        (v, i) = torch.sort(x, dim=1, descending=desc, stable=True)
+        case("sort", x, {"axis": 1, "descending": desc}, {"values": v, "indices": i})
+    for name in ("float32", "float64", "int64", "int32", "uint8", "bool", "bfloat16"):
+        dt = DTYPES[name]
+        hi = 2 if dt == torch.bool else 9
+        x = torch.randint(0, hi, (3, 70), generator=GEN).to(torch.float64)
+        if dt.is_floating_point:
+            x = (x - 4) / 2
+            x[0, 5], x[1, 7], x[1, 8] = nan, nan, -inf
+        x = x.to(dt)
+        for desc in (False, True):
+            f = lambda t: torch.sort(t, dim=-1, descending=desc, stable=True)
+            (v, i), em = run(f, x)
+            g, up = with_grad(x, f, 0)
+            case("sort", x, {"axis": -1, "descending": desc}, {"values": v, "indices": i}, em, g, up)
+        for k, axis in ((5, -1), (2, 0)):
+            for largest in (True, False):
+                f = lambda t: torch.topk(t, k, dim=axis, largest=largest, sorted=True)
+                (v, i), em = run(f, x)
+                g, up = with_grad(x, f, 0)
+                case("topk", x, {"k": k, "axis": axis, "largest": largest}, {"values": v, "indices": i}, em, g, up)
+    m = torch.tensor([[1, 0, 1, 1, 0, 0], [0, 1, 1, 0, 0, 1]], dtype=torch.bool)
+    for name in ("float64", "int32", "bool"):
+        dt = DTYPES[name]
+        masked_select_case(torch.tensor([3, -1, 2, 9, -1, 0], dtype=torch.float64).to(dt), m)
+        masked_select_case(torch.tensor([[1], [0]], dtype=torch.float64).to(dt), m)
+    empty = torch.tensor([], dtype=torch.int64)
+    x = torch.tensor([2, 0, 2], dtype=torch.int64)
+    for wname in ("float32", "float64", "int32", "bool", "float16"):
+        for inp in (empty, x):
+            w = torch.tensor([1, 0, 1][:len(inp)], dtype=torch.float64).to(DTYPES[wname])
+            for minlength in (0, 4):
+                out = torch.bincount(inp, weights=w, minlength=minlength)
+                CASES.append({"op": "bincount", "input": enc(inp), "args": {"minlength": minlength},
+                              "weights": enc(w), "outputs": {"out": enc(out)}, "emulated": False})
+
+
 def main():
     sorts()
     uniques()
@@ -328,6 +393,7 @@ def main():
     scans()
     selects()
     matmuls()
+    extras()
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "intops_reference.json"), "w") as f:
         json.dump({"torch": torch.__version__, "cases": CASES}, f, separators=(",", ":"))
