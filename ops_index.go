@@ -3,6 +3,7 @@ package nabla
 import (
 	"strconv"
 
+	"github.com/nabla-go/nabla/internal/kernel"
 	"github.com/nabla-go/nabla/internal/loops"
 )
 
@@ -91,24 +92,59 @@ func addOf[T loops.Real](out, src *Tensor, A, R, B int, ix []int) {
 
 var addLoops = byReal[func(out, src *Tensor, A, R, B int, ix []int)]{addOf[float32], addOf[float64], addOf[int64], addOf[int32], addOf[uint8]}
 
+// indexParallelElems is the size (elements moved) from which IndexSelect
+// and its adjoint split their rows between the workers: an embedding
+// lookup of 4096 ids of 256 floats (W6's and the OPS case's shape) is
+// bound by memory bandwidth, which two cores nearly double here.
+const indexParallelElems = 1 << 16
+
 func selectLoop[T elem](dst, src []T, A, R, B int, ix []int) {
 	K := len(ix)
-	for a := 0; a < A; a++ {
-		for k, r := range ix {
-			copy(dst[(a*K+k)*B:(a*K+k+1)*B], src[(a*R+r)*B:(a*R+r+1)*B])
+	rows := func(lo, hi int) {
+		for ak := lo; ak < hi; ak++ {
+			a, r := ak/K, ix[ak%K]
+			copy(dst[ak*B:(ak+1)*B], src[(a*R+r)*B:(a*R+r+1)*B])
 		}
 	}
+	if A*K*B < indexParallelElems || K == 0 {
+		rows(0, A*K)
+		return
+	}
+	kernel.ParallelFor(A*K, max(1, indexParallelElems/(4*max(B, 1))), rows)
 }
 
+// addLoop adds the slices of src into dst at the rows ix. Split between
+// the workers by destination row, each scanning every index and taking
+// the ones in its own rows, so that every row sums its slices in the same
+// order at any thread count (bit-identical results) and no two workers
+// write the same row.
 func addLoop[T loops.Real](dst, src []T, A, R, B int, ix []int) {
 	K := len(ix)
-	for a := 0; a < A; a++ {
-		for k, r := range ix {
-			d := dst[(a*R+r)*B : (a*R+r+1)*B]
-			for i, v := range src[(a*K+k)*B : (a*K+k+1)*B] {
-				d[i] += v
+	rows := func(lo, hi int) {
+		for a := 0; a < A; a++ {
+			for k, r := range ix {
+				if r < lo || r >= hi {
+					continue
+				}
+				addRow(dst[(a*R+r)*B:(a*R+r+1)*B], src[(a*K+k)*B:(a*K+k+1)*B])
 			}
 		}
+	}
+	if A*K*B < indexParallelElems || R < 2 {
+		rows(0, R)
+		return
+	}
+	kernel.ParallelFor(R, 1, rows)
+}
+
+// addRow sets d += s, with the vector kernel for float32.
+func addRow[T loops.Real](d, s []T) {
+	if df, ok := any(d).([]float32); ok {
+		kernel.AddF32(df, df, any(s).([]float32))
+		return
+	}
+	for i, v := range s {
+		d[i] += v
 	}
 }
 
