@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -314,5 +315,49 @@ func TestRunErrors(t *testing.T) {
 				t.Fatalf("error %v does not say %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestIntegerOutputs checks that integer and bool outputs come back as
+// nabla tensors of the matching dtype, not as floats.
+func TestIntegerOutputs(t *testing.T) {
+	to := func(dt int64) pb { return pb{}.str(1, "to").varint(3, dt).varint(20, 2) } // AttributeProto: INT
+	g := graphSpec{
+		nodes: []pb{
+			nodePB("Shape", "shape", []string{"x"}, []string{"s"}),
+			nodePB("Greater", "gt", []string{"x", "b"}, []string{"m"}),
+			nodePB("Cast", "i32", []string{"x"}, []string{"c32"}, to(6)),
+			nodePB("Cast", "u8", []string{"m"}, []string{"c8"}, to(2)),
+		},
+		inits:   []pb{goodBias()},
+		inputs:  []pb{valueInfoPB("x", -1, 2)},
+		outputs: []pb{valueInfoPB("s"), valueInfoPB("m"), valueInfoPB("c32"), valueInfoPB("c8")},
+	}
+	m, err := LoadBytes(modelPB(8, 17, g), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := m.Run(map[string]*nabla.Tensor{"x": nabla.FromSlice([]float32{1.5, 2, -3.7, -2}, 2, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		dt   nabla.DType
+		want []int64
+	}{
+		{"s", nabla.Int64, []int64{2, 2}},
+		{"m", nabla.Bool, []int64{1, 1, 0, 0}}, // x > (1, -1)
+		{"c32", nabla.Int32, []int64{1, 2, -3, -2}},
+		{"c8", nabla.Uint8, []int64{1, 1, 0, 0}},
+	} {
+		got := outs[tc.name]
+		if got.DType() != tc.dt {
+			t.Errorf("%s: dtype %v, want %v", tc.name, got.DType(), tc.dt)
+			continue
+		}
+		if v := got.Int64s(); !slices.Equal(v, tc.want) {
+			t.Errorf("%s = %v, want %v", tc.name, v, tc.want)
+		}
 	}
 }

@@ -504,8 +504,10 @@ func runNode(c *ctx, in []value) (outs []value, err error) {
 // dtype or shape is an error, as is any failure of an operator, which
 // names the node.
 //
-// Integer outputs (nabla has no integer tensors yet) are returned as
-// float64 tensors holding whole numbers.
+// Integer and bool outputs come back as nabla tensors of the matching
+// dtype: Bool, Uint8 and Int32 as themselves, the other integer types
+// (int8, int16, uint16, uint32, int64, uint64) as Int64, as PyTorch would
+// hold them.
 //
 // For inference only, run it inside nn.NoGrad(m, ...), so that no graph
 // is recorded for the parameters.
@@ -560,7 +562,7 @@ func (m *Model) Run(inputs map[string]*nabla.Tensor) (map[string]*nabla.Tensor, 
 	for _, o := range m.Outputs {
 		v := env[o.Name]
 		if v.t == nil {
-			v = value{t: v.tensorOf(nabla.Float64)}
+			v = value{t: v.i.tensor()}
 		}
 		res[o.Name] = v.t
 	}

@@ -106,6 +106,23 @@ func (v value) tensorOf(dt nabla.DType) *nabla.Tensor {
 	return nabla.FromSlice(f, v.i.shape...)
 }
 
+// tensor returns i as a nabla tensor of the dtype closest to its ONNX
+// element type: Bool, Uint8 and Int32 as themselves, every other integer
+// type as Int64 (a uint64 above 2^63-1 wraps, as in PyTorch, which has no
+// uint64).
+func (i *ints) tensor() *nabla.Tensor {
+	t := nabla.FromSlice(i.v, i.shape...)
+	switch {
+	case i.isBool || i.dtype == 9:
+		return t.To(nabla.Bool)
+	case i.dtype == 2:
+		return t.To(nabla.Uint8)
+	case i.dtype == 6:
+		return t.To(nabla.Int32)
+	}
+	return t
+}
+
 // intsOf returns v's values as integers, truncating floats toward zero as
 // ONNX's Cast does.
 func (v value) intsOf() *ints {
