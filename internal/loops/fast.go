@@ -23,26 +23,13 @@ func binaryFlatF32[T Real](op BinaryOp, dst, a, b []T) bool {
 	case ReluGrad:
 		kernel.ReluGradF32(d, x, y)
 	case GeluGrad:
-		geluGradF32(d, x, y)
+		kernel.GeluGradF32(d, x, y) // one pass: the derivative is not stored
 	case GeluTanhGrad:
 		geluTanhGradF32(d, x, y)
 	default:
 		return false
 	}
 	return true
-}
-
-// geluGradF32 sets d[i] = x[i]·GELU'(y[i]) a block at a time, so that d may
-// alias x or y.
-func geluGradF32(d, x, y []float32) {
-	var buf [256]float32
-	for len(d) > 0 {
-		n := min(len(d), len(buf))
-		t := buf[:n]
-		kernel.GeluDerivF32(t, y[:n])
-		kernel.MulF32(d[:n], x[:n], t)
-		d, x, y = d[n:], x[n:], y[n:]
-	}
 }
 
 // binaryScalarRightF32 is binaryScalarRight for float32 on the ops with a
