@@ -92,7 +92,7 @@ func unaryF32[T Real](op UnaryOp, dst, src []T, p float64) bool {
 }
 
 // reduceRowF32 is reduceRow for float32 on the ops with a kernel. Sums
-// accumulate in float64 (kernel.SumF32F64), as the generic loop does.
+// accumulate in float64 (sumRowF32), as the generic loop does.
 func reduceRowF32[T Real](op ReduceOp, s []T) (T, bool) {
 	x, ok := any(s).([]float32)
 	if !ok {
@@ -100,7 +100,7 @@ func reduceRowF32[T Real](op ReduceOp, s []T) (T, bool) {
 	}
 	switch op {
 	case Sum:
-		return T(kernel.SumF32F64(x)), true
+		return T(sumRowF32(x)), true
 	case Max:
 		return T(kernel.MaxF32(x)), true
 	}
@@ -114,7 +114,7 @@ func sum64F32[T Real](s []T) (float64, bool) {
 	if !ok {
 		return 0, false
 	}
-	return kernel.SumF32F64(x), true
+	return sumRowF32(x), true
 }
 
 // addRowF32 sets d[i] += s[i] for float32 and reports whether it did.

@@ -279,8 +279,8 @@ func TestParallelElementwise(t *testing.T) {
 
 // TestParallelReduce checks Reduce on large arrays at two and three cores
 // against the serial loop, reduce, exactly, for every op (ArgMax and ArgMin
-// split, every way; the others must not change), both element types and
-// every way of splitting.
+// split every way; Sum, Max and Min by outer blocks, columns, or for a
+// single row by pieces), both element types and every way of splitting.
 func TestParallelReduce(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	// Each case has at least 3*elemGrain elements, so that it is split in
