@@ -565,17 +565,48 @@ func Binary[T Real](op BinaryOp, dst []T, shape []int, a []T, aOff int, aStr []i
 		dst[0] = binaryOne(op, a[aOff], b[bOff])
 		return
 	}
-	if len(dst) >= 2*elemGrain && len(shape) <= maxParallelRank && runtime.GOMAXPROCS(0) > 1 {
-		// The shape and strides go by value: were the slices captured by
-		// the closures, every caller's slices would move to the heap.
-		var sh, as, bs [maxParallelRank]int
-		copy(sh[:], shape)
-		copy(as[:], aStr)
-		copy(bs[:], bStr)
-		binaryParallel(op, dst, len(shape), sh, a, aOff, as, b, bOff, bs)
+	if len(shape) > maxParallelRank {
+		binary(op, dst, shape, a, aOff, aStr, b, bOff, bStr)
 		return
 	}
-	binary(op, dst, shape, a, aOff, aStr, b, bOff, bStr)
+	// The shape and strides go by value: were the slices captured by the
+	// closures, every caller's slices would move to the heap.
+	var sh, as, bs [maxParallelRank]int
+	rank := coalesceDims(shape, aStr, bStr, &sh, &as, &bs)
+	if len(dst) >= 2*elemGrain && runtime.GOMAXPROCS(0) > 1 {
+		binaryParallel(op, dst, rank, sh, a, aOff, as, b, bOff, bs)
+		return
+	}
+	binary(op, dst, sh[:rank], a, aOff, as[:rank], b, bOff, bs[:rank])
+}
+
+// coalesceDims copies shape and the strides into sh, as and bs with
+// adjacent dimensions merged where both operands step through them as
+// through one (stride[i] == stride[i+1]·shape[i+1]; the contiguous dst
+// always does) and dimensions of length 1 dropped, and returns the rank
+// left (at least 1). A broadcast over an image's rows and columns, as
+// (N, C, H, W) times (1, C, 1, 1), then runs rows of H·W elements instead
+// of W: the rows of a 56×56 image went to the kernels 56 elements at a
+// time.
+func coalesceDims(shape, aStr, bStr []int, sh, as, bs *[maxParallelRank]int) int {
+	r := 0
+	for i, d := range shape {
+		if d == 1 && len(shape) > 1 {
+			continue
+		}
+		if r > 0 && as[r-1] == aStr[i]*d && bs[r-1] == bStr[i]*d {
+			sh[r-1] *= d
+			as[r-1], bs[r-1] = aStr[i], bStr[i]
+			continue
+		}
+		sh[r], as[r], bs[r] = d, aStr[i], bStr[i]
+		r++
+	}
+	if r == 0 { // every dimension of length 1
+		sh[0], as[0], bs[0] = 1, 0, 0
+		r = 1
+	}
+	return r
 }
 
 // maxParallelRank is the largest rank Binary splits between goroutines.
