@@ -202,3 +202,31 @@ func sumRowParallelF32(x []float32, parts int) float64 {
 	}
 	return s
 }
+
+// SumOuterInner sets dst[m] to the sum over a < A and i < I of
+// src[(a·M + m)·I + i], for m < M: a contiguous (A, M, I) array summed over
+// its first and last axes. Each row of I is summed in float64 (as Reduce
+// sums rows) and the rows' sums are added in float64 in the order of a, so
+// the result is rounded once; the M outputs are split between the
+// workers, each computed the same way whoever runs it.
+func SumOuterInner[T Float](dst, src []T, A, M, I int) {
+	dst, src = dst[:M], src[:A*M*I]
+	eachRows(M, A*I, func(lo, hi int) {
+		for m := lo; m < hi; m++ {
+			var s float64
+			for a := range A {
+				r := (a*M + m) * I
+				s += rowSum64(src[r : r+I])
+			}
+			dst[m] = T(s)
+		}
+	})
+}
+
+// rowSum64 is the float64 sum of s as reduceRow computes it.
+func rowSum64[T Float](s []T) float64 {
+	if x, ok := any(s).([]float32); ok {
+		return sumRowF32(x)
+	}
+	return sum64(s)
+}
