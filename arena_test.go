@@ -2,6 +2,7 @@ package nabla_test
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/nabla-go/nabla"
@@ -60,4 +61,44 @@ func TestArenaRecycles(t *testing.T) {
 		t.Errorf("a warm MLP step allocates %d bytes; want < 1 MiB", perStep)
 	}
 	t.Logf("warm MLP step (784-256-128-10, batch 128) allocates %d bytes", perStep)
+}
+
+// TestArenaBackwardUpstream checks that an upstream gradient made outside
+// the arena (WithUpstream of a plain tensor) takes the output's arena:
+// the gradient g·y of a product with the other operand outside the arena
+// too is then recycled, not allocated on every pass.
+func TestArenaBackwardUpstream(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items, so allocations are not representative")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	const rows, cols = 64, 1024
+	x := nabla.RandN(rng, rows, cols).RequireGrad()
+	y := nabla.RandN(rng, rows, cols)
+	up := nabla.Ones(rows, cols)
+	ar := nabla.NewArena()
+	pass := func() {
+		x.InArena(ar).Mul(y).Backward(nabla.WithUpstream(up))
+		x.ZeroGrad()
+		ar.Reset()
+	}
+	pass()
+	pass()
+	var before, after runtimeMem
+	before.read()
+	const n = 5
+	for range n {
+		pass()
+	}
+	after.read()
+	perPass := (after.bytes - before.bytes) / n
+	if perPass > rows*cols*4/4 {
+		t.Errorf("a warm forward and backward pass of a product allocates %d bytes; want < %d (a quarter of the tensor)", perPass, rows*cols)
+	}
+	// The gradient itself, in the leaf's own memory after the Reset.
+	x.InArena(ar).Mul(y).Backward(nabla.WithUpstream(up))
+	ar.Reset()
+	if got, want := x.Grad().Data32(), y.Data32(); !slices.Equal(got, want) {
+		t.Errorf("x.Grad() differs from y: %v... ; want %v...", got[:4], want[:4])
+	}
 }

@@ -301,6 +301,15 @@ func backprop(op string, y *Tensor, cfg *backwardConfig, wrt []*Tensor) []*Tenso
 		// instead of recording.
 		g = g.Detach()
 		g.noGraph = true
+		if g.arena == nil {
+			// An upstream made outside the arena of the output it
+			// flows into (OnesLike, WithUpstream of a tensor of the
+			// caller's) takes that arena: the backward rules' outputs
+			// follow their first operand's arena, and a gradient such
+			// as g·y with both operands outside would otherwise be a
+			// fresh zeroed allocation on every pass.
+			g.arena = y.arena
+		}
 	}
 	if g.dtype != y.dtype {
 		g = g.To(y.dtype)

@@ -57,6 +57,18 @@ func reduceRaw(op string, t *Tensor, rop loops.ReduceOp, axes []int) *Tensor {
 	if out.Len() == 0 {
 		return out
 	}
+	if m, ok := outerInnerAxes(t.shape, axes); ok && rop == loops.Sum && t.IsContiguous() && (t.dtype == Float32 || t.dtype == Float64) {
+		// Both ends reduced around kept middle axes, as the gradient of a
+		// (1, C, 1, 1) broadcast over (N, C, H, W): summed in place,
+		// without the transposed copy.
+		a, i := numel(t.shape[:m[0]]), numel(t.shape[m[1]:])
+		if t.dtype == Float32 {
+			loops.SumOuterInner(out.f32, t.f32[t.offset:t.offset+t.Len()], a, out.Len(), i)
+		} else {
+			loops.SumOuterInner(out.f64, t.f64[t.offset:t.offset+t.Len()], a, out.Len(), i)
+		}
+		return out
+	}
 	src := t
 	A, B := 1, 1
 	if len(axes) == 0 && t.IsContiguous() {
@@ -331,6 +343,24 @@ func logSoftmaxGrad(g, y *Tensor, ax int) *Tensor {
 }
 
 // axesBlock reports whether the sorted axes are consecutive (and not none).
+// outerInnerAxes reports whether the sorted axes are a block at the start
+// of shape and a block at its end with kept axes m[0]..m[1]-1 between.
+func outerInnerAxes(shape, axes []int) (m [2]int, ok bool) {
+	if len(axes) < 2 || axes[0] != 0 || axes[len(axes)-1] != len(shape)-1 || axesBlock(axes) {
+		return m, false
+	}
+	k := 1
+	for k < len(axes) && axes[k] == k {
+		k++
+	}
+	for j := k; j < len(axes); j++ {
+		if axes[j] != len(shape)-len(axes)+j {
+			return m, false
+		}
+	}
+	return [2]int{k, len(shape) - (len(axes) - k)}, true
+}
+
 func axesBlock(axes []int) bool {
 	return len(axes) > 0 && axes[len(axes)-1]-axes[0] == len(axes)-1
 }

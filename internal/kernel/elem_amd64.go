@@ -132,10 +132,16 @@ func softplusF32AVX2(dst, x []float32)
 func softplusF32AVX512(dst, x []float32)
 
 // geluF32AVX2 is GeluF32 for len(x) == len(dst), computed in float64 as
-// geluF32Generic is (see gelu.go), with the vector exp of expF32AVX2.
+// geluF32Generic is (see gelu.go and genGelu in mkasm.go).
 //
 //go:noescape
 func geluF32AVX2(dst, x []float32)
+
+// geluF32AVX512 is geluF32AVX2 at eight float64 lanes; it gives the same
+// bits.
+//
+//go:noescape
+func geluF32AVX512(dst, x []float32)
 
 // geluDerivF32AVX2 is GeluDerivF32 for len(x) == len(dst), computed as
 // geluDerivF32Generic is.
@@ -143,8 +149,28 @@ func geluF32AVX2(dst, x []float32)
 //go:noescape
 func geluDerivF32AVX2(dst, x []float32)
 
+// geluDerivF32AVX512 is geluDerivF32AVX2 at eight float64 lanes; it gives
+// the same bits.
+//
+//go:noescape
+func geluDerivF32AVX512(dst, x []float32)
+
+// geluGradF32AVX2 is GeluGradF32 for len(g) == len(x) == len(dst),
+// computed as geluGradF32Generic is.
+//
+//go:noescape
+func geluGradF32AVX2(dst, g, x []float32)
+
+// geluGradF32AVX512 is geluGradF32AVX2 at eight float64 lanes; it gives
+// the same bits.
+//
+//go:noescape
+func geluGradF32AVX512(dst, g, x []float32)
+
 func geluF32(dst, x []float32) {
-	if hasAVX2 {
+	if hasAVX512 {
+		geluF32AVX512(dst, x)
+	} else if hasAVX2 {
 		geluF32AVX2(dst, x)
 	} else {
 		geluF32Generic(dst, x)
@@ -152,10 +178,22 @@ func geluF32(dst, x []float32) {
 }
 
 func geluDerivF32(dst, x []float32) {
-	if hasAVX2 {
+	if hasAVX512 {
+		geluDerivF32AVX512(dst, x)
+	} else if hasAVX2 {
 		geluDerivF32AVX2(dst, x)
 	} else {
 		geluDerivF32Generic(dst, x)
+	}
+}
+
+func geluGradF32(dst, g, x []float32) {
+	if hasAVX512 {
+		geluGradF32AVX512(dst, g, x)
+	} else if hasAVX2 {
+		geluGradF32AVX2(dst, g, x)
+	} else {
+		geluGradF32Generic(dst, g, x)
 	}
 }
 

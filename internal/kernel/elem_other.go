@@ -34,3 +34,5 @@ func softplusF32(dst, x []float32)    { softplusF32Generic(dst, x) }
 
 func geluF32(dst, x []float32)      { geluF32Generic(dst, x) }
 func geluDerivF32(dst, x []float32) { geluDerivF32Generic(dst, x) }
+
+func geluGradF32(dst, g, x []float32) { geluGradF32Generic(dst, g, x) }

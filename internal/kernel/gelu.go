@@ -103,6 +103,23 @@ func GeluDerivF32(dst, x []float32) {
 	geluDerivF32(dst, x)
 }
 
+// GeluGradF32 sets dst[i] = g[i]·(Φ(x[i]) + x[i]·φ(x[i])), the gradient g
+// through GELU at its input x, in one pass: the derivative is not stored
+// and is multiplied in float64, so the product is rounded once. It panics
+// unless len(dst) == len(g) == len(x). The reference loop is
+//
+//	for i, v := range x {
+//		x := float64(v)
+//		d := math.Erfc(-x/math.Sqrt2)/2 + x*math.Exp(-x*x/2)/math.Sqrt(2*math.Pi)
+//		dst[i] = float32(float64(g[i]) * d)
+//	}
+//
+// and the results are as close to it as GeluDerivF32's are to its own.
+func GeluGradF32(dst, g, x []float32) {
+	check3("GeluGradF32", len(dst), len(g), len(x))
+	geluGradF32(dst, g, x)
+}
+
 func geluF32Generic(dst, x []float32) {
 	x = x[:len(dst)]
 	for i, v := range x {
@@ -118,5 +135,20 @@ func geluDerivF32Generic(dst, x []float32) {
 		xc := math.Max(-geluClamp, math.Min(geluClamp, x))
 		cdf, pdf := normalCDF(xc)
 		dst[i] = float32(cdf + xc*pdf + (x - x))
+	}
+}
+
+// geluDeriv64 is the float64 derivative that geluDerivF32Generic rounds.
+func geluDeriv64(x float64) float64 {
+	xc := math.Max(-geluClamp, math.Min(geluClamp, x))
+	cdf, pdf := normalCDF(xc)
+	return cdf + xc*pdf + (x - x)
+}
+
+func geluGradF32Generic(dst, g, x []float32) {
+	g = g[:len(dst)]
+	x = x[:len(dst)]
+	for i, v := range x {
+		dst[i] = float32(float64(g[i]) * geluDeriv64(float64(v)))
 	}
 }

@@ -36,6 +36,7 @@ import (
 	"log"
 	"math"
 	"os"
+	"strings"
 )
 
 type kern struct {
@@ -886,8 +887,9 @@ func genElem() {
 
 	genAdam()
 	genTransConsts()
-	for _, kind := range []string{"gelu", "geluDeriv"} {
-		genTrans(kind)
+	for _, kind := range []string{"gelu", "geluDeriv", "geluGrad"} {
+		genGelu(kind, false)
+		genGelu(kind, true)
 	}
 	genExp32Consts()
 	genExp32(false)
@@ -1554,183 +1556,223 @@ func genTransConsts() {
 	p("")
 }
 
-// genTrans emits <kind>F32AVX2(dst, x []float32) for kind exp (e^x),
-// softplus (log(1+e^x)), gelu (x·Φ(x))
-// or geluDeriv (Φ(x) + x·φ(x); both are explained in gelu.go). Each
-// float32 is widened to float64, so the only float32 rounding is the final
-// one and neither denormal results nor overflow need special paths:
+// genGelu emits geluF32AVX2 (x·Φ(x)), geluDerivF32AVX2 (Φ(x) + x·φ(x)),
+// or geluGradF32AVX2 (g·(Φ(x) + x·φ(x)), the backward pass in one sweep),
+// explained in gelu.go, or their AVX512 forms. Each float32 is widened to
+// float64, so the only float32 rounding is the final one and neither
+// denormal results nor overflow need special paths; e^(-a²) is
 //
-//	y = clamp(±x or -2|x|, -110, 110)   (NaN passes through)
-//	n = round(y/ln2), r = y - n*ln2     (|r| <= ln2/2)
-//	q = r*P(r) ≈ e^r - 1                (relative error < 1e-11)
-//	e^y = 2^n*q + 2^n, e^y - 1 = 2^n*q + (2^n - 1)
+//	y = clamp(-a², -110, 110)        (NaN passes through)
+//	n = round(y/ln2), r = y - n*ln2  (|r| <= ln2/2)
+//	q = r*P(r) ≈ e^r - 1             (relative error < 1e-11)
+//	e^y = 2^n*q + 2^n
 //
-// then exp = e^y. 2^n is built from the bits of y/ln2 + shift. (Sigmoid,
-// tanh and log, which were made here too, compute in float32 now:
-// genTrans32.) softplus is max(x, 0) + log1p(t) with t = e^-|x| in (0, 1]: log1p(t) is u·L(u²) with
-// u = t/(2+t) when t < √2-1, else ln2 + u·L(u²) with m = (1+t)/2, so that
-// tiny t keep their relative accuracy.
-// Eight elements are done per step as two halves of four float64 lanes;
-// the last len%8 use masked loads and stores.
+// with 2^n built from the bits of y/ln2 + shift. AVX2 does eight elements
+// per step as two halves of four float64 lanes, the last len%8 with masked
+// loads and stores; AVX-512 sixteen as two halves of eight, the last
+// len%16 under an opmask, with the constants broadcast from their first
+// float64. Both compute the same operations in the same order, so they
+// give the same bits.
 //
-// Registers: half h uses Y(5h)..Y(5h+4) and Y12, Y13 as scratch; Y14, Y15
-// hold the clamps, Y10 the tail mask; R8 points at transConst<>.
-func genTrans(kind string) {
-	name := kind + "F32AVX2"
+// Registers: half h uses (Y|Z)(5h)..(5h+4) and 12, 13 as scratch; 14, 15
+// hold the clamps, Y10 the AVX2 tail mask, Y11 (Z16 with AVX-512) the
+// tail's g; R8 points at transConst<>.
+func genGelu(kind string, avx512 bool) {
+	name, v, w := kind+"F32AVX2", "Y", 8
+	if avx512 {
+		name, v, w = kind+"F32AVX512", "Z", 16
+	}
 	c := func(off int) string { return fmt.Sprintf("%d(R8)", off) }
-	y := func(i int) string { return fmt.Sprintf("Y%d", i) }
-	// logSeries sets r = u*L(u*u), using z as scratch.
-	logSeries := func(u, r, z string) {
-		p("\tVMULPD %s, %s, %s", u, u, z)
-		p("\tVMOVUPD %s, %s", c(tcLogPoly), r)
-		for i := 1; i <= logDeg; i++ {
-			p("\tVFMADD213PD %s, %s, %s", c(tcLogPoly+32*i), z, r)
+	y := func(i int) string { return fmt.Sprintf("%s%d", v, i) }
+	// op emits an instruction; with AVX-512 a constant operand (R8) is
+	// broadcast: VMOVUPD becomes VBROADCASTSD, the others take .BCST.
+	op := func(ins string, args ...string) {
+		if avx512 && strings.Contains(strings.Join(args, ","), "(R8)") {
+			if ins == "VMOVUPD" {
+				ins = "VBROADCASTSD"
+			} else {
+				ins += ".BCST"
+			}
 		}
-		p("\tVMULPD %s, %s, %s", u, r, r)
+		p("\t%s %s", ins, strings.Join(args, ", "))
 	}
 	body := func(h int) string {
 		x, a, s, q, t := y(5*h), y(5*h+1), y(5*h+2), y(5*h+3), y(5*h+4)
-		// gelu and geluDeriv (see gelu.go): u is x, or x clamped to
-		// ±geluClamp for geluDeriv (which then turns x into x - x, 0 or
-		// NaN, to add at the end); Y13 = t = 1/(1 + a/2) with
-		// a = |u|/√2, and the exponent below is -a².
+		s12, s13 := y(12), y(13)
+		// u is x, or x clamped to ±geluClamp for the derivative (which
+		// then turns x into x - x, 0 or NaN, to add at the end); 13 =
+		// t = 1/(1 + a/2) with a = |u|/√2, and the exponent below is -a².
 		u := x
-		if kind == "gelu" || kind == "geluDeriv" {
-			if kind == "geluDeriv" {
-				u = t
-				p("\tVMOVUPD %s, Y12", c(tcGeluLo))
-				p("\tVMAXPD %s, Y12, %s", x, u)
-				p("\tVMOVUPD %s, Y12", c(tcGeluHi))
-				p("\tVMINPD %s, Y12, %s", u, u)
-				p("\tVSUBPD %s, %s, %s", x, x, x)
-			}
-			p("\tVANDPD %s, %s, %s", c(tcAbs), u, a)
-			p("\tVMULPD %s, %s, %s", c(tcInvSqrt2), a, a)
-			p("\tVMULPD %s, %s, Y13", c(tcHalf), a)
-			p("\tVADDPD %s, Y13, Y13", c(tcOne))
-			p("\tVMOVUPD %s, Y12", c(tcOne))
-			p("\tVDIVPD Y13, Y12, Y13")
-			p("\tVMULPD %s, %s, %s", a, a, a)
-			p("\tVXORPD %s, %s, %s", c(tcSign), a, a)
+		if kind != "gelu" {
+			u = t
+			op("VMOVUPD", c(tcGeluLo), s12)
+			op("VMAXPD", x, s12, u)
+			op("VMOVUPD", c(tcGeluHi), s12)
+			op("VMINPD", u, s12, u)
+			op("VSUBPD", x, x, x)
 		}
-		switch kind {
-		case "exp":
-			p("\tVMOVAPD %s, %s", x, a)
-		case "softplus":
-			p("\tVORPD %s, %s, %s", c(tcSign), x, a)
-		}
-		// The input is the second source of VMAXPD/VMINPD, which they
+		op("VANDPD", c(tcAbs), u, a)
+		op("VMULPD", c(tcInvSqrt2), a, a)
+		op("VMULPD", c(tcHalf), a, s13)
+		op("VADDPD", c(tcOne), s13, s13)
+		op("VMOVUPD", c(tcOne), s12)
+		op("VDIVPD", s13, s12, s13)
+		op("VMULPD", a, a, a)
+		op("VXORPD", c(tcSign), a, a)
+		// The input is the first operand of VMAXPD/VMINPD, which they
 		// return when either source is NaN.
-		p("\tVMAXPD %s, Y14, %s", a, a)
-		p("\tVMINPD %s, Y15, %s", a, a)
-		p("\tVMULPD %s, %s, %s", c(tcLog2e), a, s)
-		p("\tVADDPD %s, %s, %s", c(tcShift), s, s)
-		p("\tVSUBPD %s, %s, %s", c(tcShift), s, q)
-		p("\tVFNMADD231PD %s, %s, %s", c(tcLn2), q, a)
-		p("\tVPSLLQ $52, %s, %s", s, s)
-		p("\tVMOVUPD %s, %s", c(tcPoly), q)
+		op("VMAXPD", a, y(14), a)
+		op("VMINPD", a, y(15), a)
+		op("VMULPD", c(tcLog2e), a, s)
+		op("VADDPD", c(tcShift), s, s)
+		op("VSUBPD", c(tcShift), s, q)
+		op("VFNMADD231PD", c(tcLn2), q, a)
+		op("VPSLLQ", "$52", s, s)
+		op("VMOVUPD", c(tcPoly), q)
 		for i := 1; i <= polyDeg; i++ {
-			p("\tVFMADD213PD %s, %s, %s", c(tcPoly+32*i), a, q)
+			op("VFMADD213PD", c(tcPoly+32*i), a, q)
 		}
-		p("\tVMULPD %s, %s, %s", a, q, q)
-		switch kind {
-		case "exp":
-			p("\tVFMADD231PD %s, %s, %s", q, s, s)
-			return s
-		case "gelu", "geluDeriv":
-			// s = e^(-a²); q = h = e^(-a²)·t·P(t)/2 = erfc(a)/2;
-			// a = Φ(u) = u < 0 ? h : 1 - h.
-			// P(t) = E(t²) + t·O(t²), two Horner chains of half the
-			// length (the latency of one chain was the limit).
-			p("\tVFMADD231PD %s, %s, %s", q, s, s)
-			p("\tVMULPD Y13, Y13, %s", a)
-			p("\tVMOVUPD %s, %s", c(tcGeluPoly), q)
-			p("\tVMOVUPD %s, Y12", c(tcGeluPoly+32))
-			for i := 2; i < len(geluPoly); i++ {
-				r := q
-				if i%2 == 1 {
-					r = "Y12"
-				}
-				p("\tVFMADD213PD %s, %s, %s", c(tcGeluPoly+32*i), a, r)
+		op("VMULPD", a, q, q)
+		// s = e^(-a²); q = h = e^(-a²)·t·P(t)/2 = erfc(a)/2;
+		// a = Φ(u) = u < 0 ? h : 1 - h.
+		// P(t) = E(t²) + t·O(t²), two Horner chains of half the
+		// length (the latency of one chain was the limit).
+		op("VFMADD231PD", q, s, s)
+		op("VMULPD", s13, s13, a)
+		op("VMOVUPD", c(tcGeluPoly), q)
+		op("VMOVUPD", c(tcGeluPoly+32), s12)
+		for i := 2; i < len(geluPoly); i++ {
+			r := q
+			if i%2 == 1 {
+				r = s12
 			}
-			p("\tVFMADD231PD Y12, Y13, %s", q)
-			p("\tVMULPD Y13, %s, %s", q, q)
-			p("\tVMULPD %s, %s, %s", s, q, q)
-			p("\tVMULPD %s, %s, %s", c(tcHalf), q, q)
-			p("\tVMOVUPD %s, %s", c(tcOne), a)
-			p("\tVSUBPD %s, %s, %s", q, a, a)
-			p("\tVCMPPD $1, %s, %s, Y12", c(tcZero), u)
-			p("\tVBLENDVPD Y12, %s, %s, %s", q, a, a)
-			if kind == "gelu" {
-				p("\tVMULPD %s, %s, %s", x, a, a)
-				return a
-			}
-			// Φ(u) + u·φ(u) + (x - x).
-			p("\tVMULPD %s, %s, %s", c(tcInvSqrt2Pi), s, s)
-			p("\tVFMADD231PD %s, %s, %s", u, s, a)
-			p("\tVADDPD %s, %s, %s", x, a, a)
-			return a
-		case "softplus":
-			// s = e^-|x|; t = (s > √2-1): the wide branch.
-			p("\tVFMADD231PD %s, %s, %s", q, s, s)
-			p("\tVCMPPD $14, %s, %s, %s", c(tcSqrt2m1), s, t)
-			p("\tVADDPD %s, %s, %s", c(tcOne), s, a)
-			p("\tVMULPD %s, %s, %s", c(tcHalf), a, a)
-			p("\tVSUBPD %s, %s, Y12", c(tcOne), a)
-			p("\tVADDPD %s, %s, Y13", c(tcOne), a)
-			p("\tVADDPD %s, %s, %s", c(tcTwo), s, q)
-			p("\tVBLENDVPD %s, Y12, %s, %s", t, s, s)
-			p("\tVBLENDVPD %s, Y13, %s, %s", t, q, q)
-			p("\tVDIVPD %s, %s, %s", q, s, s)
-			logSeries(s, a, q)
-			p("\tVANDPD %s, %s, %s", c(tcLn2), t, t)
-			p("\tVADDPD %s, %s, %s", t, a, a)
-			p("\tVMAXPD %s, %s, %s", c(tcZero), x, x)
-			p("\tVADDPD %s, %s, %s", x, a, a)
+			op("VFMADD213PD", c(tcGeluPoly+32*i), a, r)
+		}
+		op("VFMADD231PD", s12, s13, q)
+		op("VMULPD", s13, q, q)
+		op("VMULPD", s, q, q)
+		op("VMULPD", c(tcHalf), q, q)
+		op("VMOVUPD", c(tcOne), a)
+		op("VSUBPD", q, a, a)
+		if avx512 {
+			op("VCMPPD", "$1", c(tcZero), u, "K2")
+			op("VBLENDMPD", q, a, "K2", a)
+		} else {
+			op("VCMPPD", "$1", c(tcZero), u, s12)
+			op("VBLENDVPD", s12, q, a, a)
+		}
+		if kind == "gelu" {
+			op("VMULPD", x, a, a)
 			return a
 		}
-		panic("genTrans: unknown kind " + kind)
+		// Φ(u) + u·φ(u) + (x - x).
+		op("VMULPD", c(tcInvSqrt2Pi), s, s)
+		op("VFMADD231PD", u, s, a)
+		op("VADDPD", x, a, a)
+		return a
 	}
-	xr := func(r string) string { return "X" + r[1:] }
-	p("// func %s(dst, x []float32)", name)
-	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	half := map[bool]int{false: 16, true: 32}[avx512] // bytes of float32 per half
+	narrow := func(r string) string {                 // the register of r's float32 half
+		if avx512 {
+			return "Y" + r[1:]
+		}
+		return "X" + r[1:]
+	}
+	cvt := "VCVTPD2PSY"
+	if avx512 {
+		cvt = "VCVTPD2PS"
+	}
+	args := "48"
+	if kind == "geluGrad" {
+		args = "72"
+	}
+	p("// func %s(dst, %sx []float32)", name, map[bool]string{true: "g, "}[kind == "geluGrad"])
+	p("TEXT ·%s(SB), NOSPLIT, $0-%s", name, args)
 	p("\tMOVQ dst_base+0(FP), DI")
 	p("\tMOVQ dst_len+8(FP), CX")
-	p("\tMOVQ x_base+24(FP), SI")
+	if kind == "geluGrad" {
+		p("\tMOVQ g_base+24(FP), DX")
+		p("\tMOVQ x_base+48(FP), SI")
+	} else {
+		p("\tMOVQ x_base+24(FP), SI")
+	}
 	p("\tLEAQ transConst<>(SB), R8")
-	p("\tVMOVUPD %s, Y14", c(tcLo))
-	p("\tVMOVUPD %s, Y15", c(tcHi))
+	op("VMOVUPD", c(tcLo), y(14))
+	op("VMOVUPD", c(tcHi), y(15))
 	p("\tXORQ AX, AX")
 	p("\tMOVQ CX, BX")
-	p("\tSHRQ $3, BX")
+	p("\tSHRQ $%d, BX", map[int]int{8: 3, 16: 4}[w])
 	p("\tJZ %s_tail", name)
-	p("%s_loop8:", name)
+	p("%s_loop:", name)
 	for h := 0; h < 2; h++ {
-		p("\tVCVTPS2PD %d(SI)(AX*4), Y%d", 16*h, 5*h)
+		p("\tVCVTPS2PD %d(SI)(AX*4), %s", half*h, y(5*h))
 		r := body(h)
-		p("\tVCVTPD2PSY %s, %s", r, xr(r))
-		p("\tVMOVUPS %s, %d(DI)(AX*4)", xr(r), 16*h)
+		if kind == "geluGrad" {
+			p("\tVCVTPS2PD %d(DX)(AX*4), %s", half*h, y(12))
+			p("\tVMULPD %s, %s, %s", y(12), r, r)
+		}
+		p("\t%s %s, %s", cvt, r, narrow(r))
+		p("\tVMOVUPS %s, %d(DI)(AX*4)", narrow(r), half*h)
 	}
-	p("\tADDQ $8, AX")
+	p("\tADDQ $%d, AX", w)
 	p("\tDECQ BX")
-	p("\tJNZ %s_loop8", name)
+	p("\tJNZ %s_loop", name)
 	p("%s_tail:", name)
-	p("\tANDQ $7, CX")
+	p("\tANDQ $%d, CX", w-1)
 	p("\tJZ %s_done", name)
-	p("\tNEGQ CX")
-	p("\tADDQ $8, CX")
-	p("\tLEAQ elemMask<>(SB), BX")
-	p("\tVMOVUPS (BX)(CX*4), Y10")
-	p("\tVMASKMOVPS (SI)(AX*4), Y10, Y11")
-	p("\tVCVTPS2PD X11, Y0")
-	p("\tVEXTRACTF128 $1, Y11, X11")
-	p("\tVCVTPS2PD X11, Y5")
+	if avx512 {
+		p("\tMOVL $1, BX")
+		p("\tSHLL CX, BX")
+		p("\tDECL BX")
+		p("\tKMOVW BX, K1")
+		p("\tVMOVUPS.Z (SI)(AX*4), K1, Z11")
+		p("\tVCVTPS2PD Y11, Z0")
+		p("\tVEXTRACTF64X4 $1, Z11, Y11")
+		p("\tVCVTPS2PD Y11, Z5")
+		if kind == "geluGrad" {
+			p("\tVMOVUPS.Z (DX)(AX*4), K1, Z16")
+		}
+	} else {
+		p("\tNEGQ CX")
+		p("\tADDQ $8, CX")
+		p("\tLEAQ elemMask<>(SB), BX")
+		p("\tVMOVUPS (BX)(CX*4), Y10")
+		p("\tVMASKMOVPS (SI)(AX*4), Y10, Y11")
+		p("\tVCVTPS2PD X11, Y0")
+		p("\tVEXTRACTF128 $1, Y11, X11")
+		p("\tVCVTPS2PD X11, Y5")
+		if kind == "geluGrad" {
+			p("\tVMASKMOVPS (DX)(AX*4), Y10, Y11")
+		}
+	}
 	r0 := body(0)
 	r1 := body(1)
-	p("\tVCVTPD2PSY %s, X11", r0)
-	p("\tVCVTPD2PSY %s, X12", r1)
-	p("\tVINSERTF128 $1, X12, Y11, Y11")
-	p("\tVMASKMOVPS Y11, Y10, (DI)(AX*4)")
+	if kind == "geluGrad" {
+		gt := "Y11"
+		if avx512 {
+			gt = "Z16"
+		}
+		p("\tVCVTPS2PD %s, %s", narrow(gt), y(12))
+		p("\tVMULPD %s, %s, %s", y(12), r0, r0)
+		if avx512 {
+			p("\tVEXTRACTF64X4 $1, Z16, Y12")
+		} else {
+			p("\tVEXTRACTF128 $1, Y11, X12")
+		}
+		p("\tVCVTPS2PD %s, %s", narrow(y(12)), y(12))
+		p("\tVMULPD %s, %s, %s", y(12), r1, r1)
+	}
+	if avx512 {
+		p("\tVCVTPD2PS %s, Y11", r0)
+		p("\tVCVTPD2PS %s, Y12", r1)
+		p("\tVINSERTF64X4 $1, Y12, Z11, Z11")
+		p("\tVMOVUPS Z11, K1, (DI)(AX*4)")
+	} else {
+		p("\tVCVTPD2PSY %s, X11", r0)
+		p("\tVCVTPD2PSY %s, X12", r1)
+		p("\tVINSERTF128 $1, X12, Y11, Y11")
+		p("\tVMASKMOVPS Y11, Y10, (DI)(AX*4)")
+	}
 	p("%s_done:", name)
 	p("\tVZEROUPPER")
 	p("\tRET")

@@ -5,8 +5,11 @@ package kernel
 import (
 	"fmt"
 	"runtime"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestParallelFor checks that the ranges of ParallelFor cover [0, n)
@@ -35,7 +38,11 @@ func TestParallelFor(t *testing.T) {
 							t.Fatalf("%s: element %d covered %d times; want 1", name, i, h)
 						}
 					}
-					if want := max(1, min(procs, n/max(grain, 1))); int(calls.Load()) != want {
+					want := max(1, min(ChunksPerCore*procs, n/max(grain, 1)))
+					if procs == 1 {
+						want = 1
+					}
+					if int(calls.Load()) != want {
 						t.Errorf("%s: %d calls; want %d", name, calls.Load(), want)
 					}
 				}
@@ -103,10 +110,110 @@ func TestParallelNested(t *testing.T) {
 					})
 				}
 			})
-			// 4 outer items × 3 middle × the ParallelFor parts.
-			if want := 12 * min(procs, 4); int(leaves.Load()) != want {
+			// 4 outer items × 3 middle × the ParallelFor parts (4 ranges
+			// of 1<<10 when the loop is split).
+			want := 12 * 4
+			if procs == 1 {
+				want = 12
+			}
+			if int(leaves.Load()) != want {
 				t.Errorf("procs=%d: %d leaves ran; want %d", procs, leaves.Load(), want)
 			}
 		}()
+	}
+}
+
+// countJob counts the runs of each of its parts.
+type countJob struct{ runs []atomic.Int32 }
+
+func (j *countJob) runPart(i int) { j.runs[i].Add(1) }
+
+// TestStaleWorkItem checks that an item of a finished call claims no part
+// when it is handled late, in the next call on the same partSync (which
+// a pooled job reuses): the claim is tied to the call's generation. An
+// item of the current call claims and runs every part but 0, once.
+func TestStaleWorkItem(t *testing.T) {
+	const parts = 5
+	j := &countJob{runs: make([]atomic.Int32, parts)}
+	var ps partSync
+	ps.wg.Add(parts - 1)
+	ps.pending.Store(parts - 1)
+	ps.state.Store(5<<32 | 1) // call 5, part 0 the caller's
+	stale := workItem{j, &ps, 4, parts}
+	stale.run()
+	if s := ps.state.Load(); s != 5<<32|1 {
+		t.Fatalf("a stale item claimed parts of the next call: state %#x", s)
+	}
+	cur := workItem{j, &ps, 5, parts}
+	cur.run()
+	cur.run() // nothing left
+	ps.wg.Wait()
+	for i := range j.runs {
+		want := int32(1)
+		if i == 0 {
+			want = 0
+		}
+		if r := j.runs[i].Load(); r != want {
+			t.Errorf("part %d ran %d times; want %d", i, r, want)
+		}
+	}
+	if p := ps.pending.Load(); p != 0 {
+		t.Errorf("%d parts pending after the item ran them all", p)
+	}
+}
+
+// TestParallelContended checks that while the process counts as short of
+// cores, ParallelFor and ParallelParts still cover their ranges exactly
+// once, as the same ranges, on the calling goroutine.
+func TestParallelContended(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	rangesOf := func() [][2]int {
+		var mu sync.Mutex
+		var got [][2]int
+		ParallelFor(10000, 1000, func(lo, hi int) {
+			mu.Lock()
+			got = append(got, [2]int{lo, hi})
+			mu.Unlock()
+		})
+		slices.SortFunc(got, func(a, b [2]int) int { return a[0] - b[0] })
+		return got
+	}
+	contendedUntil.Store(0)
+	free := rangesOf()
+	contendedUntil.Store(int64(time.Since(clockBase) + time.Hour))
+	defer contendedUntil.Store(0)
+	if !contended() {
+		t.Fatal("contended() is false with contendedUntil an hour ahead")
+	}
+	busy := rangesOf()
+	if !slices.Equal(free, busy) || len(busy) != 8 {
+		t.Errorf("ranges when contended %v; want %v (8 ranges)", busy, free)
+	}
+	for i, r := range busy {
+		if i > 0 && r[0] != busy[i-1][1] || r[0] >= r[1] {
+			t.Errorf("ranges %v do not tile [0, 10000)", busy)
+			break
+		}
+	}
+}
+
+// TestNoteGap checks that one gap alone does not mark the process short
+// of cores, and a second within gapWindow does.
+func TestNoteGap(t *testing.T) {
+	defer contendedUntil.Store(0)
+	contendedUntil.Store(0)
+	lastGap.Store(0)
+	now := time.Now()
+	noteGap(now)
+	if contended() {
+		t.Fatal("contended after one gap")
+	}
+	noteGap(now.Add(2 * gapWindow))
+	if contended() {
+		t.Fatal("contended after two gaps further apart than gapWindow")
+	}
+	noteGap(now.Add(2*gapWindow + gapWindow/2))
+	if !contended() {
+		t.Fatal("not contended after two gaps within gapWindow")
 	}
 }

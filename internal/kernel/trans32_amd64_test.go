@@ -106,6 +106,8 @@ func TestTrans32TwinsExhaustive(t *testing.T) {
 		{"tanh", tanhF32AVX2, tanhF32AVX512, tanhF32Twin},
 		{"log", logF32AVX2, logF32AVX512, logF32Twin},
 		{"softplus", softplusF32AVX2, softplusF32AVX512, softplusF32Twin},
+		{"gelu", geluF32AVX2, geluF32AVX512, geluF32Generic},
+		{"geluDeriv", geluDerivF32AVX2, geluDerivF32AVX512, geluDerivF32Generic},
 	}
 	const chunk = 1 << 24
 	x := make([]float32, chunk)
@@ -133,5 +135,64 @@ func TestTrans32TwinsExhaustive(t *testing.T) {
 			}
 			t.Logf("AVX2 and AVX-512 identical; %d inputs differ from the twin by 1 ulp", diff)
 		})
+	}
+}
+
+// TestGeluKernels checks that the AVX2 and AVX-512 GELU kernels (forward,
+// derivative and fused gradient) give the same bits on the sweep, the
+// special inputs and lengths straddling both vector widths, without
+// writing outside dst, and that the fused gradient is within one ulp of
+// its pure-Go twin.
+func TestGeluKernels(t *testing.T) {
+	if !hasAVX512 {
+		t.Skip("needs AVX-512 to compare the kernels")
+	}
+	x := append(sweep(100, 4099, 50_000), transSpecials()...)
+	rnd := rand.New(rand.NewPCG(8, 8))
+	g := make([]float32, len(x))
+	for i := range g {
+		g[i] = float32(rnd.NormFloat64())
+	}
+	g[0], g[1] = float32(math.Inf(1)), 0
+	grad := func(f func(dst, g, x []float32)) func(dst, x []float32) {
+		return func(dst, x []float32) { f(dst, g[:len(x)], x) }
+	}
+	for _, k := range []struct {
+		name         string
+		avx2, avx512 func(dst, x []float32)
+		twin         func(dst, x []float32)
+	}{
+		{"gelu", geluF32AVX2, geluF32AVX512, geluF32Generic},
+		{"geluDeriv", geluDerivF32AVX2, geluDerivF32AVX512, geluDerivF32Generic},
+		{"geluGrad", grad(geluGradF32AVX2), grad(geluGradF32AVX512), grad(geluGradF32Generic)},
+	} {
+		a, b, c := make([]float32, len(x)), make([]float32, len(x)), make([]float32, len(x))
+		k.avx2(a, x)
+		k.avx512(b, x)
+		k.twin(c, x)
+		for i := range x {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) && (a[i] == a[i] || b[i] == b[i]) {
+				t.Errorf("%s(%v): AVX2 %v, AVX-512 %v", k.name, x[i], a[i], b[i])
+			}
+			if ulpDiff(b[i], c[i]) > 1 && math.Abs(float64(b[i])-float64(c[i])) > 1e-9 {
+				t.Errorf("%s(%v): AVX-512 %v, twin %v", k.name, x[i], b[i], c[i])
+			}
+		}
+		for _, n := range elemSizes {
+			for _, f := range []func(dst, x []float32){k.avx2, k.avx512} {
+				xs, _ := guardedVec(rnd, n)
+				want := make([]float32, n)
+				k.twin(want, xs)
+				dst, dbuf := guardedVec(rnd, n)
+				f(dst, xs)
+				for i := range want {
+					if ulpDiff(dst[i], want[i]) > 1 && math.Abs(float64(dst[i])-float64(want[i])) > 1e-9 {
+						t.Errorf("%s n=%d: dst[%d] = %v; want %v", k.name, n, i, dst[i], want[i])
+						break
+					}
+				}
+				checkVecGuards(t, fmt.Sprintf("%s n=%d dst", k.name, n), dbuf)
+			}
+		}
 	}
 }

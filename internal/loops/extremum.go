@@ -11,28 +11,12 @@ func ExtremumShare[T Float](share, x, m []T, outer, n, inner int) {
 	size := outer * n * inner
 	share, x, m = share[:size], x[:size], m[:outer*inner]
 	if inner == 1 {
-		for o, mo := range m {
-			row, sh := x[o*n:(o+1)*n], share[o*n:(o+1)*n]
-			k := 0
-			for _, v := range row {
-				if v == mo {
-					k++
-				}
+		// Rows are independent: split between the workers (see eachRows).
+		eachRows(outer, n, func(lo, hi int) {
+			for o := lo; o < hi; o++ {
+				shareRow(share[o*n:(o+1)*n], x[o*n:(o+1)*n], m[o])
 			}
-			var w T
-			if k == 0 {
-				w = T(math.NaN())
-			} else {
-				w = 1 / T(k)
-			}
-			for i, v := range row {
-				if v == mo || k == 0 {
-					sh[i] = w
-				} else {
-					sh[i] = 0
-				}
-			}
-		}
+		})
 		return
 	}
 	count := make([]int, inner)
@@ -59,5 +43,31 @@ func ExtremumShare[T Float](share, x, m []T, outer, n, inner int) {
 				}
 			}
 		}
+	}
+}
+
+// shareRow is ExtremumShare of one row whose extremum is mo.
+func shareRow[T Float](sh, row []T, mo T) {
+	k := 0
+	for _, v := range row {
+		if v == mo {
+			k++
+		}
+	}
+	if k == 0 {
+		nan := T(math.NaN())
+		for i := range sh {
+			sh[i] = nan
+		}
+		return
+	}
+	w := 1 / T(k)
+	sh = sh[:len(row)]
+	for i, v := range row {
+		var s T
+		if v == mo {
+			s = w
+		}
+		sh[i] = s
 	}
 }

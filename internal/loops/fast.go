@@ -23,26 +23,13 @@ func binaryFlatF32[T Real](op BinaryOp, dst, a, b []T) bool {
 	case ReluGrad:
 		kernel.ReluGradF32(d, x, y)
 	case GeluGrad:
-		geluGradF32(d, x, y)
+		kernel.GeluGradF32(d, x, y) // one pass: the derivative is not stored
 	case GeluTanhGrad:
 		geluTanhGradF32(d, x, y)
 	default:
 		return false
 	}
 	return true
-}
-
-// geluGradF32 sets d[i] = x[i]·GELU'(y[i]) a block at a time, so that d may
-// alias x or y.
-func geluGradF32(d, x, y []float32) {
-	var buf [256]float32
-	for len(d) > 0 {
-		n := min(len(d), len(buf))
-		t := buf[:n]
-		kernel.GeluDerivF32(t, y[:n])
-		kernel.MulF32(d[:n], x[:n], t)
-		d, x, y = d[n:], x[n:], y[n:]
-	}
 }
 
 // binaryScalarRightF32 is binaryScalarRight for float32 on the ops with a
@@ -105,7 +92,7 @@ func unaryF32[T Real](op UnaryOp, dst, src []T, p float64) bool {
 }
 
 // reduceRowF32 is reduceRow for float32 on the ops with a kernel. Sums
-// accumulate in float64 (kernel.SumF32F64), as the generic loop does.
+// accumulate in float64 (sumRowF32), as the generic loop does.
 func reduceRowF32[T Real](op ReduceOp, s []T) (T, bool) {
 	x, ok := any(s).([]float32)
 	if !ok {
@@ -113,7 +100,7 @@ func reduceRowF32[T Real](op ReduceOp, s []T) (T, bool) {
 	}
 	switch op {
 	case Sum:
-		return T(kernel.SumF32F64(x)), true
+		return T(sumRowF32(x)), true
 	case Max:
 		return T(kernel.MaxF32(x)), true
 	}
@@ -127,7 +114,7 @@ func sum64F32[T Real](s []T) (float64, bool) {
 	if !ok {
 		return 0, false
 	}
-	return kernel.SumF32F64(x), true
+	return sumRowF32(x), true
 }
 
 // addRowF32 sets d[i] += s[i] for float32 and reports whether it did.

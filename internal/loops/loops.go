@@ -150,13 +150,24 @@ const elemGrain = 1 << 15
 
 // eachRows calls f on ranges of the m rows of d elements: all at once on
 // the calling goroutine, or split between the workers when there are at
-// least 2·elemGrain elements.
+// least 2·elemGrain elements (see elemParts).
 func eachRows(m, d int, f func(lo, hi int)) {
 	if m*d < 2*elemGrain || runtime.GOMAXPROCS(0) == 1 {
 		f(0, m)
 		return
 	}
-	kernel.ParallelParts(m, min(runtime.GOMAXPROCS(0), m*d/elemGrain), f)
+	kernel.ParallelParts(m, elemParts(m*d), f)
+}
+
+// elemParts is the number of parts an element-wise loop over n elements
+// is cut into: up to kernel.ChunksPerCore per core, each of at least
+// elemGrain elements. The parts are claimed by whichever goroutine is
+// free, so a worker that another process slows down takes fewer of them;
+// with one part per core the caller waited for the slow worker's whole
+// half. The parts depend on n and GOMAXPROCS only, so the results do not
+// depend on which goroutine runs which part.
+func elemParts(n int) int {
+	return min(kernel.ChunksPerCore*runtime.GOMAXPROCS(0), n/elemGrain)
 }
 
 // Unary sets dst[i] = op(src[i]) with parameter p. dst may alias src. Long
@@ -554,17 +565,48 @@ func Binary[T Real](op BinaryOp, dst []T, shape []int, a []T, aOff int, aStr []i
 		dst[0] = binaryOne(op, a[aOff], b[bOff])
 		return
 	}
-	if len(dst) >= 2*elemGrain && len(shape) <= maxParallelRank && runtime.GOMAXPROCS(0) > 1 {
-		// The shape and strides go by value: were the slices captured by
-		// the closures, every caller's slices would move to the heap.
-		var sh, as, bs [maxParallelRank]int
-		copy(sh[:], shape)
-		copy(as[:], aStr)
-		copy(bs[:], bStr)
-		binaryParallel(op, dst, len(shape), sh, a, aOff, as, b, bOff, bs)
+	if len(shape) > maxParallelRank {
+		binary(op, dst, shape, a, aOff, aStr, b, bOff, bStr)
 		return
 	}
-	binary(op, dst, shape, a, aOff, aStr, b, bOff, bStr)
+	// The shape and strides go by value: were the slices captured by the
+	// closures, every caller's slices would move to the heap.
+	var sh, as, bs [maxParallelRank]int
+	rank := coalesceDims(shape, aStr, bStr, &sh, &as, &bs)
+	if len(dst) >= 2*elemGrain && runtime.GOMAXPROCS(0) > 1 {
+		binaryParallel(op, dst, rank, sh, a, aOff, as, b, bOff, bs)
+		return
+	}
+	binary(op, dst, sh[:rank], a, aOff, as[:rank], b, bOff, bs[:rank])
+}
+
+// coalesceDims copies shape and the strides into sh, as and bs with
+// adjacent dimensions merged where both operands step through them as
+// through one (stride[i] == stride[i+1]·shape[i+1]; the contiguous dst
+// always does) and dimensions of length 1 dropped, and returns the rank
+// left (at least 1). A broadcast over an image's rows and columns, as
+// (N, C, H, W) times (1, C, 1, 1), then runs rows of H·W elements instead
+// of W: the rows of a 56×56 image went to the kernels 56 elements at a
+// time.
+func coalesceDims(shape, aStr, bStr []int, sh, as, bs *[maxParallelRank]int) int {
+	r := 0
+	for i, d := range shape {
+		if d == 1 && len(shape) > 1 {
+			continue
+		}
+		if r > 0 && as[r-1] == aStr[i]*d && bs[r-1] == bStr[i]*d {
+			sh[r-1] *= d
+			as[r-1], bs[r-1] = aStr[i], bStr[i]
+			continue
+		}
+		sh[r], as[r], bs[r] = d, aStr[i], bStr[i]
+		r++
+	}
+	if r == 0 { // every dimension of length 1
+		sh[0], as[0], bs[0] = 1, 0, 0
+		r = 1
+	}
+	return r
 }
 
 // maxParallelRank is the largest rank Binary splits between goroutines.
@@ -575,8 +617,7 @@ const maxParallelRank = 8
 func binaryParallel[T Real](op BinaryOp, dst []T, rank int, shape [maxParallelRank]int, a []T, aOff int, aStr [maxParallelRank]int, b []T, bOff int, bStr [maxParallelRank]int) {
 	rows := shape[0]
 	inner := len(dst) / rows
-	parts := min(runtime.GOMAXPROCS(0), len(dst)/elemGrain)
-	kernel.ParallelParts(rows, parts, func(lo, hi int) {
+	kernel.ParallelParts(rows, elemParts(len(dst)), func(lo, hi int) {
 		sh := shape
 		sh[0] = hi - lo
 		binary(op, dst[lo*inner:hi*inner], sh[:rank], a, aOff+lo*aStr[0], aStr[:rank], b, bOff+lo*bStr[0], bStr[:rank])
@@ -637,18 +678,21 @@ const (
 // Min, ArgMax and ArgMin. NaN wins Max and Min, as in PyTorch; ArgMax and
 // ArgMin give the index of the first extreme value, or of the first NaN.
 //
-// ArgMax and ArgMin of large arrays (at least 2*elemGrain elements) are
-// split between the kernel's worker goroutines when more than one core is
-// used, with exactly the serial result; see reduceParallel. Sum, Max and
-// Min are not: on the 2-core machine the benchmarks run on, splitting a
-// (256, 4096) sum or max (about 75 µs of streaming) gained nothing and
-// sometimes lost 20%, while the arg reductions, several times slower per
-// element, take half the time. Their results stay bit-identical whatever
-// runtime.GOMAXPROCS is.
+// Large reductions (at least 2*elemGrain elements) are split between the
+// kernel's worker goroutines when more than one core is used, in ways
+// that give exactly the serial result (see reduceParallel and
+// reduceValuesParallel), so the results are bit-identical whatever
+// runtime.GOMAXPROCS is. A long float32 row is summed in blocks of
+// sumBlock elements, each in float64, whose sums are then added in order,
+// serially or not.
 func Reduce[T Real](op ReduceOp, dst, src []T, A, R, B int) {
-	if n := A * R * B; (op == ArgMax || op == ArgMin) && n >= 2*elemGrain {
-		if parts := min(runtime.GOMAXPROCS(0), n/elemGrain); parts > 1 {
-			reduceParallel(op, dst, src, A, R, B, parts)
+	if n := A * R * B; n >= 2*elemGrain && runtime.GOMAXPROCS(0) > 1 {
+		if op == ArgMax || op == ArgMin {
+			if parts := min(runtime.GOMAXPROCS(0), n/elemGrain); parts > 1 {
+				reduceParallel(op, dst, src, A, R, B, parts)
+				return
+			}
+		} else if reduceValuesParallel(op, dst, src, A, R, B, elemParts(n)) {
 			return
 		}
 	}

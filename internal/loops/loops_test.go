@@ -279,8 +279,8 @@ func TestParallelElementwise(t *testing.T) {
 
 // TestParallelReduce checks Reduce on large arrays at two and three cores
 // against the serial loop, reduce, exactly, for every op (ArgMax and ArgMin
-// split, every way; the others must not change), both element types and
-// every way of splitting.
+// split every way; Sum, Max and Min by outer blocks, columns, or for a
+// single row by pieces), both element types and every way of splitting.
 func TestParallelReduce(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	// Each case has at least 3*elemGrain elements, so that it is split in
@@ -384,6 +384,94 @@ func testParallelReduce[T Float](t *testing.T, A, R, B int) {
 					}
 					if g != w && !(g != g && w != w) {
 						t.Fatalf("%s op %d: dst[%d]: split %v, serial %v", data.name, op, a*B+b, g, w)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestBinaryCoalesced checks Binary on shapes whose dimensions it merges
+// (broadcasts over trailing blocks, dimensions of length 1, contiguous
+// operands) or cannot (a transposed operand), against the element-by-
+// element definition, serially and split between goroutines.
+func TestBinaryCoalesced(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, tc := range []struct {
+		name  string
+		shape []int
+		b     []int // b's shape (broadcast to shape); nil: b is shape's transpose of the last two axes
+	}{
+		{"image channels", []int{4, 16, 24, 24}, []int{1, 16, 1, 1}},
+		{"big image channels", []int{4, 64, 32, 32}, []int{1, 64, 1, 1}},
+		{"same shape", []int{3, 5, 7}, []int{3, 5, 7}},
+		{"ones", []int{1, 1, 1}, []int{1, 1, 1}},
+		{"unit dims", []int{6, 1, 40, 1}, []int{1, 1, 40, 1}},
+		{"row bias", []int{300, 260}, []int{260}},
+		{"column", []int{300, 260}, []int{300, 1}},
+		{"transposed", []int{2, 170, 190}, nil},
+	} {
+		for _, procs := range []int{1, 2} {
+			runtime.GOMAXPROCS(procs)
+			n := 1
+			for _, d := range tc.shape {
+				n *= d
+			}
+			r := len(tc.shape)
+			rnd := rand.New(rand.NewPCG(uint64(n), 1))
+			a := make([]float32, n)
+			for i := range a {
+				a[i] = float32(rnd.NormFloat64())
+			}
+			aStr := make([]int, r)
+			s := 1
+			for i := r - 1; i >= 0; i-- {
+				aStr[i] = s
+				s *= tc.shape[i]
+			}
+			var b []float32
+			bStr := make([]int, r)
+			if tc.b == nil {
+				b = make([]float32, n)
+				copy(bStr, aStr)
+				bStr[r-1], bStr[r-2] = tc.shape[r-2], 1
+				bStr[0] = tc.shape[r-1] * tc.shape[r-2]
+			} else {
+				bs := append(make([]int, r-len(tc.b)), tc.b...)
+				for i := range r - len(tc.b) {
+					bs[i] = 1
+				}
+				m, s := 1, 1
+				for i := r - 1; i >= 0; i-- {
+					if bs[i] != 1 {
+						bStr[i] = s
+					}
+					s *= bs[i]
+					m *= bs[i]
+				}
+				b = make([]float32, m)
+			}
+			for i := range b {
+				b[i] = float32(rnd.NormFloat64())
+			}
+			for _, op := range []BinaryOp{Add, Mul, Sub, Maximum} {
+				got := make([]float32, n)
+				Binary(op, got, tc.shape, a, 0, aStr, b, 0, bStr)
+				idx := make([]int, r)
+				for i := range n {
+					ai, bi := 0, 0
+					for k := range r {
+						ai += idx[k] * aStr[k]
+						bi += idx[k] * bStr[k]
+					}
+					if w := binaryOne(op, a[ai], b[bi]); got[i] != w {
+						t.Fatalf("%s procs=%d op %d: dst[%d] = %v; want %v", tc.name, procs, op, i, got[i], w)
+					}
+					for k := r - 1; k >= 0; k-- {
+						if idx[k]++; idx[k] < tc.shape[k] {
+							break
+						}
+						idx[k] = 0
 					}
 				}
 			}

@@ -114,3 +114,119 @@ func gcd(a, b int) int {
 	}
 	return a
 }
+
+// reduceValuesParallel is Reduce of Sum, Max or Min split into parts
+// between the kernel's workers, if the shape has a split that gives the
+// serial result exactly: ranges of the outer blocks or of the columns, or
+// for a single row (A = B = 1) pieces whose results combine exactly (the
+// extremum of the pieces' extrema; for float32 sums, the blocks of
+// sumRowF32, added in order). It reports whether it reduced.
+func reduceValuesParallel[T Real](op ReduceOp, dst, src []T, A, R, B, parts int) bool {
+	if parts < 2 {
+		return false
+	}
+	switch chooseSplit(A, B, parts) {
+	case splitOuter:
+		kernel.ParallelParts(A, parts, func(lo, hi int) {
+			reduce(op, dst[lo*B:hi*B], src[lo*R*B:hi*R*B], hi-lo, R, B)
+		})
+		return true
+	case splitCols:
+		kernel.ParallelFor(B, B/parts, func(lo, hi int) {
+			reduceCols(op, dst[lo:], src[lo:], A, R, hi-lo, B)
+		})
+		return true
+	}
+	if A != 1 || B != 1 {
+		return false
+	}
+	if op == Sum {
+		x, ok := any(src).([]float32)
+		if !ok {
+			return false
+		}
+		dst[0] = T(sumRowParallelF32(x[:R], parts))
+		return true
+	}
+	part := make([]T, parts)
+	kernel.ParallelParts(parts, parts, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			part[i] = reduceRow(op, src[R*i/parts:R*(i+1)/parts])
+		}
+	})
+	m := part[0]
+	for _, v := range part[1:] {
+		if better(op == Max, v, m) {
+			m = v
+		}
+	}
+	dst[0] = m
+	return true
+}
+
+// sumBlock is the length of the blocks sumRowF32 sums a long row in.
+const sumBlock = 1 << 16
+
+// sumRowF32 returns the sum of x in float64: of each block of sumBlock
+// elements (kernel.SumF32F64), then of the blocks' sums in order, so that
+// sumRowParallelF32, which sums the blocks on several goroutines, gives
+// the same bits.
+func sumRowF32(x []float32) float64 {
+	if len(x) <= sumBlock {
+		return kernel.SumF32F64(x)
+	}
+	var s float64
+	for len(x) > 0 {
+		n := min(len(x), sumBlock)
+		s += kernel.SumF32F64(x[:n])
+		x = x[n:]
+	}
+	return s
+}
+
+// sumRowParallelF32 is sumRowF32 with the blocks shared out in parts.
+func sumRowParallelF32(x []float32, parts int) float64 {
+	nb := (len(x) + sumBlock - 1) / sumBlock
+	if nb < 2 {
+		return sumRowF32(x)
+	}
+	part := make([]float64, nb)
+	kernel.ParallelParts(nb, min(parts, nb), func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			part[b] = kernel.SumF32F64(x[b*sumBlock : min(len(x), (b+1)*sumBlock)])
+		}
+	})
+	var s float64
+	for _, v := range part {
+		s += v
+	}
+	return s
+}
+
+// SumOuterInner sets dst[m] to the sum over a < A and i < I of
+// src[(a·M + m)·I + i], for m < M: a contiguous (A, M, I) array summed over
+// its first and last axes. Each row of I is summed in float64 (as Reduce
+// sums rows) and the rows' sums are added in float64 in the order of a, so
+// the result is rounded once; the M outputs are split between the
+// workers, each computed the same way whoever runs it.
+func SumOuterInner[T Float](dst, src []T, A, M, I int) {
+	dst, src = dst[:M], src[:A*M*I]
+	eachRows(M, A*I, func(lo, hi int) {
+		for m := lo; m < hi; m++ {
+			var s float64
+			for a := range A {
+				r := (a*M + m) * I
+				s += rowSum64(src[r : r+I])
+			}
+			dst[m] = T(s)
+		}
+	})
+}
+
+// rowSum64 is the float64 sum of s as reduceRow computes it.
+func rowSum64[T Float](s []T) float64 {
+	if x, ok := any(s).([]float32); ok {
+		return sumRowF32(x)
+	}
+	return sum64(s)
+}
