@@ -107,9 +107,9 @@ func ScaledDotProductAttention(q, k, v *Tensor, o AttentionOptions) *Tensor {
 	if out.Len() > 0 && S > 0 {
 		qm, km, vm := attnMat(q, batch), attnMat(k, batch), attnMat(v, batch)
 		if dt == Float64 {
-			loops.AttnFwd(a, out.f64, lse, mat64(qm), mat64(km), mat64(vm), mask64(mask, full))
+			loops.AttnFwd(a, loops.ContigMat(out.f64, a.B, L, Ev), lse, mat64(qm), mat64(km), mat64(vm), mask64(mask, full))
 		} else {
-			loops.AttnFwd(a, out.f32, lse, mat32(qm), mat32(km), mat32(vm), mask32(mask, full))
+			loops.AttnFwd(a, loops.ContigMat(out.f32, a.B, L, Ev), lse, mat32(qm), mat32(km), mat32(vm), mask32(mask, full))
 		}
 	}
 	return record(op, out, func(g, y *Tensor, in []*Tensor) []*Tensor {
@@ -232,9 +232,11 @@ func attentionGrad(g, y *Tensor, lse []float64, q, k, v, mask *Tensor, a loops.A
 	if y.Len() > 0 && a.S > 0 {
 		qm, km, vm := attnMat(q, batch), attnMat(k, batch), attnMat(v, batch)
 		if y.dtype == Float64 {
-			loops.AttnBwd(a, dq.f64, dk.f64, dv.f64, g.f64[g.offset:], y.f64[y.offset:], lse, mat64(qm), mat64(km), mat64(vm), mask64(mask, full))
+			loops.AttnBwd(a, loops.ContigMat(dq.f64, a.B, a.L, a.E), loops.ContigMat(dk.f64, a.B, a.S, a.E), loops.ContigMat(dv.f64, a.B, a.S, a.Ev),
+				loops.ContigMat(g.f64[g.offset:], a.B, a.L, a.Ev), loops.ContigMat(y.f64[y.offset:], a.B, a.L, a.Ev), lse, mat64(qm), mat64(km), mat64(vm), mask64(mask, full))
 		} else {
-			loops.AttnBwd(a, dq.f32, dk.f32, dv.f32, g.f32[g.offset:], y.f32[y.offset:], lse, mat32(qm), mat32(km), mat32(vm), mask32(mask, full))
+			loops.AttnBwd(a, loops.ContigMat(dq.f32, a.B, a.L, a.E), loops.ContigMat(dk.f32, a.B, a.S, a.E), loops.ContigMat(dv.f32, a.B, a.S, a.Ev),
+				loops.ContigMat(g.f32[g.offset:], a.B, a.L, a.Ev), loops.ContigMat(y.f32[y.offset:], a.B, a.L, a.Ev), lse, mat32(qm), mat32(km), mat32(vm), mask32(mask, full))
 		}
 	}
 	return []*Tensor{sumToIf(q, dq), sumToIf(k, dk), sumToIf(v, dv), nil}
@@ -339,4 +341,144 @@ func AttentionComposed(q, k, v *Tensor, o AttentionOptions) *Tensor {
 		p = p.Mul(z)
 	}
 	return p.MatMul(v)
+}
+
+// SelfAttentionPacked is multi-head self-attention over packed
+// projections, as nn.MultiheadAttention computes it with batch_first for
+// a query that is also the key and the value: qkv (N, L, 3E) holds each
+// position's query, key and value side by side (x·in_proj_weightᵀ +
+// in_proj_bias, one product), E = heads·D. The result, (N, L, E), is
+// [ScaledDotProductAttention] of each head's queries qkv[…, h·D:(h+1)·D],
+// keys (offset E) and values (offset 2E), with the heads side by side
+// again, as out_proj reads them. Being one op, it neither copies the heads
+// apart nor back together, and its backward pass writes the gradient of
+// qkv whole, instead of three zero-padded slices that autograd then adds.
+// The mask broadcasts to (N, heads, L, L); the options are those of
+// ScaledDotProductAttention, with the same dropout mask for the same Rng
+// state (batch entry n·heads + h). A recorded backward pass (CreateGraph),
+// or one that needs the mask's gradient, is composed of ops.
+//
+// It panics with a *ShapeError if qkv is not 3-d with a last dimension
+// that is a multiple of 3·heads, or the mask does not broadcast, and with
+// a *ValueError as ScaledDotProductAttention does.
+func SelfAttentionPacked(qkv *Tensor, heads int, o AttentionOptions) *Tensor {
+	const op = "SelfAttentionPacked"
+	if len(qkv.shape) != 3 || heads <= 0 || qkv.shape[2]%(3*heads) != 0 {
+		panicShape(op, "want qkv (N, L, 3E) with E a multiple of heads = "+strconv.Itoa(heads), qkv.shape)
+	}
+	N, L, E := qkv.shape[0], qkv.shape[1], qkv.shape[2]/3
+	D := E / heads
+	full := []int{N, heads, L, L}
+	if o.Mask != nil && !broadcastsTo(o.Mask.shape, full) {
+		panicShape(op, "mask does not broadcast to the scores' shape (N, heads, L, L) = "+shapeString(full), o.Mask.shape, full)
+	}
+	if !(o.Dropout >= 0 && o.Dropout < 1) {
+		panicValue(op, "dropout probability %v is outside [0, 1)", o.Dropout)
+	}
+	if o.Dropout > 0 && o.Rng == nil {
+		panicValue(op, "dropout %v needs an Rng", o.Dropout)
+	}
+	dt := qkv.dtype
+	switch {
+	case dt == Float16 || dt == BFloat16:
+		return SelfAttentionPacked(qkv.To(Float32), heads, o).To(dt)
+	case dt != Float32 && dt != Float64:
+		panicValue(op, "qkv is %v; attention needs floats", dt)
+	}
+	mask := o.Mask
+	if mask != nil && mask.dtype == Bool {
+		mask = Where(mask, FullOf(dt, 0), FullOf(dt, math.Inf(-1)))
+	} else if mask != nil {
+		if !mask.dtype.IsFloat() {
+			panicValue(op, "mask is %v, want a float or Bool mask", mask.dtype)
+		}
+		mask = mask.To(dt)
+	}
+	a := loops.Attn{B: N * heads, L: L, S: L, E: D, Ev: D, Scale: o.Scale, Causal: o.Causal, P: o.Dropout}
+	if a.Scale == 0 {
+		a.Scale = 1 / math.Sqrt(float64(D))
+	}
+	if o.Dropout > 0 {
+		a.Seed = o.Rng.Uint64()
+	}
+	x := qkv
+	if !x.IsContiguous() {
+		x = x.copyContiguous()
+	}
+	// packedMat is part (0: q, 1: k, 2: v) of the heads of a (N, L, w)
+	// storage whose first element is at base; w is 3E for qkv, E for the
+	// output and its gradient.
+	packedMat := func(base, part, w int) []int {
+		off := make([]int, N*heads)
+		for n := range N {
+			for h := range heads {
+				off[n*heads+h] = base + n*L*w + part*E + h*D
+			}
+		}
+		return off
+	}
+	qo, ko, vo := packedMat(x.offset, 0, 3*E), packedMat(x.offset, 1, 3*E), packedMat(x.offset, 2, 3*E)
+	oo := packedMat(0, 0, E)
+	out := newShared(x.arena, dt, []int{N, L, E}, []int{L * E, E, 1})
+	lse := make([]float64, a.B*L)
+	if out.Len() > 0 {
+		if dt == Float64 {
+			m := func(off []int, w int) loops.AttnMat[float64] {
+				return loops.AttnMat[float64]{Data: x.f64, Off: off, LD: w}
+			}
+			loops.AttnFwd(a, loops.AttnMat[float64]{Data: out.f64, Off: oo, LD: E}, lse, m(qo, 3*E), m(ko, 3*E), m(vo, 3*E), mask64(mask, full))
+		} else {
+			m := func(off []int, w int) loops.AttnMat[float32] {
+				return loops.AttnMat[float32]{Data: x.f32, Off: off, LD: w}
+			}
+			loops.AttnFwd(a, loops.AttnMat[float32]{Data: out.f32, Off: oo, LD: E}, lse, m(qo, 3*E), m(ko, 3*E), m(vo, 3*E), mask32(mask, full))
+		}
+	}
+	return record(op, out, func(g, y *Tensor, in []*Tensor) []*Tensor {
+		if !g.noGraph || (in[1] != nil && wantsGrad(in[1])) {
+			return packedAttentionGradOps(g, in[0], in[1], heads, a)
+		}
+		if !wantsGrad(in[0]) {
+			return []*Tensor{nil, nil}
+		}
+		gc := g.To(dt).contiguous()
+		d := newShared(g.arena, dt, []int{N, L, 3 * E}, []int{L * 3 * E, 3 * E, 1}) // AttnBwd writes every element
+		d.noGraph = true
+		if d.Len() > 0 {
+			gm := packedMat(gc.offset, 0, E)
+			if dt == Float64 {
+				m := func(s []float64, off []int, w int) loops.AttnMat[float64] {
+					return loops.AttnMat[float64]{Data: s, Off: off, LD: w}
+				}
+				dq, dk, dv := packedMat(0, 0, 3*E), packedMat(0, 1, 3*E), packedMat(0, 2, 3*E)
+				loops.AttnBwd(a, m(d.f64, dq, 3*E), m(d.f64, dk, 3*E), m(d.f64, dv, 3*E), m(gc.f64, gm, E), m(y.f64, oo, E), lse,
+					m(x.f64, qo, 3*E), m(x.f64, ko, 3*E), m(x.f64, vo, 3*E), mask64(mask, full))
+			} else {
+				m := func(s []float32, off []int, w int) loops.AttnMat[float32] {
+					return loops.AttnMat[float32]{Data: s, Off: off, LD: w}
+				}
+				dq, dk, dv := packedMat(0, 0, 3*E), packedMat(0, 1, 3*E), packedMat(0, 2, 3*E)
+				loops.AttnBwd(a, m(d.f32, dq, 3*E), m(d.f32, dk, 3*E), m(d.f32, dv, 3*E), m(gc.f32, gm, E), m(y.f32, oo, E), lse,
+					m(x.f32, qo, 3*E), m(x.f32, ko, 3*E), m(x.f32, vo, 3*E), mask32(mask, full))
+			}
+		}
+		return []*Tensor{d, nil}
+	}, qkv, mask)
+}
+
+// packedAttentionGradOps is SelfAttentionPacked's backward pass composed
+// of ops: attentionGradOps on the heads split from qkv by views, the
+// gradients of the three parts joined back side by side.
+func packedAttentionGradOps(g, qkv, mask *Tensor, heads int, a loops.Attn) []*Tensor {
+	N, L, E := qkv.shape[0], qkv.shape[1], qkv.shape[2]/3
+	D := E / heads
+	split := func(x *Tensor) *Tensor { return x.Reshape(N, L, heads, D).Permute(0, 2, 1, 3) }
+	parts := qkv.Split(2, E, E, E)
+	grads := attentionGradOps(split(g), split(parts[0]), split(parts[1]), split(parts[2]), mask, a, []int{N, heads})
+	var d *Tensor
+	if wantsGrad(qkv) {
+		join := func(x *Tensor) *Tensor { return x.Permute(0, 2, 1, 3).Reshape(N, L, E) }
+		d = Concat([]*Tensor{join(grads[0]), join(grads[1]), join(grads[2])}, 2)
+	}
+	return []*Tensor{d, grads[3]}
 }

@@ -270,3 +270,156 @@ func TestAttentionBoolMask(t *testing.T) {
 		}
 	}
 }
+
+// TestSelfAttentionPackedMatchesSplit compares SelfAttentionPacked,
+// forward and backward, with ScaledDotProductAttention on the heads split
+// from qkv by views and joined back, on sizes that take several query and
+// key blocks, with causality, dropout and masks, in both dtypes, and
+// through a recorded backward pass.
+func TestSelfAttentionPackedMatchesSplit(t *testing.T) {
+	cases := []struct {
+		name          string
+		n, l, heads   int
+		d             int
+		causal        bool
+		dropout       float64
+		mask          []int
+		recorded, odd bool
+	}{
+		{name: "gpt", n: 2, l: 130, heads: 4, d: 8, causal: true},
+		{name: "plain", n: 3, l: 20, heads: 2, d: 5},
+		{name: "dropout", n: 2, l: 70, heads: 2, d: 4, causal: true, dropout: 0.2},
+		{name: "mask", n: 2, l: 33, heads: 3, d: 4, mask: []int{2, 1, 1, 33}},
+		{name: "recorded", n: 2, l: 9, heads: 2, d: 3, causal: true, recorded: true},
+		{name: "view", n: 2, l: 17, heads: 2, d: 4, odd: true},
+	}
+	for _, c := range cases {
+		for _, dt := range []nabla.DType{nabla.Float64, nabla.Float32} {
+			t.Run(c.name+"/"+dt.String(), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(7, 8))
+				E := c.heads * c.d
+				qkv := nabla.RandN(rng, c.n, c.l, 3*E).To(dt)
+				if c.odd { // a non-contiguous qkv: the transpose of a (3E, L) layout
+					qkv = nabla.RandN(rng, c.n, 3*E, c.l).To(dt).Contiguous().Transpose(1, 2)
+				}
+				var mask *T
+				if c.mask != nil {
+					d := nabla.RandN(rng, c.mask...).Float64s()
+					for i := range d {
+						if i%5 == 2 {
+							d[i] = math.Inf(-1)
+						}
+					}
+					mask = nabla.FromSlice(d, c.mask...).To(dt)
+				}
+				g := nabla.RandN(rng, c.n, c.l, E).To(dt)
+				opts := func() nabla.AttentionOptions {
+					return nabla.AttentionOptions{Mask: mask, Causal: c.causal, Dropout: c.dropout, Rng: rand.New(rand.NewPCG(9, 9))}
+				}
+				split := func(x *T) *T { return x.Reshape(c.n, c.l, c.heads, c.d).Permute(0, 2, 1, 3) }
+				run := func(f func(x *T) *T) (*T, *T) {
+					x := qkv.Detach().RequireGrad()
+					y := f(x)
+					var gs []*T
+					if c.recorded {
+						gs = nabla.Gradients(y, []*T{x}, nabla.WithUpstream(g), nabla.CreateGraph())
+					} else {
+						gs = nabla.Gradients(y, []*T{x}, nabla.WithUpstream(g))
+					}
+					return y, gs[0]
+				}
+				y1, g1 := run(func(x *T) *T { return nabla.SelfAttentionPacked(x, c.heads, opts()) })
+				y2, g2 := run(func(x *T) *T {
+					p := x.Split(2, E, E, E)
+					o := nabla.ScaledDotProductAttention(split(p[0]), split(p[1]), split(p[2]), opts())
+					return o.Permute(0, 2, 1, 3).Reshape(c.n, c.l, E)
+				})
+				tol := 1e-10
+				if dt == nabla.Float32 {
+					tol = 2e-5
+				}
+				if y1.Op() != "SelfAttentionPacked" {
+					t.Fatalf("output made by %q", y1.Op())
+				}
+				if d := maxRelDiff(y1, y2); d > tol {
+					t.Errorf("output differs by %g", d)
+				}
+				if d := maxRelDiff(g1, g2); d > tol {
+					t.Errorf("dqkv differs by %g", d)
+				}
+			})
+		}
+	}
+}
+
+// TestSelfAttentionPackedBadInput checks the errors for bad shapes.
+func TestSelfAttentionPackedBadInput(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		f    func()
+		want string
+	}{
+		{"rank", func() { nabla.SelfAttentionPacked(nabla.Zeros(4, 12), 2, nabla.AttentionOptions{}) }, "want qkv (N, L, 3E)"},
+		{"width", func() { nabla.SelfAttentionPacked(nabla.Zeros(1, 4, 10), 2, nabla.AttentionOptions{}) }, "multiple of heads"},
+		{"mask", func() {
+			nabla.SelfAttentionPacked(nabla.Zeros(1, 4, 12), 2, nabla.AttentionOptions{Mask: nabla.Zeros(3, 4)})
+		}, "mask does not broadcast"},
+		{"dropout", func() { nabla.SelfAttentionPacked(nabla.Zeros(1, 4, 12), 2, nabla.AttentionOptions{Dropout: 0.5}) }, "needs an Rng"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				if r == nil {
+					t.Fatal("no panic")
+				}
+				if err, ok := r.(error); !ok || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("panic %v, want one containing %q", r, c.want)
+				}
+			}()
+			c.f()
+		})
+	}
+}
+
+// TestLinearMatchesMatMul compares Linear with x.MatMul(w.T()).Add(b),
+// forward and backward, on a batch of sequences, with and without bias.
+func TestLinearMatchesMatMul(t *testing.T) {
+	for _, dt := range []nabla.DType{nabla.Float64, nabla.Float32} {
+		for _, bias := range []bool{true, false} {
+			rng := rand.New(rand.NewPCG(1, 3))
+			x0, w0, b0 := nabla.RandN(rng, 3, 70, 33).To(dt), nabla.RandN(rng, 50, 33).To(dt), nabla.RandN(rng, 50).To(dt)
+			g := nabla.RandN(rng, 3, 70, 50).To(dt)
+			run := func(f func(x, w, b *T) *T) (*T, []*T) {
+				x, w := x0.Detach().RequireGrad(), w0.Detach().RequireGrad()
+				var b *T
+				ps := []*T{x, w}
+				if bias {
+					b = b0.Detach().RequireGrad()
+					ps = append(ps, b)
+				}
+				y := f(x, w, b)
+				return y, nabla.Gradients(y, ps, nabla.WithUpstream(g))
+			}
+			y1, g1 := run(nabla.Linear)
+			y2, g2 := run(func(x, w, b *T) *T {
+				y := x.MatMul(w.T())
+				if b != nil {
+					y = y.Add(b)
+				}
+				return y
+			})
+			tol := 1e-12
+			if dt == nabla.Float32 {
+				tol = 1e-5
+			}
+			if d := maxRelDiff(y1, y2); d > tol {
+				t.Errorf("%v bias=%v: output differs by %g", dt, bias, d)
+			}
+			for i := range g1 {
+				if d := maxRelDiff(g1[i], g2[i]); d > tol {
+					t.Errorf("%v bias=%v: gradient %d differs by %g", dt, bias, i, d)
+				}
+			}
+		}
+	}
+}

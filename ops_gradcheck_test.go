@@ -357,6 +357,29 @@ var gradCases = []gradCase{
 	{name: "Attention/maskgrad", ops: []string{"ScaledDotProductAttention"}, f: func(in []*T) *T {
 		return nabla.ScaledDotProductAttention(in[0], in[1], in[2], nabla.AttentionOptions{Mask: in[3], Causal: true}).Square()
 	}, shapes: [][]input{ins(sh(2, 3, 2), sh(2, 3, 2), sh(2, 3, 2), sh(1, 3, 3)), ins(sh(2, 3, 2), sh(2, 3, 2), sh(2, 3, 2), sh(3))}},
+	// Packed self-attention: qkv (N, L, 3E) with 2 heads; plain, causal
+	// with dropout, a Bool mask, and a float mask with its own gradient
+	// (op-built at both orders).
+	{name: "SelfAttentionPacked", ops: []string{"SelfAttentionPacked"}, f: un(func(x *T) *T {
+		return nabla.SelfAttentionPacked(x, 2, nabla.AttentionOptions{}).Square()
+	}), shapes: [][]input{ins(sh(2, 3, 12)), ins(sh(1, 4, 6))}},
+	{name: "SelfAttentionPacked/causal-dropout", ops: []string{"SelfAttentionPacked"}, f: un(func(x *T) *T {
+		return nabla.SelfAttentionPacked(x, 2, nabla.AttentionOptions{Causal: true, Dropout: 0.3, Rng: rand.New(rand.NewPCG(3, 4))}).Square()
+	}), shapes: [][]input{ins(sh(2, 4, 12))}},
+	{name: "SelfAttentionPacked/boolmask", ops: []string{"SelfAttentionPacked"}, f: un(func(x *T) *T {
+		m := nabla.FromSlice([]bool{true, false, true, true, true, false, true, true, true}, 3, 3)
+		return nabla.SelfAttentionPacked(x, 1, nabla.AttentionOptions{Mask: m}).Square()
+	}), shapes: [][]input{ins(sh(2, 3, 6))}},
+	{name: "SelfAttentionPacked/maskgrad", ops: []string{"SelfAttentionPacked"}, f: bin(func(x, m *T) *T {
+		return nabla.SelfAttentionPacked(x, 2, nabla.AttentionOptions{Mask: m, Causal: true}).Square()
+	}), shapes: [][]input{ins(sh(2, 3, 12), sh(1, 1, 3, 3))}},
+	// Linear: with and without bias, batched rows, a transposed weight.
+	{name: "Linear", ops: []string{"Linear"}, f: func(in []*T) *T {
+		return nabla.Linear(in[0], in[1], in[2]).Square()
+	}, shapes: [][]input{ins(sh(2, 3), sh(4, 3), sh(4)), ins(sh(2, 2, 3), tr(4, 3), sh(4)), ins(tr(2, 3), sh(4, 3), sh(4))}},
+	{name: "Linear/nobias", ops: []string{"Linear"}, f: bin(func(x, w *T) *T {
+		return nabla.Linear(x, w, nil).Square()
+	}), shapes: [][]input{ins(sh(2, 3), sh(4, 3)), ins(sh(3), sh(2, 3))}},
 	// Views the kernel reads without a copy: transposed last axes (the
 	// column-major layout), and heads split from (N, L, H, D) by a permute.
 	{name: "Attention/views", ops: []string{"ScaledDotProductAttention"}, f: func(in []*T) *T {

@@ -48,13 +48,15 @@ func (t *Tensor) IndexSelect(axis int, idx *Tensor) *Tensor {
 		panicShape("IndexSelect", "index must be 1-d", t.shape, idx.shape)
 	}
 	ix := checkIndices("IndexSelect", idx, t.shape[ax])
-	return indexSelect(t, ax, ix)
+	// The indices' arena counts too: an embedding's lookup of a batch in
+	// an arena (a weight never is) takes its output from it.
+	return indexSelect(t, ax, ix, arenaOf(t, idx))
 }
 
-func indexSelect(t *Tensor, ax int, ix []int) *Tensor {
+func indexSelect(t *Tensor, ax int, ix []int, ar *Arena) *Tensor {
 	shape := append([]int(nil), t.shape...)
 	shape[ax] = len(ix)
-	out := newShared(t.arena, t.dtype, shape, contiguousStrides(shape))
+	out := newShared(ar, t.dtype, shape, contiguousStrides(shape))
 	src := t.contiguous()
 	A, B := splitAt(t.shape, ax)
 	R := t.shape[ax]
@@ -76,7 +78,7 @@ func indexAdd(g *Tensor, shape []int, ax int, ix []int) *Tensor {
 	R := shape[ax]
 	addLoops.of(g.dtype)(out, src, A, R, B, ix)
 	return record("IndexAdd", out, func(gg, _ *Tensor, _ []*Tensor) []*Tensor {
-		return []*Tensor{indexSelect(gg, ax, ix)}
+		return []*Tensor{indexSelect(gg, ax, ix, gg.arena)}
 	}, g)
 }
 

@@ -184,21 +184,23 @@ func lstmGrad(g *Tensor, s lstmSaved, c *Tensor) (da, dc *Tensor) {
 	dc = newShared(g.arena, dt, []int{b, h}, []int{h, 1})
 	da.noGraph, dc.noGraph = g.noGraph, g.noGraph
 	if dt == Float64 {
-		lstmBackward(da.f64, dc.f64, gc.f64[gc.offset:], s.f64, rowsOf[float64](c), b, h)
+		lstmBackward(rows[float64]{data: da.f64, ld: 4 * h}, dc.f64, gc.f64[gc.offset:], s.f64, rowsOf[float64](c), b, h)
 	} else {
-		lstmBackward(da.f32, dc.f32, gc.f32[gc.offset:], s.f32, rowsOf[float32](c), b, h)
+		lstmBackward(rows[float32]{data: da.f32, ld: 4 * h}, dc.f32, gc.f32[gc.offset:], s.f32, rowsOf[float32](c), b, h)
 	}
 	return da, dc
 }
 
-func lstmBackward[T float32 | float64](da, dc, g, saved []T, c rows[T], b, h int) {
+// lstmBackward sets the rows of da (4H wide, B of them) to the gradient
+// of the pre-activations and dc to that of the cell state.
+func lstmBackward[T float32 | float64](da rows[T], dc, g, saved []T, c rows[T], b, h int) {
 	eachRowRange(b, 4*h, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			a := saved[r*5*h : (r+1)*5*h]
 			ig, fg, gg, og, tc := a[:h], a[h:2*h], a[2*h:3*h], a[3*h:4*h], a[4*h:]
 			gh, gcn := g[r*h:(r+1)*h], g[(b+r)*h:(b+r+1)*h]
 			cp := c.row(r, h)
-			d := da[r*4*h : (r+1)*4*h]
+			d := da.row(r, 4*h)
 			dcr := dc[r*h : (r+1)*h]
 			for j := 0; j < h; j++ {
 				i, f, gv, o, t := ig[j], fg[j], gg[j], og[j], tc[j]
@@ -287,9 +289,9 @@ func GRUCellGates(gi, gh, h, bhh *Tensor) *Tensor {
 			dh = newShared(g.arena, dt, []int{b, n}, []int{n, 1})
 			dgi.noGraph, dgh.noGraph, dh.noGraph = true, true, true
 			if dt == Float64 {
-				gruBackward(dgi.f64, dgh.f64, dh.f64, gc.f64[gc.offset:], s64, rowsOf[float64](in[2]), b, n)
+				gruBackward(rows[float64]{data: dgi.f64, ld: 3 * n}, rows[float64]{data: dgh.f64, ld: 3 * n}, dh.f64, gc.f64[gc.offset:], s64, rowsOf[float64](in[2]), b, n)
 			} else {
-				gruBackward(dgi.f32, dgh.f32, dh.f32, gc.f32[gc.offset:], s32, rowsOf[float32](in[2]), b, n)
+				gruBackward(rows[float32]{data: dgi.f32, ld: 3 * n}, rows[float32]{data: dgh.f32, ld: 3 * n}, dh.f32, gc.f32[gc.offset:], s32, rowsOf[float32](in[2]), b, n)
 			}
 		}
 		var db *Tensor
@@ -350,14 +352,17 @@ func gruForward[T float32 | float64](out, saved []T, gi, gh, h rows[T], bias []T
 	})
 }
 
-func gruBackward[T float32 | float64](dgi, dgh, dh, g, saved []T, h rows[T], b, n int) {
+// gruBackward sets the rows of dgi and dgh (3H wide, B of them) to the
+// gradients of the input and recurrent pre-activations and dh to that of
+// the state through the gate z.
+func gruBackward[T float32 | float64](dgi, dgh rows[T], dh, g, saved []T, h rows[T], b, n int) {
 	eachRowRange(b, 3*n, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			s := saved[r*4*n : (r+1)*4*n]
 			rg, zg, ng, hn := s[:n], s[n:2*n], s[2*n:3*n], s[3*n:]
 			hp := h.row(r, n)
 			gr := g[r*n : (r+1)*n]
-			di, dr := dgi[r*3*n:(r+1)*3*n], dgh[r*3*n:(r+1)*3*n]
+			di, dr := dgi.row(r, 3*n), dgh.row(r, 3*n)
 			dhr := dh[r*n : (r+1)*n]
 			for j := 0; j < n; j++ {
 				gv, rv, zv, nv := gr[j], rg[j], zg[j], ng[j]

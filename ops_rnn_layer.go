@@ -18,22 +18,178 @@ import (
 // work and allocation, which dominated a training step (the profile of
 // the 2-layer, hidden-256, context-64 language model: 60 % in clearing and
 // adding those tensors). Here, in a backward pass that is not recorded,
-// each step adds its slice of the projection's gradient and its part of
-// W_hh's (and b_hh's) gradient in place into buffers the loop owns, and
-// returns them once, from the first step, which a backward pass always
-// reaches last: every step's state is the input of the next, so the
-// steps run backward in reverse order, and a step that gets a gradient
-// passes one to the step before it. A recorded backward pass
+// each step writes its slice of the projection's gradient into a buffer
+// the loop owns, and the first step forms W_hh's (and b_hh's) gradient
+// from the whole buffer and returns them all once; the first step is the
+// one a backward pass always reaches last: every step's state is the
+// input of the next, so the steps run backward in reverse order, and a
+// step that gets a gradient passes one to the step before it. A recorded backward pass
 // (CreateGraph) returns ordinary op-built gradients from every step, so
 // higher orders hold.
 
 // rnnLoop is the state one layer's steps share: the buffers their
-// gradients accumulate in during a backward pass.
+// gradients go to during a backward pass.
+//
+// Every step's gradient of its pre-activations is written into its slot
+// of pbuf, which is then the gradient of the projection (for the GRU,
+// whose recurrent pre-activations get a different gradient, those go to
+// ghbuf). W_hh's gradient, Σ_t da_tᵀ·h_{t-1}, is then one product over
+// all the steps, DAᵀ·H_prev with T·B rows, formed by the first step (the
+// last one the pass reaches) instead of T products of B rows that each
+// read and write the whole (G·H, H) gradient. The recurrent products of
+// the steps, h·W_hhᵀ forward and da·W_hh backward, read W_hh packed once
+// per pass into GEMM's panels (float32, batches of rnnPackedRows or more)
+// or, otherwise, as stored and transposed once per pass (whhT), so that
+// GEMM does not pack W_hh again at every step.
 type rnnLoop struct {
 	proj, whh, bhh *Tensor
 	tAx            int
-	pbuf, wbuf     *Tensor // gradients of proj and whh, nil between passes
-	bbuf           *Tensor // gradient of bhh (GRU)
+	pc             *Tensor // proj, copied once if its columns are not adjacent
+	// prev holds, when W_hh wants a gradient, the contiguous state each
+	// step read: its first B·H values are h_{t-1}.
+	prev []*Tensor
+	// pbuf, ghbuf and whhT live during one backward pass (nil between).
+	pbuf, ghbuf, whhT *Tensor
+	// In float32 with at least rnnPackedRows rows, the recurrent products
+	// read W_hh packed once into GEMM panels: fwd for h·W_hhᵀ in the
+	// forward pass, bwd for da·W_hh in a backward pass.
+	fwd, bwd *kernel.PackedBF32
+	gh       *Tensor // scratch for the forward steps' recurrent products
+}
+
+// rnnPackedRows is the least batch size for which the recurrent products
+// run on W_hh packed once per pass (GemmPackedF32) rather than unpacked.
+var rnnPackedRows = 8
+
+// recurrentGemm sets c (b×n) = a·op(W) + beta·c, with W packed in pk when
+// pk is not nil (float32), otherwise from w as gemmT reads it with tb.
+func recurrentGemm[T float32 | float64](pk *kernel.PackedBF32, tb bool, b, n, k int, a []T, lda int, w []T, ldw int, beta T, c []T, ldc int) {
+	if pk != nil {
+		kernel.GemmPackedF32(b, 1, any(a).([]float32), lda, pk, float32(beta), any(c).([]float32), ldc)
+		return
+	}
+	gemmT(false, tb, b, n, k, a, lda, w, ldw, beta, c, ldc)
+}
+
+func newLoop(proj *Tensor, tAx int, whh, bhh *Tensor) *rnnLoop {
+	l := &rnnLoop{proj: proj, whh: whh, bhh: bhh, tAx: tAx, pc: proj}
+	if proj.strides[2] != 1 {
+		l.pc = proj.contiguous()
+	}
+	if wantsGrad(whh) && !proj.noGraph && !whh.noGraph {
+		l.prev = make([]*Tensor, proj.shape[tAx])
+	}
+	if whh.dtype == Float32 && proj.shape[1-tAx] >= rnnPackedRows && proj.shape[tAx] > 1 {
+		// h·W_hhᵀ: op(B) = W_hhᵀ, (H, G·H)
+		wc := whh.contiguous()
+		l.fwd = kernel.PackBF32(true, whh.shape[1], whh.shape[0], rnnData[float32](wc), whh.shape[1])
+	}
+	return l
+}
+
+// begin allocates the backward pass's buffers, on its first step: pbuf
+// (and ghbuf for the GRU) zeroed, as the slots of steps that get no
+// gradient must be, and W_hh transposed.
+func (l *rnnLoop) begin(gru bool) {
+	if l.pbuf != nil {
+		return
+	}
+	mk := func() *Tensor {
+		t := newTensor(l.proj.dtype, append([]int(nil), l.proj.shape...))
+		t.noGraph = true
+		return t
+	}
+	l.pbuf = mk()
+	if gru {
+		l.ghbuf = mk()
+	}
+	g, h := l.whh.shape[0], l.whh.shape[1]
+	wc := l.whh.contiguous()
+	if l.fwd != nil {
+		// da·W_hh: op(B) = W_hh, (G·H, H)
+		l.bwd = kernel.PackBF32(false, g, h, rnnData[float32](wc), h)
+		return
+	}
+	l.whhT = newTensor(l.whh.dtype, []int{h, g})
+	if l.whh.dtype == Float64 {
+		kernel.Transpose(l.whhT.f64, g, rnnData[float64](wc), h, g, h)
+	} else {
+		kernel.Transpose(l.whhT.f32, g, rnnData[float32](wc), h, g, h)
+	}
+}
+
+// scratch returns the loop's buffer of n elements for a step's recurrent
+// product, which the step uses up before the next one runs.
+func scratch[T float32 | float64](l *rnnLoop, n int) []T {
+	if l.gh == nil || l.gh.Len() < n {
+		l.gh = newShared(l.pc.arena, l.pc.dtype, []int{n}, []int{1})
+	}
+	return rnnData[T](l.gh)[:n]
+}
+
+// whhTData returns W_hh transposed as begin made it (nil when packed).
+func whhTData[T float32 | float64](l *rnnLoop) []T {
+	if l.whhT == nil {
+		return nil
+	}
+	return rnnData[T](l.whhT)
+}
+
+// finish ends a backward pass, at its last step (the first in time): it
+// returns the gradients of the projection, of W_hh and of b_hh (GRU), nil
+// for those not wanted, and releases the buffers.
+func (l *rnnLoop) finish() (dproj, dwhh, dbhh *Tensor) {
+	da := l.pbuf
+	if l.ghbuf != nil {
+		da = l.ghbuf
+	}
+	if wantsGrad(l.whh) && l.prev != nil {
+		dwhh = newTensor(l.whh.dtype, []int{l.whh.shape[0], l.whh.shape[1]})
+		dwhh.noGraph = true
+		if da.dtype == Float64 {
+			loopWeightGrad(l, rnnData[float64](dwhh), rnnData[float64](da))
+		} else {
+			loopWeightGrad(l, rnnData[float32](dwhh), rnnData[float32](da))
+		}
+	}
+	if l.bhh != nil && wantsGrad(l.bhh) {
+		// b_hh's gradient: the column sums of every step's rows.
+		dbhh = da.Reshape(-1, da.shape[2]).Sum(0)
+		dbhh.noGraph = true
+	}
+	if wantsGrad(l.proj) {
+		dproj = l.pbuf
+	}
+	l.pbuf, l.ghbuf, l.whhT, l.bwd = nil, nil, nil, nil
+	return dproj, dwhh, dbhh
+}
+
+// loopWeightGrad sets dw (G·H, H) to DAᵀ·H_prev, da being the (T·B, G·H)
+// gradients of the recurrent pre-activations in the projection's layout
+// and H_prev the states the steps read, gathered in the same row order.
+func loopWeightGrad[T float32 | float64](l *rnnLoop, dw, da []T) {
+	tAx := l.tAx
+	steps, b := l.proj.shape[tAx], l.proj.shape[1-tAx]
+	g, h := l.whh.shape[0], l.whh.shape[1]
+	hp := make([]T, steps*b*h)
+	for t, s := range l.prev {
+		src := rnnData[T](s)
+		for r := range b {
+			row := t*b + r
+			if tAx == 1 {
+				row = r*steps + t
+			}
+			copy(hp[row*h:(row+1)*h], src[r*h:(r+1)*h])
+		}
+	}
+	gemmT(true, false, g, h, steps*b, da, g, hp, h, 0, dw, h)
+}
+
+// gradRows returns the rows of step t in buf, and a row stride that GEMM
+// accepts (any stride is fine for a single row).
+func gradRows[T float32 | float64](buf *Tensor, tAx, t, width int) (rows[T], int) {
+	s := slot[T](buf, tAx, t)
+	return s, max(s.ld, width)
 }
 
 func checkLoop(op string, proj *Tensor, tAx int, whh *Tensor, gates int) (b, h int) {
@@ -76,23 +232,6 @@ func gemmT[T float32 | float64](ta, tb bool, m, n, k int, a []T, lda int, b []T,
 	}
 }
 
-// accumulateSlot adds the (B, G) gradient d of step t into the buffer of
-// the projection's gradient, allocated (zeroed, contiguous) on first use.
-func accumulateSlot[T float32 | float64](l *rnnLoop, d []T, t, b, g int) {
-	if l.pbuf == nil {
-		l.pbuf = newTensor(l.proj.dtype, append([]int(nil), l.proj.shape...))
-		l.pbuf.noGraph = true
-	}
-	s := slot[T](l.pbuf, l.tAx, t)
-	for r := 0; r < b; r++ {
-		dst := s.row(r, g)
-		src := d[r*g : (r+1)*g]
-		for j := range dst {
-			dst[j] += src[j]
-		}
-	}
-}
-
 // LSTMLayer runs one direction of one LSTM layer over the time steps, as
 // torch.nn.LSTM does: proj holds x·W_ihᵀ + b_ih + b_hh of every step,
 // (T, B, 4H) with tAx = 0 or (B, T, 4H) with tAx = 1 (gates i, f, g, o);
@@ -113,7 +252,7 @@ func LSTMLayer(proj *Tensor, tAx int, whh, h0, c0 *Tensor, reverse bool) (hs []*
 	}
 	dt := promote(proj.dtype, whh.dtype)
 	proj, whh = proj.To(dt), whh.To(dt)
-	l := &rnnLoop{proj: proj, whh: whh, tAx: tAx}
+	l := newLoop(proj, tAx, whh, nil)
 	s := Stack([]*Tensor{h0.To(dt), c0.To(dt)}, 0)
 	T := proj.shape[tAx]
 	hs = make([]*Tensor, T)
@@ -129,21 +268,20 @@ func LSTMLayer(proj *Tensor, tAx int, whh, h0, c0 *Tensor, reverse bool) (hs []*
 }
 
 func lstmStep(l *rnnLoop, sPrev *Tensor, t int, first bool, b, h int) *Tensor {
-	proj, whh := l.proj, l.whh
-	if proj.strides[2] != 1 {
-		proj = proj.contiguous()
+	wc, sc := l.whh.contiguous(), sPrev.contiguous()
+	if l.prev != nil {
+		l.prev[t] = sc
 	}
-	wc, sc := whh.contiguous(), sPrev.contiguous()
-	dt := proj.dtype
-	out := newShared(proj.arena, dt, []int{2, b, h}, []int{b * h, h, 1})
+	dt := l.pc.dtype
+	out := newShared(l.pc.arena, dt, []int{2, b, h}, []int{b * h, h, 1})
 	var saved lstmSaved
 	saved.b, saved.h = b, h
 	if dt == Float64 {
-		saved.f64 = make([]float64, b*5*h)
-		lstmStepForward(out.f64, saved.f64, slot[float64](proj, l.tAx, t), rnnData[float64](wc), rnnData[float64](sc), b, h)
+		saved.f64 = newShared(l.pc.arena, dt, []int{b * 5 * h}, []int{1}).f64
+		lstmStepForward(l, out.f64, saved.f64, slot[float64](l.pc, l.tAx, t), rnnData[float64](wc), rnnData[float64](sc), b, h)
 	} else {
-		saved.f32 = make([]float32, b*5*h)
-		lstmStepForward(out.f32, saved.f32, slot[float32](proj, l.tAx, t), rnnData[float32](wc), rnnData[float32](sc), b, h)
+		saved.f32 = newShared(l.pc.arena, dt, []int{b * 5 * h}, []int{1}).f32
+		lstmStepForward(l, out.f32, saved.f32, slot[float32](l.pc, l.tAx, t), rnnData[float32](wc), rnnData[float32](sc), b, h)
 	}
 	return record("LSTMStep", out, func(g, _ *Tensor, in []*Tensor) []*Tensor {
 		if !g.noGraph {
@@ -155,40 +293,32 @@ func lstmStep(l *rnnLoop, sPrev *Tensor, t int, first bool, b, h int) *Tensor {
 		gc := g.contiguous()
 		ds := newShared(g.arena, dt, []int{2, b, h}, []int{b * h, h, 1})
 		ds.noGraph = true
+		l.begin(false)
 		if dt == Float64 {
-			lstmStepBackward(l, ds.f64, rnnData[float64](gc), saved.f64, rnnData[float64](wc), rnnData[float64](sc), t, b, h)
+			lstmStepBackward(l, ds.f64, rnnData[float64](gc), saved.f64, rnnData[float64](sc), t, b, h)
 		} else {
-			lstmStepBackward(l, ds.f32, rnnData[float32](gc), saved.f32, rnnData[float32](wc), rnnData[float32](sc), t, b, h)
+			lstmStepBackward(l, ds.f32, rnnData[float32](gc), saved.f32, rnnData[float32](sc), t, b, h)
 		}
 		if !first {
 			return []*Tensor{nil, ds, nil}
 		}
-		pb, wb := l.pbuf, l.wbuf
-		l.pbuf, l.wbuf = nil, nil
-		return []*Tensor{pb, ds, wb}
+		dp, dw, _ := l.finish()
+		return []*Tensor{dp, ds, dw}
 	}, l.proj, sPrev, l.whh)
 }
 
-func lstmStepForward[T float32 | float64](out, saved []T, gi rows[T], whh, s []T, b, h int) {
-	gh := make([]T, b*4*h)
-	gemmT(false, true, b, 4*h, h, s[:b*h], h, whh, h, 0, gh, 4*h)
+func lstmStepForward[T float32 | float64](l *rnnLoop, out, saved []T, gi rows[T], whh, s []T, b, h int) {
+	gh := scratch[T](l, b*4*h)
+	recurrentGemm(l.fwd, true, b, 4*h, h, s[:b*h], h, whh, h, 0, gh, 4*h)
 	lstmForward(out, saved, gi, rows[T]{data: gh, ld: 4 * h}, rows[T]{data: s[b*h:], ld: h}, b, h)
 }
 
-func lstmStepBackward[T float32 | float64](l *rnnLoop, ds, g, saved, whh, s []T, t, b, h int) {
-	da := make([]T, b*4*h)
+// lstmStepBackward writes step t's gradient of the pre-activations into
+// its slot of l.pbuf and sets ds to the gradient of the previous state.
+func lstmStepBackward[T float32 | float64](l *rnnLoop, ds, g, saved, s []T, t, b, h int) {
+	da, lda := gradRows[T](l.pbuf, l.tAx, t, 4*h)
 	lstmBackward(da, ds[b*h:], g, saved, rows[T]{data: s[b*h:], ld: h}, b, h)
-	gemmT(false, false, b, h, 4*h, da, 4*h, whh, h, 0, ds[:b*h], h) // dh = da·W_hh
-	if wantsGrad(l.whh) {
-		if l.wbuf == nil {
-			l.wbuf = newTensor(l.whh.dtype, []int{4 * h, h})
-			l.wbuf.noGraph = true
-		}
-		gemmT(true, false, 4*h, h, b, da, 4*h, s[:b*h], h, 1, rnnData[T](l.wbuf), h) // dW += daᵀ·h
-	}
-	if wantsGrad(l.proj) {
-		accumulateSlot(l, da, t, b, 4*h)
-	}
+	recurrentGemm(l.bwd, true, b, h, 4*h, da.data[da.off:], lda, whhTData[T](l), 4*h, 0, ds[:b*h], h) // dh = da·W_hh
 }
 
 // lstmStepGradOps is an LSTMStep's backward rule written with ops, for a
@@ -223,7 +353,7 @@ func GRULayer(proj *Tensor, tAx int, whh, bhh, h0 *Tensor, reverse bool) (hs []*
 	if bhh != nil {
 		bhh = bhh.To(dt)
 	}
-	l := &rnnLoop{proj: proj, whh: whh, bhh: bhh, tAx: tAx}
+	l := newLoop(proj, tAx, whh, bhh)
 	hc := h0.To(dt)
 	T := proj.shape[tAx]
 	hs = make([]*Tensor, T)
@@ -239,21 +369,20 @@ func GRULayer(proj *Tensor, tAx int, whh, bhh, h0 *Tensor, reverse bool) (hs []*
 }
 
 func gruStep(l *rnnLoop, hPrev *Tensor, t int, first bool, b, n int) *Tensor {
-	proj, whh, bhh := l.proj, l.whh, l.bhh
-	if proj.strides[2] != 1 {
-		proj = proj.contiguous()
+	wc, hc := l.whh.contiguous(), hPrev.contiguous()
+	if l.prev != nil {
+		l.prev[t] = hc
 	}
-	wc, hc := whh.contiguous(), hPrev.contiguous()
-	dt := proj.dtype
-	out := newShared(proj.arena, dt, []int{b, n}, []int{n, 1})
+	dt := l.pc.dtype
+	out := newShared(l.pc.arena, dt, []int{b, n}, []int{n, 1})
 	var s32 []float32
 	var s64 []float64
 	if dt == Float64 {
-		s64 = make([]float64, b*4*n)
-		gruStepForward(out.f64, s64, slot[float64](proj, l.tAx, t), rnnData[float64](wc), biasOf[float64](bhh), rnnData[float64](hc), b, n)
+		s64 = newShared(l.pc.arena, dt, []int{b * 4 * n}, []int{1}).f64
+		gruStepForward(l, out.f64, s64, slot[float64](l.pc, l.tAx, t), rnnData[float64](wc), biasOf[float64](l.bhh), rnnData[float64](hc), b, n)
 	} else {
-		s32 = make([]float32, b*4*n)
-		gruStepForward(out.f32, s32, slot[float32](proj, l.tAx, t), rnnData[float32](wc), biasOf[float32](bhh), rnnData[float32](hc), b, n)
+		s32 = newShared(l.pc.arena, dt, []int{b * 4 * n}, []int{1}).f32
+		gruStepForward(l, out.f32, s32, slot[float32](l.pc, l.tAx, t), rnnData[float32](wc), biasOf[float32](l.bhh), rnnData[float32](hc), b, n)
 	}
 	return record("GRUStep", out, func(g, _ *Tensor, in []*Tensor) []*Tensor {
 		if !g.noGraph {
@@ -265,53 +394,34 @@ func gruStep(l *rnnLoop, hPrev *Tensor, t int, first bool, b, n int) *Tensor {
 		gc := g.contiguous()
 		dh := newShared(g.arena, dt, []int{b, n}, []int{n, 1})
 		dh.noGraph = true
+		l.begin(true)
 		if dt == Float64 {
-			gruStepBackward(l, dh.f64, rnnData[float64](gc), s64, rnnData[float64](wc), rnnData[float64](hc), t, b, n)
+			gruStepBackward(l, dh.f64, rnnData[float64](gc), s64, rnnData[float64](hc), t, b, n)
 		} else {
-			gruStepBackward(l, dh.f32, rnnData[float32](gc), s32, rnnData[float32](wc), rnnData[float32](hc), t, b, n)
+			gruStepBackward(l, dh.f32, rnnData[float32](gc), s32, rnnData[float32](hc), t, b, n)
 		}
 		if !first {
 			return []*Tensor{nil, dh, nil, nil}
 		}
-		pb, wb, bb := l.pbuf, l.wbuf, l.bbuf
-		l.pbuf, l.wbuf, l.bbuf = nil, nil, nil
-		return []*Tensor{pb, dh, wb, bb}
+		dp, dw, db := l.finish()
+		return []*Tensor{dp, dh, dw, db}
 	}, l.proj, hPrev, l.whh, l.bhh)
 }
 
-func gruStepForward[T float32 | float64](out, saved []T, gi rows[T], whh, bias, hp []T, b, n int) {
-	gh := make([]T, b*3*n)
-	gemmT(false, true, b, 3*n, n, hp, n, whh, n, 0, gh, 3*n)
+func gruStepForward[T float32 | float64](l *rnnLoop, out, saved []T, gi rows[T], whh, bias, hp []T, b, n int) {
+	gh := scratch[T](l, b*3*n)
+	recurrentGemm(l.fwd, true, b, 3*n, n, hp, n, whh, n, 0, gh, 3*n)
 	gruForward(out, saved, gi, rows[T]{data: gh, ld: 3 * n}, rows[T]{data: hp, ld: n}, bias, b, n)
 }
 
-func gruStepBackward[T float32 | float64](l *rnnLoop, dh, g, saved, whh, hp []T, t, b, n int) {
-	dgi := make([]T, b*3*n)
-	dgh := make([]T, b*3*n)
+// gruStepBackward writes step t's gradients of the input and recurrent
+// pre-activations into its slots of l.pbuf and l.ghbuf and sets dh to the
+// gradient of the previous state.
+func gruStepBackward[T float32 | float64](l *rnnLoop, dh, g, saved, hp []T, t, b, n int) {
+	dgi, _ := gradRows[T](l.pbuf, l.tAx, t, 3*n)
+	dgh, ldh := gradRows[T](l.ghbuf, l.tAx, t, 3*n)
 	gruBackward(dgi, dgh, dh, g, saved, rows[T]{data: hp, ld: n}, b, n)
-	gemmT(false, false, b, n, 3*n, dgh, 3*n, whh, n, 1, dh, n) // dh += dgh·W_hh
-	if wantsGrad(l.whh) {
-		if l.wbuf == nil {
-			l.wbuf = newTensor(l.whh.dtype, []int{3 * n, n})
-			l.wbuf.noGraph = true
-		}
-		gemmT(true, false, 3*n, n, b, dgh, 3*n, hp, n, 1, rnnData[T](l.wbuf), n) // dW += dghᵀ·h
-	}
-	if l.bhh != nil && wantsGrad(l.bhh) {
-		if l.bbuf == nil {
-			l.bbuf = newTensor(l.bhh.dtype, []int{3 * n})
-			l.bbuf.noGraph = true
-		}
-		db := rnnData[T](l.bbuf)
-		for r := 0; r < b; r++ {
-			for j, v := range dgh[r*3*n : (r+1)*3*n] {
-				db[j] += v
-			}
-		}
-	}
-	if wantsGrad(l.proj) {
-		accumulateSlot(l, dgi, t, b, 3*n)
-	}
+	recurrentGemm(l.bwd, true, b, n, 3*n, dgh.data[dgh.off:], ldh, whhTData[T](l), 3*n, 1, dh, n) // dh += dgh·W_hh
 }
 
 // gruStepGradOps is a GRUStep's backward rule written with ops, for a
@@ -341,7 +451,7 @@ func RNNLayer(proj *Tensor, tAx int, whh, h0 *Tensor, relu, reverse bool) (hs []
 	}
 	dt := promote(proj.dtype, whh.dtype)
 	proj, whh = proj.To(dt), whh.To(dt)
-	l := &rnnLoop{proj: proj, whh: whh, tAx: tAx}
+	l := newLoop(proj, tAx, whh, nil)
 	hc := h0.To(dt)
 	T := proj.shape[tAx]
 	hs = make([]*Tensor, T)
@@ -357,17 +467,16 @@ func RNNLayer(proj *Tensor, tAx int, whh, h0 *Tensor, relu, reverse bool) (hs []
 }
 
 func rnnStep(l *rnnLoop, hPrev *Tensor, t int, first, relu bool, b, n int) *Tensor {
-	proj := l.proj
-	if proj.strides[2] != 1 {
-		proj = proj.contiguous()
-	}
 	wc, hc := l.whh.contiguous(), hPrev.contiguous()
-	dt := proj.dtype
-	out := newShared(proj.arena, dt, []int{b, n}, []int{n, 1})
+	if l.prev != nil {
+		l.prev[t] = hc
+	}
+	dt := l.pc.dtype
+	out := newShared(l.pc.arena, dt, []int{b, n}, []int{n, 1})
 	if dt == Float64 {
-		rnnStepForward(out.f64, slot[float64](proj, l.tAx, t), rnnData[float64](wc), rnnData[float64](hc), relu, b, n)
+		rnnStepForward(l, out.f64, slot[float64](l.pc, l.tAx, t), rnnData[float64](wc), rnnData[float64](hc), relu, b, n)
 	} else {
-		rnnStepForward(out.f32, slot[float32](proj, l.tAx, t), rnnData[float32](wc), rnnData[float32](hc), relu, b, n)
+		rnnStepForward(l, out.f32, slot[float32](l.pc, l.tAx, t), rnnData[float32](wc), rnnData[float32](hc), relu, b, n)
 	}
 	return record("RNNStep", out, func(g, y *Tensor, in []*Tensor) []*Tensor {
 		if !g.noGraph {
@@ -388,22 +497,22 @@ func rnnStep(l *rnnLoop, hPrev *Tensor, t int, first, relu bool, b, n int) *Tens
 		gc := g.contiguous()
 		dh := newShared(g.arena, dt, []int{b, n}, []int{n, 1})
 		dh.noGraph = true
+		l.begin(false)
 		if dt == Float64 {
-			rnnStepBackward(l, dh.f64, rnnData[float64](gc), rnnData[float64](y), rnnData[float64](wc), rnnData[float64](hc), relu, t, b, n)
+			rnnStepBackward(l, dh.f64, rnnData[float64](gc), rnnData[float64](y), relu, t, b, n)
 		} else {
-			rnnStepBackward(l, dh.f32, rnnData[float32](gc), rnnData[float32](y), rnnData[float32](wc), rnnData[float32](hc), relu, t, b, n)
+			rnnStepBackward(l, dh.f32, rnnData[float32](gc), rnnData[float32](y), relu, t, b, n)
 		}
 		if !first {
 			return []*Tensor{nil, dh, nil}
 		}
-		pb, wb := l.pbuf, l.wbuf
-		l.pbuf, l.wbuf = nil, nil
-		return []*Tensor{pb, dh, wb}
+		dp, dw, _ := l.finish()
+		return []*Tensor{dp, dh, dw}
 	}, l.proj, hPrev, l.whh)
 }
 
-func rnnStepForward[T float32 | float64](out []T, gi rows[T], whh, hp []T, relu bool, b, n int) {
-	gemmT(false, true, b, n, n, hp, n, whh, n, 0, out, n)
+func rnnStepForward[T float32 | float64](l *rnnLoop, out []T, gi rows[T], whh, hp []T, relu bool, b, n int) {
+	recurrentGemm(l.fwd, true, b, n, n, hp, n, whh, n, 0, out, n)
 	for r := 0; r < b; r++ {
 		o, x := out[r*n:(r+1)*n], gi.row(r, n)
 		for j := range o {
@@ -419,26 +528,22 @@ func rnnStepForward[T float32 | float64](out []T, gi rows[T], whh, hp []T, relu 
 	}
 }
 
-func rnnStepBackward[T float32 | float64](l *rnnLoop, dh, g, y, whh, hp []T, relu bool, t, b, n int) {
-	da := make([]T, b*n)
-	for i, v := range y {
-		if relu {
-			if v > 0 {
-				da[i] = g[i]
+// rnnStepBackward writes step t's gradient of the pre-activation into its
+// slot of l.pbuf and sets dh to the gradient of the previous state.
+func rnnStepBackward[T float32 | float64](l *rnnLoop, dh, g, y []T, relu bool, t, b, n int) {
+	da, lda := gradRows[T](l.pbuf, l.tAx, t, n)
+	for r := range b {
+		d, gr, yr := da.row(r, n), g[r*n:(r+1)*n], y[r*n:(r+1)*n]
+		for i, v := range yr {
+			if relu {
+				d[i] = 0
+				if v > 0 {
+					d[i] = gr[i]
+				}
+			} else {
+				d[i] = gr[i] * (1 - v*v)
 			}
-		} else {
-			da[i] = g[i] * (1 - v*v)
 		}
 	}
-	gemmT(false, false, b, n, n, da, n, whh, n, 0, dh, n) // dh = da·W_hh
-	if wantsGrad(l.whh) {
-		if l.wbuf == nil {
-			l.wbuf = newTensor(l.whh.dtype, []int{n, n})
-			l.wbuf.noGraph = true
-		}
-		gemmT(true, false, n, n, b, da, n, hp, n, 1, rnnData[T](l.wbuf), n) // dW += daᵀ·h
-	}
-	if wantsGrad(l.proj) {
-		accumulateSlot(l, da, t, b, n)
-	}
+	recurrentGemm(l.bwd, true, b, n, n, da.data[da.off:], lda, whhTData[T](l), n, 0, dh, n) // dh = da·W_hh
 }

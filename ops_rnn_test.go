@@ -275,3 +275,54 @@ func BenchmarkLSTMLayer(b *testing.B) {
 		}
 	})
 }
+
+// TestRecurrentLayersPackedFloat32 runs the layer ops in float32 at a
+// batch that takes the packed recurrent products (GemmPackedF32 on W_hh
+// packed once per pass), batch first and time major, forward and
+// reverse, and checks outputs and gradients against the same layers in
+// float64, which multiply W_hh as stored.
+func TestRecurrentLayersPackedFloat32(t *testing.T) {
+	const steps, batch, hidden = 6, 9, 5
+	for _, kind := range []string{"LSTM", "GRU", "RNN"} {
+		gates := map[string]int{"LSTM": 4, "GRU": 3, "RNN": 1}[kind]
+		for _, tAx := range []int{0, 1} {
+			for _, reverse := range []bool{false, true} {
+				rng := rand.New(rand.NewPCG(8, uint64(tAx)))
+				shape := []int{steps, batch, gates * hidden}
+				if tAx == 1 {
+					shape = []int{batch, steps, gates * hidden}
+				}
+				in := []*T{randT(rng, nabla.Float64, shape...), randT(rng, nabla.Float64, gates*hidden, hidden).MulScalar(0.5),
+					randT(rng, nabla.Float64, batch, hidden), randT(rng, nabla.Float64, batch, hidden), randT(rng, nabla.Float64, gates*hidden)}
+				run := func(dt nabla.DType) (*T, []*T) {
+					ps := make([]*T, len(in))
+					for i, x := range in {
+						ps[i] = x.To(dt).Detach().RequireGrad()
+					}
+					var hs []*T
+					switch kind {
+					case "LSTM":
+						hs, _, _ = nabla.LSTMLayer(ps[0], tAx, ps[1], ps[2], ps[3], reverse)
+					case "GRU":
+						hs, _ = nabla.GRULayer(ps[0], tAx, ps[1], ps[4], ps[2], reverse)
+					default:
+						hs, _ = nabla.RNNLayer(ps[0], tAx, ps[1], ps[2], false, reverse)
+					}
+					y := nabla.Stack(hs, tAx)
+					wrt := ps[:3]
+					if kind == "GRU" {
+						wrt = append(wrt, ps[4])
+					}
+					return y, nabla.Gradients(y.Square().Sum(), wrt)
+				}
+				y32, g32 := run(nabla.Float32)
+				y64, g64 := run(nabla.Float64)
+				name := kind + "/tAx" + strconv.Itoa(tAx) + "/reverse=" + strconv.FormatBool(reverse)
+				rnnClose(t, name+" output", y32, y64, 1e-5)
+				for i := range g32 {
+					rnnClose(t, name+" grad "+strconv.Itoa(i), g32[i], g64[i], 1e-4)
+				}
+			}
+		}
+	}
+}

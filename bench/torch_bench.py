@@ -124,7 +124,10 @@ W6  GPT training on Isaac Newton's Opticks (`go env GOROOT`/src/testdata, or
     tokens_per_sec = 32*128 / sec_per_step.  Case "opticks-gpt".  With
     --w6-val-steps N: a fresh model trained N steps, then val_loss = mean
     cross-entropy over the disjoint validation windows (at most 64 batches),
-    case "opticks-gpt-Nsteps".
+    case "opticks-gpt-Nsteps".  That run is the same computation on both
+    sides: initial weights (GPT-2's distributions, Box-Muller) and batch
+    starts come from splitmix64 counters (w6_val_init, w6_val_loss), as in
+    internal/workload/lm.go.
 
 W7  LSTM language model on Opticks: Embedding(V, 128), LSTM(128, 256, 2
     layers, batch_first), Linear(256, V); context 64, batch 32, Adam lr
@@ -1070,24 +1073,83 @@ def w6(threads, quick, args):
     emit("W6", "opticks-gpt", "sec_per_step", sec, "s", threads)
     emit("W6", "opticks-gpt", "tokens_per_sec", c["batch"] * c["context"] / sec, "tokens/s", threads)
     if args.w6_val_steps > 0:
-        # a fresh model, trained and then evaluated on the disjoint
-        # validation windows (at most 64 batches of 32), as nabla's w6ValLoss
-        torch.manual_seed(60)
-        m = GPT(V, c["context"], c["layers"], c["heads"], c["embed"])
-        opt = torch.optim.AdamW(m.parameters(), lr=3e-4, weight_decay=0.01)
-        lm_steps(m, opt, train, c["batch"], c["context"], 0, args.w6_val_steps, torch.Generator().manual_seed(61))
-        m.eval()
-        T, tot, n = c["context"], 0.0, 0
-        with torch.no_grad():
-            starts = list(range(0, len(val) - T, T))[:64 * c["batch"]]
-            for i in range(0, len(starts), c["batch"]):
-                s = starts[i:i + c["batch"]]
-                x = torch.stack([val[j:j + T] for j in s])
-                y = torch.stack([val[j + 1:j + T + 1] for j in s])
-                logits = m(x)
-                tot += torch.nn.functional.cross_entropy(logits.reshape(-1, V), y.reshape(-1)).item() * len(s)
-                n += len(s)
-        emit("W6", "opticks-gpt-%dsteps" % args.w6_val_steps, "val_loss", tot / n, "nats", threads)
+        emit("W6", "opticks-gpt-%dsteps" % args.w6_val_steps, "val_loss",
+             w6_val_loss(train, val, V, args.w6_val_steps), "nats", threads)
+
+
+# The W6 validation run is the same computation on both sides (see
+# internal/workload/lm.go): the initial weights and the batches come from
+# splitmix64 counters, so that the two validation losses differ by the
+# implementations alone, not by the random draws.
+M64 = (1 << 64) - 1
+
+
+def splitmix64(x):
+    x = (x + 0x9e3779b97f4a7c15) & M64
+    x = ((x ^ (x >> 30)) * 0xbf58476d1ce4e5b9) & M64
+    x = ((x ^ (x >> 27)) * 0x94d049bb133111eb) & M64
+    return x ^ (x >> 31)
+
+
+def fnv1a64(s):
+    h = 0xcbf29ce484222325
+    for b in s.encode():
+        h = ((h ^ b) * 0x100000001b3) & M64
+    return h
+
+
+def w6_val_init(m, layers):
+    """GPT-2's initialisation, element j of parameter p N(0, std^2) by
+    Box-Muller from counters 2j and 2j+1 of the stream keyed by p's name."""
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if p.dim() == 1:
+                p.fill_(1 if "ln_" in name and name.endswith(".weight") else 0)
+                continue
+            std = 0.02
+            if name.endswith("out_proj.weight") or name.endswith("mlp.2.weight"):
+                std = 0.02 / math.sqrt(2 * layers)
+            key = fnv1a64(name)
+            vals = []
+            for j in range(p.numel()):
+                u1 = ((splitmix64((key + 2 * j) & M64) >> 11) + 1) / float(1 << 53)
+                u2 = (splitmix64((key + 2 * j + 1) & M64) >> 11) / float(1 << 53)
+                vals.append(std * math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2))
+            p.copy_(torch.tensor(vals, dtype=torch.float32).view(p.shape))
+
+
+def w6_val_loss(train, val, V, steps):
+    """A W6 model from w6_val_init's weights trained steps steps on the
+    scheduled batches, then the mean cross-entropy over the disjoint
+    validation windows (at most 64 batches of 32), as nabla's w6ValLoss."""
+    F = torch.nn.functional
+    c = W6
+    B, T = c["batch"], c["context"]
+    m = GPT(V, c["context"], c["layers"], c["heads"], c["embed"])
+    w6_val_init(m, c["layers"])
+    opt = torch.optim.AdamW(m.parameters(), lr=3e-4, weight_decay=0.01)
+    m.train()
+    n = len(train) - T
+    for step in range(steps):
+        starts = [splitmix64(step * B + i) % n for i in range(B)]
+        x = torch.stack([train[s:s + T] for s in starts])
+        y = torch.stack([train[s + 1:s + T + 1] for s in starts])
+        opt.zero_grad()
+        logits = m(x)
+        F.cross_entropy(logits.reshape(-1, V), y.reshape(-1)).backward()
+        opt.step()
+    m.eval()
+    tot, n = 0.0, 0
+    with torch.no_grad():
+        starts = list(range(0, len(val) - T, T))[:64 * B]
+        for i in range(0, len(starts), B):
+            s = starts[i:i + B]
+            x = torch.stack([val[j:j + T] for j in s])
+            y = torch.stack([val[j + 1:j + T + 1] for j in s])
+            logits = m(x)
+            tot += F.cross_entropy(logits.reshape(-1, V), y.reshape(-1)).item() * len(s)
+            n += len(s)
+    return tot / n
 
 
 def w7(threads, quick, args):

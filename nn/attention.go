@@ -135,6 +135,7 @@ func (m *MultiheadAttention) Attend(query, key, value *nabla.Tensor, o AttendOpt
 	if m.InProjWeight == nil {
 		kd, vd = m.KProjWeight.Size(1), m.VProjWeight.Size(1)
 	}
+	self := query == key && key == value
 	unbatched := query.Dim() == 2
 	want := 3
 	if unbatched {
@@ -164,6 +165,22 @@ func (m *MultiheadAttention) Attend(query, key, value *nabla.Tensor, o AttendOpt
 	if key.Size(bax) != N || value.Size(bax) != N || value.Size(sax) != S {
 		panic(&nabla.ShapeError{Op: m.String(), Shapes: [][]int{query.Shape(), key.Shape(), value.Shape()}, Reason: "query, key and value must share the batch size, key and value the sequence length"})
 	}
+	p := 0.0
+	if m.Training {
+		p = m.Dropout
+	}
+	if self && m.InProjWeight != nil && m.BiasK == nil && !o.NeedWeights && bf {
+		// Self-attention, batch first: one projection into the packed
+		// (N, L, 3E) queries, keys and values, attended as they lie.
+		qkv := nabla.Linear(query, m.InProjWeight, m.InProjBias)
+		mask := m.mergeMasks(o, L, N, S, S, qkv.DType())
+		ctx := nabla.SelfAttentionPacked(qkv, H, nabla.AttentionOptions{Mask: mask, Causal: o.Causal, Dropout: p, Rng: m.Rng})
+		out = m.OutProj.Forward(ctx)
+		if unbatched {
+			out = out.Squeeze(0)
+		}
+		return out, nil
+	}
 	q, k, v := m.project(query, key, value)
 	if m.BiasK != nil {
 		shape := []int{1, N, E}
@@ -184,10 +201,6 @@ func (m *MultiheadAttention) Attend(query, key, value *nabla.Tensor, o AttendOpt
 		return x.Reshape(n, N, H, D).Permute(1, 2, 0, 3)
 	}
 	qh, kh, vh := heads(q, L), heads(k, Sk), heads(v, Sk)
-	p := 0.0
-	if m.Training {
-		p = m.Dropout
-	}
 	var ctx *nabla.Tensor
 	if o.NeedWeights {
 		w := qh.MatMul(kh.Transpose(-2, -1)).MulScalar(1 / math.Sqrt(float64(D)))
@@ -239,14 +252,7 @@ func (m *MultiheadAttention) project(query, key, value *nabla.Tensor) (q, k, v *
 		bs := m.InProjBias.Split(0, E, E, E)
 		bq, bk, bv = bs[0], bs[1], bs[2]
 	}
-	lin := func(x, w, b *nabla.Tensor) *nabla.Tensor {
-		y := x.MatMul(w.T())
-		if b != nil {
-			y = y.Add(b)
-		}
-		return y
-	}
-	return lin(query, wq, bq), lin(key, wk, bk), lin(value, wv, bv)
+	return nabla.Linear(query, wq, bq), nabla.Linear(key, wk, bk), nabla.Linear(value, wv, bv)
 }
 
 // mergeMasks returns the additive mask over (N, H, L, Sk) scores that the

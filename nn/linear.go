@@ -52,11 +52,7 @@ func (l *Linear) Forward(x *nabla.Tensor) *nabla.Tensor {
 		}
 		panic(shapeErr(l.String(), x, "want shape [* %d] (any leading dimensions), got %s", in, got))
 	}
-	y := x.MatMul(l.Weight.T())
-	if l.Bias != nil {
-		y = y.Add(l.Bias)
-	}
-	return y
+	return nabla.Linear(x, l.Weight, l.Bias)
 }
 
 // Params returns "weight" and, unless it is nil, "bias".

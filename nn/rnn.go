@@ -274,15 +274,14 @@ func (r *recurrent) run(x, h0, c0 *nabla.Tensor, step stepFunc) (out, hn, cn *na
 			// in here; the GRU needs b_hh inside the gate (r·(W_hn·h +
 			// b_hn)), so it passes it to the fused op instead.
 			sh := in.Shape()
-			proj := in.Reshape(-1, sh[2]).MatMul(w[0].T())
+			var bias *nabla.Tensor
 			if w[2] != nil {
-				bias := w[2]
+				bias = w[2]
 				if r.kind != "GRU" {
 					bias = bias.Add(w[3])
 				}
-				proj = proj.Add(bias)
 			}
-			proj = proj.Reshape(sh[0], sh[1], -1)
+			proj := nabla.Linear(in.Reshape(-1, sh[2]), w[0], bias).Reshape(sh[0], sh[1], -1)
 			var bhh, c *nabla.Tensor
 			if r.kind == "GRU" {
 				bhh = w[3]

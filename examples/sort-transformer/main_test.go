@@ -9,10 +9,12 @@ import (
 )
 
 // TestRun trains the sorter for a shortened run and checks that it sorts
-// most held-out sequences.
+// most held-out sequences. At 120 steps the accuracy moved between 0.87
+// and 1.0 with float32 rounding alone (the same gradients within 1e-7,
+// summed in another order); at 160 it stayed at 0.98-1.0.
 func TestRun(t *testing.T) {
 	png := filepath.Join(t.TempDir(), "sort.png")
-	acc, err := run(io.Discard, 120, png)
+	acc, err := run(io.Discard, 160, png)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,6 +23,6 @@ func TestRun(t *testing.T) {
 	}
 	t.Logf("held-out accuracy %.4f", acc)
 	if acc < 0.95 {
-		t.Errorf("held-out accuracy %.3f after 120 steps; want ≥ 0.95", acc)
+		t.Errorf("held-out accuracy %.3f after 160 steps; want ≥ 0.95", acc)
 	}
 }

@@ -459,15 +459,58 @@ func packB[T float](nr int, trans bool, b []T, ldb, p0, kb, j0, nb int, dst []T)
 // copyPanel sets dst[p*w+j] = src[p*ld+j] for p < kb, j < cols, and zeroes
 // dst[p*w+j] for cols <= j < w.
 func copyPanel[T float](dst []T, w int, src []T, ld, kb, cols int) {
-	if w == 32 && cols == 32 && kb > 0 {
-		// The AVX-512 float32 panel: fixed-size copies are inlined moves,
-		// cheaper than a call to memmove per row.
-		_ = src[(kb-1)*ld+31]
-		_ = dst[kb*32-1]
-		for p := 0; p < kb; p++ {
-			*(*[32]T)(dst[p*32:]) = *(*[32]T)(src[p*ld:])
+	if cols == w && kb > 0 {
+		// Whole panels of the micro-kernels' widths (the AVX-512 float32
+		// B panel, and the A panels of a transposed A, 12, 8 or 4 rows
+		// wide): fixed-size copies and element moves, cheaper than a call
+		// to memmove per row of a few elements (a generic [12]T copy is
+		// one).
+		switch w {
+		case 32:
+			_, _ = src[(kb-1)*ld+31], dst[kb*32-1]
+			for p := 0; p < kb; p++ {
+				*(*[32]T)(dst[p*32:]) = *(*[32]T)(src[p*ld:])
+			}
+			return
+		case 16:
+			_, _ = src[(kb-1)*ld+15], dst[kb*16-1]
+			for p := 0; p < kb; p++ {
+				*(*[16]T)(dst[p*16:]) = *(*[16]T)(src[p*ld:])
+			}
+			return
+		case 12:
+			for p := 0; p < kb; p++ {
+				r := src[p*ld : p*ld+12 : p*ld+12]
+				d := dst[p*12 : p*12+12 : p*12+12]
+				d[0], d[1], d[2], d[3] = r[0], r[1], r[2], r[3]
+				d[4], d[5], d[6], d[7] = r[4], r[5], r[6], r[7]
+				d[8], d[9], d[10], d[11] = r[8], r[9], r[10], r[11]
+			}
+			return
+		case 8:
+			for p := 0; p < kb; p++ {
+				r := src[p*ld : p*ld+8 : p*ld+8]
+				d := dst[p*8 : p*8+8 : p*8+8]
+				d[0], d[1], d[2], d[3] = r[0], r[1], r[2], r[3]
+				d[4], d[5], d[6], d[7] = r[4], r[5], r[6], r[7]
+			}
+			return
+		case 6:
+			for p := 0; p < kb; p++ {
+				r := src[p*ld : p*ld+6 : p*ld+6]
+				d := dst[p*6 : p*6+6 : p*6+6]
+				d[0], d[1], d[2], d[3] = r[0], r[1], r[2], r[3]
+				d[4], d[5] = r[4], r[5]
+			}
+			return
+		case 4:
+			for p := 0; p < kb; p++ {
+				r := src[p*ld : p*ld+4 : p*ld+4]
+				d := dst[p*4 : p*4+4 : p*4+4]
+				d[0], d[1], d[2], d[3] = r[0], r[1], r[2], r[3]
+			}
+			return
 		}
-		return
 	}
 	for p := 0; p < kb; p++ {
 		d := dst[p*w : p*w+w]

@@ -31,6 +31,30 @@ func (m AttnMat[T]) at(b, i int) []T {
 	return m.Data[m.Off[b]+i*m.LD:]
 }
 
+// ContigMat describes b contiguous matrices of rows×cols, one after the
+// other, as AttnFwd's and AttnBwd's outputs usually are.
+func ContigMat[T Float](data []T, b, rows, cols int) AttnMat[T] {
+	off := make([]int, b)
+	for i := range off {
+		off[i] = i * rows * cols
+	}
+	return AttnMat[T]{Data: data, Off: off, LD: max(cols, 1)}
+}
+
+// row returns row i of matrix b, n elements (the matrix must not be
+// stored transposed).
+func (m AttnMat[T]) row(b, i, n int) []T {
+	o := m.Off[b] + i*m.LD
+	return m.Data[o : o+n]
+}
+
+// clearRows zeroes rows i0..i0+n of matrix b, w elements each.
+func (m AttnMat[T]) clearRows(b, i0, n, w int) {
+	for i := i0; i < i0+n; i++ {
+		clear(m.row(b, i, w))
+	}
+}
+
 // AttnMask is an additive mask broadcast over the (B, L, S) scores: the
 // value for entry (b, i, j) is Data[Off[b] + i·RS + j·CS].
 type AttnMask[T Float] struct {
@@ -169,11 +193,12 @@ func (a Attn) keyEnd(i1 int) int {
 	return a.S
 }
 
-// AttnFwd sets out (B, L, Ev; contiguous) to softmax(scale·q·kᵀ + mask)·v
-// (with dropout of the weights) and lse (B·L) to the log-sum-exp of each
-// row of masked scores, which AttnBwd needs. A row whose every key is
-// masked out gives NaN, as the softmax of -Inf scores does.
-func AttnFwd[T Float](a Attn, out []T, lse []float64, q, k, v AttnMat[T], mask *AttnMask[T]) {
+// AttnFwd sets out (B matrices L×Ev, rows of unit stride; ContigMat for
+// a contiguous (B, L, Ev)) to softmax(scale·q·kᵀ + mask)·v (with dropout
+// of the weights) and lse (B·L) to the log-sum-exp of each row of masked
+// scores, which AttnBwd needs. A row whose every key is masked out gives
+// NaN, as the softmax of -Inf scores does.
+func AttnFwd[T Float](a Attn, out AttnMat[T], lse []float64, q, k, v AttnMat[T], mask *AttnMask[T]) {
 	nrb := (a.L + attnRows - 1) / attnRows
 	// few queries read the keys as they are (see attnScores)
 	direct := !k.Trans && a.L <= attnDirectRows
@@ -195,8 +220,8 @@ func AttnFwd[T Float](a Attn, out []T, lse []float64, q, k, v AttnMat[T], mask *
 				lastB = b
 			}
 			br := min(attnRows, a.L-i0)
-			o := out[(b*a.L+i0)*a.Ev : (b*a.L+i0+br)*a.Ev]
-			clear(o)
+			o, ldo := out.at(b, i0), out.LD
+			out.clearRows(b, i0, br, a.Ev)
 			for r := range br {
 				m[r], l[r] = math.Inf(-1), 0
 			}
@@ -212,7 +237,7 @@ func AttnFwd[T Float](a Attn, out []T, lse []float64, q, k, v AttnMat[T], mask *
 					}
 					sum := expShift(row, mnew)
 					if corr := math.Exp(m[r] - mnew); corr != 1 {
-						scaleRow(o[r*a.Ev:(r+1)*a.Ev], corr)
+						scaleRow(o[r*ldo:r*ldo+a.Ev], corr)
 						l[r] *= corr
 					}
 					l[r] += sum
@@ -228,10 +253,10 @@ func AttnFwd[T Float](a Attn, out []T, lse []float64, q, k, v AttnMat[T], mask *
 						}
 					}
 				}
-				attnGemm(false, v.Trans, br, a.Ev, nc, 1, s, nc, v.at(b, j0), v.LD, 1, o, a.Ev)
+				attnGemm(false, v.Trans, br, a.Ev, nc, 1, s, nc, v.at(b, j0), v.LD, 1, o, ldo)
 			}
 			for r := range br {
-				scaleRow(o[r*a.Ev:(r+1)*a.Ev], 1/l[r])
+				scaleRow(o[r*ldo:r*ldo+a.Ev], 1/l[r])
 				lse[b*a.L+i0+r] = m[r] + math.Log(l[r])
 			}
 		}
@@ -286,16 +311,16 @@ func scaleRow[T Float](row []T, c float64) {
 	}
 }
 
-// AttnBwd sets dq (B, L, E), dk (B, S, E) and dv (B, S, Ev), contiguous,
-// to the gradients of AttnFwd's output given its upstream gradient g
-// (B, L, Ev; contiguous), the output out and lse. It recomputes each
+// AttnBwd sets dq (B matrices L×E), dk (S×E) and dv (S×Ev), rows of unit
+// stride, to the gradients of AttnFwd's output given its upstream
+// gradient g (L×Ev each), the output out and lse. It recomputes each
 // score tile from lse:
 //
 //	P = e^(S - lse), dV += (P∘Z)ᵀ·g, dP = (g·vᵀ)∘Z, dS = P∘(dP - rowsum(g∘out)),
 //	dQ += scale·dS·k, dK += scale·dSᵀ·q
 //
 // with Z the dropout factors.
-func AttnBwd[T Float](a Attn, dq, dk, dv, g, out []T, lse []float64, q, k, v AttnMat[T], mask *AttnMask[T]) {
+func AttnBwd[T Float](a Attn, dq, dk, dv, g, out AttnMat[T], lse []float64, q, k, v AttnMat[T], mask *AttnMask[T]) {
 	parallelFor(a.B, 2*a.B*a.L*a.S*(a.E+a.Ev), func(lo, hi int) {
 		bc := min(a.S, attnCols)
 		s := make([]T, attnRows*bc)
@@ -315,24 +340,21 @@ func AttnBwd[T Float](a Attn, dq, dk, dv, g, out []T, lse []float64, q, k, v Att
 		for b := lo; b < hi; b++ {
 			kt, ldk := transposed(k, b, a.S, a.E, ktBuf)
 			vt, ldv := transposed(v, b, a.S, a.Ev, vtBuf)
-			gb := g[b*a.L*a.Ev : (b+1)*a.L*a.Ev]
-			ob := out[b*a.L*a.Ev : (b+1)*a.L*a.Ev]
 			for i := range a.L {
+				gr, or := g.row(b, i, a.Ev), out.row(b, i, a.Ev)
 				var acc float64
-				for c := range a.Ev {
-					acc += float64(gb[i*a.Ev+c]) * float64(ob[i*a.Ev+c])
+				for c, x := range gr {
+					acc += float64(x) * float64(or[c])
 				}
 				d[i] = acc
 			}
-			dqb := dq[b*a.L*a.E : (b+1)*a.L*a.E]
-			dkb := dk[b*a.S*a.E : (b+1)*a.S*a.E]
-			dvb := dv[b*a.S*a.Ev : (b+1)*a.S*a.Ev]
-			clear(dqb)
-			clear(dkb)
-			clear(dvb)
+			dq.clearRows(b, 0, a.L, a.E)
+			dk.clearRows(b, 0, a.S, a.E)
+			dv.clearRows(b, 0, a.S, a.Ev)
+			dqb, dkb, dvb := dq.at(b, 0), dk.at(b, 0), dv.at(b, 0)
 			for i0 := 0; i0 < a.L; i0 += attnRows {
 				br := min(attnRows, a.L-i0)
-				gi := gb[i0*a.Ev:]
+				gi := g.at(b, i0)
 				for j0, jEnd := 0, a.keyEnd(i0+br); j0 < jEnd; j0 += bc {
 					nc := min(bc, jEnd-j0)
 					attnScores(a, s, q, k, kt, ldk, mask, b, i0, br, j0, nc)
@@ -359,8 +381,8 @@ func AttnBwd[T Float](a Attn, dq, dk, dv, g, out []T, lse []float64, q, k, v Att
 							}
 						}
 					}
-					attnGemm(true, false, nc, a.Ev, br, 1, w, nc, gi, a.Ev, 1, dvb[j0*a.Ev:], a.Ev)
-					attnGemm(false, false, br, nc, a.Ev, 1, gi, a.Ev, vt[j0:], ldv, 0, ds, nc)
+					attnGemm(true, false, nc, a.Ev, br, 1, w, nc, gi, g.LD, 1, dvb[j0*dv.LD:], dv.LD)
+					attnGemm(false, false, br, nc, a.Ev, 1, gi, g.LD, vt[j0:], ldv, 0, ds, nc)
 					for r := range br {
 						lo, hi := r*nc, (r+1)*nc
 						if a.P > 0 {
@@ -368,8 +390,8 @@ func AttnBwd[T Float](a Attn, dq, dk, dv, g, out []T, lse []float64, q, k, v Att
 						}
 						softmaxGradRow(ds[lo:hi], s[lo:hi], d[i0+r])
 					}
-					attnGemm(false, k.Trans, br, a.E, nc, T(a.Scale), ds, nc, k.at(b, j0), k.LD, 1, dqb[i0*a.E:], a.E)
-					attnGemm(true, q.Trans, nc, a.E, br, T(a.Scale), ds, nc, q.at(b, i0), q.LD, 1, dkb[j0*a.E:], a.E)
+					attnGemm(false, k.Trans, br, a.E, nc, T(a.Scale), ds, nc, k.at(b, j0), k.LD, 1, dqb[i0*dq.LD:], dq.LD)
+					attnGemm(true, q.Trans, nc, a.E, br, T(a.Scale), ds, nc, q.at(b, i0), q.LD, 1, dkb[j0*dk.LD:], dk.LD)
 				}
 			}
 		}

@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
@@ -108,10 +109,13 @@ type lossModel interface {
 }
 
 // timeSteps runs warm training steps and then steps more, and returns
-// the median seconds per step of the latter.
+// the median seconds per step of the latter. Each step's buffers come from
+// an arena, recycled for the next step, as nabla train does (and as
+// PyTorch's caching allocator does for its side).
 func timeSteps(ctx context.Context, m lossModel, opt optim.Optimizer, ids []int, B, T, warm, steps int) (float64, error) {
 	rng := rand.New(rand.NewPCG(6, 6))
 	nn.SetTraining(m, true)
+	ar := nabla.NewArena()
 	var per []float64
 	for i := range warm + steps {
 		if err := ctx.Err(); err != nil {
@@ -120,8 +124,9 @@ func timeSteps(ctx context.Context, m lossModel, opt optim.Optimizer, ids []int,
 		x, y := batch(rng, ids, B, T)
 		start := time.Now()
 		opt.ZeroGrad()
-		m.Loss(x, y).Backward()
+		m.Loss(x.InArena(ar), y).Backward()
 		opt.Step()
+		ar.Reset()
 		if i >= warm {
 			per = append(per, time.Since(start).Seconds())
 		}
@@ -167,19 +172,98 @@ func gptTraining(ctx context.Context, cfg Config, emit func(Result)) error {
 	return nil
 }
 
-// w6ValLoss trains a fresh W6 model for steps steps and returns its mean
-// loss over the disjoint validation windows (at most 64 batches of 32).
+// The W6 validation run is the same computation on both sides: its
+// initial weights and its batches come from a counter-based generator,
+// splitmix64, that bench/torch_bench.py computes identically, so that the
+// two validation losses differ by the implementations alone, not by the
+// random draws (with their own generators, the two sides start from
+// different weights and see different windows).
+
+// splitmix64 is the finaliser of the SplitMix64 generator: a bijection of
+// the 64-bit integers that scrambles consecutive counters.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// fnv1a64 is the 64-bit FNV-1a hash of s: each parameter's stream key.
+func fnv1a64(s string) uint64 {
+	h := uint64(0xcbf29ce484222325)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 0x100000001b3
+	}
+	return h
+}
+
+// w6ValStart is the start of window i of step s of the validation run's
+// batches, in [0, n).
+func w6ValStart(step, i, n int) int {
+	return int(splitmix64(uint64(step*w6Batch+i)) % uint64(n))
+}
+
+// w6ValInit sets g's parameters as gpt.New distributes them (GPT-2's
+// initialisation) but drawn from the counter-based generator: element j
+// of parameter p is N(0, σ²) by Box-Muller from the uniforms of counters
+// 2j and 2j+1 of the stream keyed by p's name.
+func w6ValInit(g *gpt.GPT) {
+	for _, p := range g.Params() {
+		d := p.Tensor.Data32()
+		std := 0.02
+		switch {
+		case p.Tensor.Dim() == 1 && strings.Contains(p.Name, "ln_") && strings.HasSuffix(p.Name, ".weight"):
+			std = -1 // ones
+		case p.Tensor.Dim() == 1:
+			std = 0
+		case strings.HasSuffix(p.Name, "out_proj.weight") || strings.HasSuffix(p.Name, "mlp.2.weight"):
+			std = 0.02 / math.Sqrt(2*float64(g.Cfg.Layers))
+		}
+		key := fnv1a64(p.Name)
+		for j := range d {
+			switch std {
+			case -1:
+				d[j] = 1
+			case 0:
+				d[j] = 0
+			default:
+				u1 := float64(splitmix64(key+uint64(2*j))>>11+1) / (1 << 53)
+				u2 := float64(splitmix64(key+uint64(2*j+1))>>11) / (1 << 53)
+				d[j] = float32(std * math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2))
+			}
+		}
+	}
+}
+
+// w6ValLoss trains a W6 model from w6ValInit's weights on the scheduled
+// batches for steps steps and returns its mean loss over the disjoint
+// validation windows (at most 64 batches of 32).
 func w6ValLoss(ctx context.Context, vocab int, train, val []int, steps int) (float64, error) {
 	g, err := W6Model(vocab, w6Context)
 	if err != nil {
 		return 0, err
 	}
+	w6ValInit(g)
 	opt := optim.NewAdamW(g.Params(), optim.AdamConfig{LR: 3e-4, WeightDecay: 0.01})
-	if _, err := timeSteps(ctx, g, opt, train, w6Batch, w6Context, 0, steps); err != nil {
-		return 0, err
+	T := w6Context
+	nn.SetTraining(g, true)
+	ar := nabla.NewArena()
+	for step := range steps {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		xs, ys := make([][]int, w6Batch), make([][]int, w6Batch)
+		for i := range w6Batch {
+			s := w6ValStart(step, i, len(train)-T)
+			xs[i], ys[i] = train[s:s+T], train[s+1:s+T+1]
+		}
+		opt.ZeroGrad()
+		g.Loss(tokenIDs(xs).InArena(ar), tokenIDs(ys)).Backward()
+		opt.Step()
+		ar.Reset()
 	}
 	nn.SetTraining(g, false)
-	T := w6Context
 	var sum float64
 	n := 0
 	for s := 0; s+T+1 <= len(val) && n < 64*w6Batch; s += w6Batch * T {

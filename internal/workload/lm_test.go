@@ -80,3 +80,47 @@ func TestMissingTextFile(t *testing.T) {
 		t.Errorf("Run(W7, missing file) = %v; want a not-exist error", err)
 	}
 }
+
+// TestW6ValScheduleMatchesPython pins the W6 validation run's generator to
+// values bench/torch_bench.py's splitmix64, fnv1a64 and w6_val_init give
+// (computed by plain Python), so that the two sides' runs stay the same.
+func TestW6ValScheduleMatchesPython(t *testing.T) {
+	for i, want := range []int{107535, 322465, 348110} {
+		if got := w6ValStart(0, i, 500000); got != want {
+			t.Errorf("w6ValStart(0, %d, 500000) = %d, want %d", i, got, want)
+		}
+	}
+	if got := fnv1a64("wte.weight"); got != 0x61d3a46d83bc4189 {
+		t.Errorf("fnv1a64(wte.weight) = %#x, want 0x61d3a46d83bc4189", got)
+	}
+	g, err := W6Model(100, w6Context)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w6ValInit(g)
+	want := map[string][]float32{ // elements 0, 1 and 12345
+		"wte.weight":               {-0.01268227118998766, -0.008072941564023495, 0.019545838236808777},
+		"h.0.attn.out_proj.weight": {0.0011790115386247635, 0.004673924297094345, -0.004374589305371046},
+	}
+	for _, p := range g.Params() {
+		switch {
+		case want[p.Name] != nil:
+			d := p.Tensor.Data32()
+			for k, j := range []int{0, 1, 12345} {
+				if d[j] != want[p.Name][k] {
+					t.Errorf("%s[%d] = %v, want %v", p.Name, j, d[j], want[p.Name][k])
+				}
+			}
+		case p.Name == "h.0.ln_1.weight" || p.Name == "h.0.ln_1.bias":
+			w := float32(0)
+			if p.Name == "h.0.ln_1.weight" {
+				w = 1
+			}
+			for _, v := range p.Tensor.Data32() {
+				if v != w {
+					t.Fatalf("%s holds %v, want all %v", p.Name, v, w)
+				}
+			}
+		}
+	}
+}

@@ -76,10 +76,7 @@ func attendCached(m *nn.MultiheadAttention, x *nabla.Tensor, c *layerCache) *nab
 	N, T, E := x.Size(0), x.Size(1), x.Size(2)
 	H := m.NumHeads
 	D := E / H
-	qkv := x.MatMul(m.InProjWeight.T())
-	if m.InProjBias != nil {
-		qkv = qkv.Add(m.InProjBias)
-	}
+	qkv := nabla.Linear(x, m.InProjWeight, m.InProjBias)
 	heads := func(t *nabla.Tensor) *nabla.Tensor { return t.Reshape(N, T, H, D).Permute(0, 2, 1, 3) }
 	p := qkv.Split(-1, E, E, E)
 	q, k, v := heads(p[0]), heads(p[1]).Contiguous(), heads(p[2]).Contiguous()
