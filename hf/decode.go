@@ -149,9 +149,9 @@ type fastGen struct {
 	padded    bool
 	kc, vc    [][]float32
 
-	x, h, q, k, v, att, out, g, u, sig, mask, last, logits []float32
-	lse, rstd                                              []float64
-	pos, offQ, offK, offM                                  []int
+	x, h, q, k, v, att, out, g, u, mask, last, logits []float32
+	lse, rstd                                         []float64
+	pos, offQ, offK, offM                             []int
 }
 
 var fastGens sync.Pool // *fastGen, whose buffers a generation reuses
@@ -285,18 +285,21 @@ func (f *fastGen) rms(dst, x, w []float32, rows int) {
 }
 
 // silu sets f.g[:n] to silu(g)·u = g·sigmoid(g)·u, in the order of the
-// tensor ops (g.Mul(g.Sigmoid()).Mul(up)).
+// tensor ops (g.Mul(g.Sigmoid()).Mul(up)); a prompt's rows are split
+// between the workers.
 func (f *fastGen) silu(n int) {
-	const chunk = 1024
 	g, u := f.g[:n], f.u[:n]
-	f.sig = buf(f.sig, min(chunk, n))
-	for i := 0; i < n; i += chunk {
-		j := min(i+chunk, n)
-		s := f.sig[:j-i]
-		kernel.SigmoidF32(s, g[i:j])
-		kernel.MulF32(g[i:j], g[i:j], s)
-		kernel.MulF32(g[i:j], g[i:j], u[i:j])
-	}
+	kernel.ParallelFor(n, 1<<14, func(lo, hi int) {
+		const chunk = 1024
+		var s [chunk]float32
+		for i := lo; i < hi; i += chunk {
+			j := min(i+chunk, hi)
+			t := s[:j-i]
+			kernel.SigmoidF32(t, g[i:j])
+			kernel.MulF32(g[i:j], g[i:j], t)
+			kernel.MulF32(g[i:j], g[i:j], u[i:j])
+		}
+	})
 }
 
 // rotary rotates the heads of t (rows × heads × head_dim) by their
@@ -305,18 +308,20 @@ func (f *fastGen) silu(n int) {
 func (f *fastGen) rotary(t []float32, rows, heads int) {
 	hd := f.cfg.HeadDim
 	half := hd / 2
-	for r := range rows {
-		p := f.pos[r] * hd
-		cos, sin := f.cos[p:p+hd], f.sin[p:p+hd]
-		for h := range heads {
-			v := t[(r*heads+h)*hd:][:hd]
-			for i := range half {
-				x1, x2 := v[i], v[i+half]
-				v[i] = x1*cos[i] + -x2*sin[i]
-				v[i+half] = x2*cos[i+half] + x1*sin[i+half]
+	kernel.ParallelFor(rows, max(1, (1<<14)/(heads*hd)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			p := f.pos[r] * hd
+			cos, sin := f.cos[p:p+hd], f.sin[p:p+hd]
+			for h := range heads {
+				v := t[(r*heads+h)*hd:][:hd]
+				for i := range half {
+					x1, x2 := v[i], v[i+half]
+					v[i] = x1*cos[i] + -x2*sin[i]
+					v[i+half] = x2*cos[i+half] + x1*sin[i+half]
+				}
 			}
 		}
-	}
+	})
 }
 
 func addBias(x, b []float32) {
