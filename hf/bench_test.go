@@ -10,7 +10,8 @@ import (
 )
 
 // BenchmarkGenerate is W10 (internal/workload) as a Go benchmark, for
-// profiling: 32 new tokens after a 128-token prompt.
+// profiling: 32 new tokens after a 128-token prompt, and the time to the
+// first token after 512.
 func BenchmarkGenerate(b *testing.B) {
 	tied := false
 	cfg := &Config{ModelType: "llama", VocabSize: 1000, HiddenSize: 256, IntermediateSize: 688, NumHiddenLayers: 4,
@@ -52,4 +53,18 @@ func BenchmarkGenerate(b *testing.B) {
 			b.ReportMetric(float64(batch*n*b.N)/b.Elapsed().Seconds(), "tokens/s")
 		})
 	}
+	// W10's time to the first token: a 512-token prompt and one new token
+	b.Run("weights=float32/prompt=512/ttft", func(b *testing.B) {
+		rng := rand.New(rand.NewPCG(3, 3))
+		p := make([]int, 512)
+		for i := range p {
+			p[i] = rng.IntN(1000)
+		}
+		for b.Loop() {
+			if _, err := m.Generate(context.Background(), [][]int{p}, GenerateOptions{MaxTokens: 1}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/prompt")
+	})
 }

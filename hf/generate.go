@@ -94,38 +94,50 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, o GenerateOptions
 	for b, p := range prompts {
 		seen[b] = slices.Clone(p)
 	}
-	cache := m.NewCache(pads)
-	// each step's activations are recycled once its logits are read:
-	// generation allocates (and the GC scans) next to nothing per token
-	ar, _ := m.arenas.Get().(*nabla.Arena)
-	if ar == nil {
-		ar = nabla.NewArena()
+	// logits returns the logits (B×V) of the last of the T new tokens of
+	// each row, valid until its next call
+	var logits func(ids []int, T int) []float32
+	if f := m.newFastGen(B, longest+o.MaxTokens, pads); f != nil {
+		// a LLaMA-style model generates outside the tensor ops (decode.go)
+		defer f.release()
+		logits = f.step
+	} else {
+		cache := m.NewCache(pads)
+		// each step's activations are recycled once its logits are
+		// read: generation allocates (and the GC scans) next to nothing
+		// per token
+		ar, _ := m.arenas.Get().(*nabla.Arena)
+		if ar == nil {
+			ar = nabla.NewArena()
+		}
+		defer m.arenas.Put(ar)
+		cache.arena = ar
+		logits = func(ids []int, T int) []float32 {
+			// only the last position's logits are needed (a prompt's
+			// others would cost a product of every position with the
+			// head)
+			h := m.Hidden(indexTensor(ids).Reshape(B, T), cache)
+			all := m.Logits(h.Slice(1, T-1, T, 1)).Float32s() // a copy
+			cache.arena.Reset()
+			return all
+		}
 	}
-	defer m.arenas.Put(ar)
-	cache.arena = ar
 	var err error
 	m.noGrad(func() {
-		step := indexTensor(ids).Reshape(B, longest)
+		step, T := ids, longest
+		V := m.Config.VocabSize
 		for range o.MaxTokens {
 			if err = ctx.Err(); err != nil {
 				return
 			}
-			// only the last position's logits are needed (a prompt's
-			// others would cost a product of every position with the head)
-			h := m.Hidden(step, cache)
-			T := h.Shape()[1]
-			logits := m.Logits(h.Slice(1, T-1, T, 1))
-			T = 1
-			V := m.Config.VocabSize
-			all := logits.Float32s() // a copy
-			cache.arena.Reset()
+			all := logits(step, T)
 			next := make([]int, B)
 			for b := range B {
 				if done[b] {
 					next[b] = out[b][len(out[b])-1]
 					continue
 				}
-				row := all[(b*T+T-1)*V:][:V]
+				row := all[b*V:][:V]
 				next[b] = o.pick(row, seen[b])
 				out[b] = append(out[b], next[b])
 				seen[b] = append(seen[b], next[b])
@@ -137,7 +149,7 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int, o GenerateOptions
 			if !slices.Contains(done, false) {
 				return
 			}
-			step = indexTensor(next).Reshape(B, 1)
+			step, T = next, 1
 		}
 	})
 	return out, err

@@ -21,17 +21,16 @@ func Example() {
 }
 
 // A SentencePiece-style tokenizer (LLaMA 2's form): spaces are "▁", a
-// character outside the vocabulary falls back to its UTF-8 bytes, and the
-// beginning-of-text token <s>, which the file's post-processor adds, is
-// prepended by the caller.
+// character outside the vocabulary falls back to its UTF-8 bytes, and
+// EncodeSpecial adds the beginning-of-text token <s> that the file's
+// post-processor puts before a text, as the model expects its prompt.
 func Example_sentencePiece() {
 	tok, err := tokenizer.Load("testdata/llama2-tokenizer.json")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	bos, _ := tok.ID("<s>")
-	ids := append([]int{bos}, tok.Encode("the light 光")...)
+	ids := tok.EncodeSpecial("the light 光")
 	var pieces []string
 	for _, id := range ids {
 		s, _ := tok.Token(id)

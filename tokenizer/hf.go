@@ -51,6 +51,7 @@ type fileJSON struct {
 	Normalizer   json.RawMessage `json:"normalizer"`
 	PreTokenizer json.RawMessage `json:"pre_tokenizer"`
 	Decoder      json.RawMessage `json:"decoder"`
+	Post         json.RawMessage `json:"post_processor"`
 	Model        struct {
 		Type         string            `json:"type"`
 		Vocab        map[string]int    `json:"vocab"`
@@ -184,6 +185,9 @@ func Parse(data []byte) (*Tokenizer, error) {
 		t.isAdded[a.ID] = true
 		t.first[a.Content[0]] = append(t.first[a.Content[0]], len(t.added))
 		t.added = append(t.added, addedToken{id: int32(a.ID), content: a.Content, lstrip: a.LStrip, rstrip: a.RStrip, special: a.Special})
+	}
+	if err := t.parsePost(f.Post); err != nil {
+		return nil, err
 	}
 	if !byteLevel {
 		// no ByteLevel step: a BPE over characters, SentencePiece style

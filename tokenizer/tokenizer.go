@@ -29,13 +29,15 @@
 // ["a", "b"] form), the ByteLevel, Split, Metaspace and Sequence
 // pre-tokenizers, the NFC, NFD, NFKC, NFKD, Lowercase, Prepend, Replace
 // (with a string pattern) and Sequence normalizers, added tokens with
-// lstrip and rstrip, and the decoders above. Post-processors (the templates
-// that add a beginning-of-text token such as LLaMA 2's <s>) are not
-// applied: Encode returns the ids of the text alone, as
-// add_special_tokens=False does; a caller that wants <s> prepends the id
-// that ID("<s>") returns. A file that uses anything else (a WordPiece or
-// Unigram model, another pre-tokenizer or decoder) is refused with an
-// error that names it.
+// lstrip and rstrip, the decoders above, and the post-processors
+// (TemplateProcessing, RobertaProcessing, BertProcessing, ByteLevel and a
+// Sequence of them) that add special tokens around a text, such as LLaMA
+// 2's <s> before it. Encode returns the ids of the text alone, as
+// add_special_tokens=False does; EncodeSpecial adds the post-processor's
+// tokens, as Hugging Face's default add_special_tokens=True does, which is
+// what a model expects its prompt to look like. A file that uses anything
+// else (a WordPiece or Unigram model, another pre-tokenizer, decoder or
+// post-processor) is refused with an error that names it.
 package tokenizer
 
 import (
@@ -70,6 +72,9 @@ type Tokenizer struct {
 	ignoreMerges bool
 	dec          spmDecoder
 	joined       map[[2]rune]bool // character pairs within a token
+
+	// the ids the post-processor adds before and after a text (post.go)
+	before, after []int
 
 	mu    sync.Mutex
 	cache map[string][]int32 // pre-token -> ids

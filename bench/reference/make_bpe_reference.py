@@ -381,7 +381,8 @@ def spm_tokenizer_json(kind, vocab, merges):
 
 def spm_encode(text, kind, vocab, ranks):
     """Encodes as the tokenizer.json of spm_tokenizer_json(kind) says; the
-    post-processor's <s> is not added (add_special_tokens=False)."""
+    post-processor's <s> is not added (add_special_tokens=False, see
+    post_process)."""
     ids = []
     specials = sorted(SPM_SPECIALS, key=len, reverse=True)
     segments, start, i = [], 0, 0
@@ -417,6 +418,23 @@ def spm_encode(text, kind, vocab, ranks):
                     parts.extend("<0x%02X>" % b for b in c.encode("utf-8"))
             ids.extend(vocab[p] for p in bpe(parts, ranks))
     return ids
+
+
+def post_process(pp, ids):
+    """Applies the single-text template of a TemplateProcessing
+    post-processor to ids, as encoding with add_special_tokens=True does:
+    its Sequence piece is the text's ids, each SpecialToken piece the ids
+    that special_tokens gives it."""
+    if pp is None:
+        return ids
+    assert pp["type"] == "TemplateProcessing", pp["type"]
+    out = []
+    for piece in pp["single"]:
+        if "Sequence" in piece:
+            out.extend(ids)
+        else:
+            out.extend(pp["special_tokens"][piece["SpecialToken"]["id"]]["ids"])
+    return out
 
 
 def spm_decode(ids, kind, tokens):
@@ -465,9 +483,14 @@ def make_spm(corpus, lines):
         with open(os.path.join(OUT, kind + "-tokenizer.json"), "w", encoding="utf-8") as f:
             json.dump(tj, f, ensure_ascii=False, indent=1)
         cases = []
-        for line in spm_lines(lines):
+        spm = spm_lines(lines)
+        for i, line in enumerate(spm):
             ids = spm_encode(line, kind, index, ranks)
             case = {"text": line, "ids": ids}
+            # add_special_tokens=True on every 10th line and the edge cases
+            # at the end (<s> in the text, the empty line, leading spaces)
+            if i % 10 == 0 or i >= len(lines):
+                case["ids_special"] = post_process(tj["post_processor"], ids)
             d = spm_decode(ids, kind, vocab)
             if d != line:
                 case["decoded"] = d

@@ -115,7 +115,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	ids := p.Tokenizer.Encode(g.prompt)
+	ids := p.EncodePrompt(g.prompt) // with <s> where the tokenizer adds it
 	if len(ids) == 0 {
 		return usagef("--prompt has no tokens")
 	}

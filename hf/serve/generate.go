@@ -343,7 +343,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, body []byte)
 	}
 	tokens := 0
 	for i, t := range q.Input.texts {
-		n := len(s.p.Tokenizer.Encode(t))
+		n := len(s.p.EncodePrompt(t)) // as Embed counts them
 		if n == 0 {
 			return badRequest("empty_input", "input %d is empty (it has no tokens)", i)
 		}

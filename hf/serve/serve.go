@@ -434,7 +434,7 @@ func (s *Server) options(q *sampling, defaultMax int) (hf.GenerateOptions, error
 // encode tokenizes a prompt and checks it against the limits, leaving
 // room for maxTokens new tokens.
 func (s *Server) encode(text string, maxTokens int) ([]int, error) {
-	ids := s.p.Tokenizer.Encode(text)
+	ids := s.p.EncodePrompt(text)
 	if len(ids) == 0 {
 		return nil, badRequest("empty_prompt", "the prompt is empty (it has no tokens)")
 	}

@@ -146,7 +146,7 @@ func choice(t testing.TB, v map[string]any) map[string]any {
 func greedy(t testing.TB, p *hf.Pretrained, prompt string, n int, extra []int, stopText []string) (string, string) {
 	t.Helper()
 	stop := append(p.Config.EOSTokens(), extra...)
-	out, err := p.Generate(context.Background(), [][]int{p.Tokenizer.Encode(prompt)}, hf.GenerateOptions{MaxTokens: n, Stop: stop})
+	out, err := p.Generate(context.Background(), [][]int{p.EncodePrompt(prompt)}, hf.GenerateOptions{MaxTokens: n, Stop: stop})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestCompletions(t *testing.T) {
 					t.Errorf("%q: text %q (%v); Generate gives %q (%s)", prompt, c["text"], c["finish_reason"], want, finish)
 				}
 				u := v["usage"].(map[string]any)
-				if int(u["prompt_tokens"].(float64)) != len(p.Tokenizer.Encode(prompt)) || u["completion_tokens"].(float64) < 1 {
+				if int(u["prompt_tokens"].(float64)) != len(p.EncodePrompt(prompt)) || u["completion_tokens"].(float64) < 1 {
 					t.Errorf("usage %v", u)
 				}
 				var got strings.Builder

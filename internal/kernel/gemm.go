@@ -199,6 +199,15 @@ func checkGemm(transA, transB bool, m, n, k, lenA, lda, lenB, ldb, lenC, ldc int
 // product is split across goroutines. Tests lower it.
 var parallelThreshold = 1 << 20
 
+// gemvParallelThreshold is the same for the dot-product and axpy paths,
+// which stream B once and are bound by the bandwidth of the caches, not
+// by arithmetic: splitting B's rows between two cores doubles it, and
+// the workers, polling between the back-to-back products of a generation
+// step, take their parts within a microsecond. A 256×256 matrix-vector
+// product (a layer of a small language model at batch 1) is split.
+// Tests lower it.
+var gemvParallelThreshold = 1 << 15
+
 func gemm[T float](kern *microKernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int, pb PanelFunc[T]) {
 	lenB := len(b)
 	if pb != nil {
@@ -215,7 +224,11 @@ func gemm[T float](kern *microKernel[T], transA, transB bool, m, n, k int, alpha
 	args := gemmArgs[T]{transA, transB, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc, pb}
 	path := kern.choosePath(&args)
 	nw := runtime.GOMAXPROCS(0)
-	if nw == 1 || m*n*k < parallelThreshold {
+	threshold := parallelThreshold
+	if path != pathPacked {
+		threshold = gemvParallelThreshold
+	}
+	if nw == 1 || m*n*k < threshold || path != pathPacked && n < 8 {
 		kern.runPath(path, &args, 0, m, 0, n)
 		return
 	}

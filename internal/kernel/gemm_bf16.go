@@ -107,7 +107,7 @@ func gemvTBF16Parallel(m, n, k int, alpha float32, a []float32, lda int, b []uin
 	f := func(lo, hi int) {
 		gemvTBF16(m, hi-lo, k, alpha, a, lda, b[lo*ldb:], ldb, beta, c[lo:], ldc)
 	}
-	if m*n*k < parallelThreshold || n < 8 {
+	if m*n*k < gemvParallelThreshold || n < 8 {
 		f(0, n)
 		return
 	}

@@ -199,9 +199,9 @@ func TestGemmF64(t *testing.T) {
 
 // TestGemmParallel forces the parallel path on small products.
 func TestGemmParallel(t *testing.T) {
-	old := parallelThreshold
-	parallelThreshold = 0
-	defer func() { parallelThreshold = old }()
+	old, oldGemv := parallelThreshold, gemvParallelThreshold
+	parallelThreshold, gemvParallelThreshold = 0, 0
+	defer func() { parallelThreshold, gemvParallelThreshold = old, oldGemv }()
 	t.Run("f32", func(t *testing.T) { testGemm(t, f32Kernel) })
 	t.Run("f64", func(t *testing.T) { testGemm(t, f64Kernel) })
 }
