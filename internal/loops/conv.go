@@ -171,32 +171,6 @@ func copyShort[T Float](dst, src []T) {
 	}
 }
 
-// copyRunF32 is copy for the runs of a window row that conv panels take
-// from a float32 image, 1 to 32 elements: blocks of 4 elements as
-// fixed-size moves, the last one overlapping the one before, instead of a
-// call to memmove per run. dst and src must not overlap.
-func copyRunF32(dst, src []float32) {
-	n := len(dst)
-	src = src[:n]
-	if n < 4 {
-		for k, v := range src {
-			dst[k] = v
-		}
-		return
-	}
-	// Through a [4]float32 value: one vector load and store (a copy
-	// between the two slices' arrays is a call to memmove, which must
-	// allow for them to overlap).
-	for k := 0; k+4 <= n; k += 4 {
-		t := *(*[4]float32)(src[k:])
-		*(*[4]float32)(dst[k:]) = t
-	}
-	if n%4 != 0 {
-		t := *(*[4]float32)(src[n-4:])
-		*(*[4]float32)(dst[n-4:]) = t
-	}
-}
-
 // foldRow adds the OH·OW positions of tap (i, j) into one plane.
 func foldRow[T Float](plane, row []T, g *Window, i, j int) {
 	offY := i*g.DH - g.PH
@@ -1090,18 +1064,6 @@ func (cp *convPanels[T]) pack(dst []T, w, p0, kb, j0, cols int) {
 			clear(d[cols:])
 		}
 	default:
-		if d32, ok := any(dst).([]float32); ok {
-			s32 := any(src).([]float32)
-			for p, r := range ro {
-				d := d32[p*w : (p+1)*w]
-				for _, run := range runs {
-					j, m := run[0], run[1]
-					copyRunF32(d[j:j+m], s32[r+co[j]:][:m])
-				}
-				clear(d[cols:])
-			}
-			return
-		}
 		for p, r := range ro {
 			d := dst[p*w : (p+1)*w]
 			for _, run := range runs {
