@@ -2,6 +2,7 @@ package nabla
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/nabla-go/nabla/internal/loops"
@@ -169,6 +170,52 @@ func Conv2d(x, w, b *Tensor, opt ConvOptions) *Tensor {
 		}
 		return Conv2d(x.To(Float32), w.To(Float32), b32, opt).To(dt)
 	}
+	x, w, b, g, cv := convArgs(x, w, b, opt)
+	y := convForward(x, w, b, nil, false, g, cv)
+	groups := cv.Groups
+	return record("Conv2d", y, func(gr, _ *Tensor, in []*Tensor) []*Tensor {
+		if !gr.noGraph && (gr.requiresGrad || in[0].requiresGrad || in[1].requiresGrad) {
+			return conv2dBackwardOps(gr, in, g, groups)
+		}
+		return conv2dBackward(gr, in, cv)
+	}, x, w, b)
+}
+
+// Conv2dReLU returns Conv2d(x, w, b, opt) plus res, when res is not nil,
+// through Relu: the convolution, residual add and ReLU of a ResNet block
+// as one call. When no graph is recorded (inference: no input requires
+// grad) the add and the ReLU are done in the convolution's own pass over
+// its output, a chunk at a time while it is in the cache, with the same
+// results bit for bit as the three ops; otherwise it is those ops, so
+// gradients of any order work. res must have the output's shape, or
+// broadcast to it as in Add.
+func Conv2dReLU(x, w, b, res *Tensor, opt ConvOptions) *Tensor {
+	recorded := false
+	for _, t := range []*Tensor{x, w, b, res} {
+		if t != nil && t.noGraph {
+			recorded = false
+			break
+		}
+		recorded = recorded || t != nil && t.requiresGrad
+	}
+	fuse := !recorded && (x.dtype == Float32 || x.dtype == Float64) && w.dtype == x.dtype &&
+		(b == nil || b.dtype == x.dtype) && (res == nil || res.dtype == x.dtype)
+	if fuse {
+		x, w, b, g, cv := convArgs(x, w, b, opt)
+		if res == nil || slices.Equal(res.shape, []int{g.n, cv.O, g.oh, g.ow}) {
+			return record("Conv2dReLU", convForward(x, w, b, res, true, g, cv), nil, x, w, b, res)
+		}
+	}
+	y := Conv2d(x, w, b, opt)
+	if res != nil {
+		y = y.Add(res)
+	}
+	return y.Relu()
+}
+
+// convArgs checks the arguments of a convolution and returns them in one
+// float dtype, with their geometry.
+func convArgs(x, w, b *Tensor, opt ConvOptions) (_, _, _ *Tensor, _ window, _ loops.Conv) {
 	opt = opt.withDefaults()
 	if len(w.shape) != 4 {
 		panicShape("Conv2d", "weight must be 4-d (out, in/groups, kh, kw)", x.shape, w.shape)
@@ -192,35 +239,49 @@ func Conv2d(x, w, b *Tensor, opt ConvOptions) *Tensor {
 		b = b.To(x.dtype)
 	}
 	g := newWindow("Conv2d", x.shape, w.shape[2], w.shape[3], opt)
-	cv := loops.Conv{Window: g.loops(), O: out, Groups: groups}
+	return x, w, b, g, loops.Conv{Window: g.loops(), O: out, Groups: groups}
+}
+
+// convForward computes the convolution's output, without recording it,
+// with res added (when not nil; it has the output's shape) and the ReLU
+// applied when relu is set.
+func convForward(x, w, b, res *Tensor, relu bool, g window, cv loops.Conv) *Tensor {
+	out := cv.O
 	shape := []int{g.n, out, g.oh, g.ow}
 	y := newShared(arenaOf(x, w), x.dtype, shape, contiguousStrides(shape))
-	if y.Len() > 0 {
-		xc, wc := x.contiguous(), w.contiguous()
-		var bc *Tensor
-		if b != nil {
-			bc = b.contiguous()
-		}
-		if x.dtype == Float64 {
-			var bias []float64
-			if bc != nil {
-				bias = bc.f64[bc.offset : bc.offset+out]
-			}
-			loops.ConvForward(y.f64, xc.f64[xc.offset:], wc.f64[wc.offset:], bias, cv)
-		} else {
-			var bias []float32
-			if bc != nil {
-				bias = bc.f32[bc.offset : bc.offset+out]
-			}
-			loops.ConvForward(y.f32, xc.f32[xc.offset:], wc.f32[wc.offset:], bias, cv)
-		}
+	if y.Len() == 0 {
+		return y
 	}
-	return record("Conv2d", y, func(gr, _ *Tensor, in []*Tensor) []*Tensor {
-		if !gr.noGraph && (gr.requiresGrad || in[0].requiresGrad || in[1].requiresGrad) {
-			return conv2dBackwardOps(gr, in, g, groups)
+	xc, wc := x.contiguous(), w.contiguous()
+	var bc, rc *Tensor
+	if b != nil {
+		bc = b.contiguous()
+	}
+	if res != nil {
+		rc = res.contiguous()
+	}
+	if x.dtype == Float64 {
+		var bias []float64
+		if bc != nil {
+			bias = bc.f64[bc.offset : bc.offset+out]
 		}
-		return conv2dBackward(gr, in, cv)
-	}, x, w, b)
+		ep := loops.ConvEpilogue[float64]{ReLU: relu}
+		if rc != nil {
+			ep.Res = rc.f64[rc.offset : rc.offset+y.Len()]
+		}
+		loops.ConvForwardFused(y.f64, xc.f64[xc.offset:], wc.f64[wc.offset:], bias, cv, ep)
+	} else {
+		var bias []float32
+		if bc != nil {
+			bias = bc.f32[bc.offset : bc.offset+out]
+		}
+		ep := loops.ConvEpilogue[float32]{ReLU: relu}
+		if rc != nil {
+			ep.Res = rc.f32[rc.offset : rc.offset+y.Len()]
+		}
+		loops.ConvForwardFused(y.f32, xc.f32[xc.offset:], wc.f32[wc.offset:], bias, cv, ep)
+	}
+	return y
 }
 
 // conv2dBackward computes Conv2d's gradients directly, for a backward pass
@@ -478,6 +539,19 @@ func MaxPool2d(x *Tensor, kernel [2]int, opt PoolOptions) *Tensor {
 	holes := lg.Holes()
 	shape := []int{g.n, g.c, g.oh, g.ow}
 	out := newShared(x.arena, x.dtype, shape, contiguousStrides(shape))
+	if !x.requiresGrad || x.noGraph {
+		// Not recorded (see record): no backward pass will want the
+		// indices, and the values alone are quicker to find.
+		if out.Len() > 0 {
+			src := x.contiguous()
+			if x.dtype == Float64 {
+				loops.MaxPoolValues(out.f64, src.f64[src.offset:], lg)
+			} else {
+				loops.MaxPoolValues(out.f32, src.f32[src.offset:], lg)
+			}
+		}
+		return record("MaxPool2d", out, nil, x)
+	}
 	idx := poolIndex(x.arena, out.Len())
 	if out.Len() > 0 {
 		src := x.contiguous()

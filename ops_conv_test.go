@@ -222,6 +222,15 @@ func TestPoolingMatchesDefinition(t *testing.T) {
 							t.Fatalf("avg=%v %v: out[%d] = %v; want %v", avg, dt, i, got[i], want[i])
 						}
 					}
+					if !avg {
+						// without grad (inference), the values alone: the same bits
+						inf := nabla.MaxPool2d(x.Detach(), tt.k, nabla.PoolOptions{Stride: tt.st, Padding: tt.pd}).Float64s()
+						for i := range got {
+							if math.Float64bits(inf[i]) != math.Float64bits(got[i]) {
+								t.Fatalf("%v: inference out[%d] = %v; with grad %v", dt, i, inf[i], got[i])
+							}
+						}
+					}
 					y.Backward(nabla.WithUpstream(nabla.FromSlice(up, y.Shape()...).To(dt)))
 					if avg {
 						continue // the gradient checks cover it
@@ -325,5 +334,80 @@ func TestConvPoolBackwardInDirtyArena(t *testing.T) {
 				ar.Reset()
 			}
 		})
+	}
+}
+
+// TestConv2dReLU checks Conv2dReLU against Conv2d, Add and Relu: the same
+// bits when nothing requires grad (the fused pass), in float32 and
+// float64, with and without a residual and a bias, at a batch of one and
+// more; the same gradients when inputs require grad (the ops themselves);
+// and a residual that broadcasts, which the fused pass leaves to Add.
+func TestConv2dReLU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, tt := range []struct {
+		n, c, h, w, o, k int
+		opt              nabla.ConvOptions
+	}{
+		{1, 8, 20, 20, 40, 3, nabla.ConvOptions{Padding: [2]int{1, 1}}},
+		{3, 6, 11, 9, 36, 3, nabla.ConvOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}}},
+		{2, 4, 9, 9, 8, 3, nabla.ConvOptions{Groups: 2, Dilation: [2]int{2, 1}}},
+		{1, 3, 23, 23, 16, 7, nabla.ConvOptions{Stride: [2]int{2, 2}, Padding: [2]int{3, 3}}},
+	} {
+		for _, dt := range []nabla.DType{nabla.Float32, nabla.Float64} {
+			x := nabla.RandN(rng, tt.n, tt.c, tt.h, tt.w).To(dt)
+			w := nabla.RandN(rng, tt.o, tt.c/max(tt.opt.Groups, 1), tt.k, tt.k).To(dt)
+			b := nabla.RandN(rng, tt.o).To(dt)
+			y := nabla.Conv2d(x, w, b, tt.opt)
+			res := nabla.RandN(rng, y.Shape()...).To(dt)
+			for _, c := range []struct {
+				name    string
+				b, res  *nabla.Tensor
+				want    *nabla.Tensor
+				recheck bool
+			}{
+				{"relu", b, nil, y.Relu(), true},
+				{"nobias", nil, nil, nabla.Conv2d(x, w, nil, tt.opt).Relu(), false},
+				{"residual", b, res, y.Add(res).Relu(), true},
+				{"broadcast", b, res.Slice(0, 0, 1, 1), y.Add(res.Slice(0, 0, 1, 1)).Relu(), false},
+			} {
+				got := nabla.Conv2dReLU(x, w, c.b, c.res, tt.opt)
+				if got.RequiresGrad() {
+					t.Fatalf("%+v %v %s: the result requires grad", tt, dt, c.name)
+				}
+				gv, wv := got.Float64s(), c.want.Float64s()
+				for i := range wv {
+					if math.Float64bits(gv[i]) != math.Float64bits(wv[i]) {
+						t.Fatalf("%+v %v %s: [%d] = %v; want %v", tt, dt, c.name, i, gv[i], wv[i])
+					}
+				}
+				if !c.recheck || dt != nabla.Float64 {
+					continue
+				}
+				// with grad: the ops' gradients
+				grads := func(fused bool) [][]float64 {
+					xg, wg, bg := x.Detach().RequireGrad(), w.Detach().RequireGrad(), b.Detach().RequireGrad()
+					var out *nabla.Tensor
+					if fused {
+						out = nabla.Conv2dReLU(xg, wg, bg, c.res, tt.opt)
+					} else {
+						out = nabla.Conv2d(xg, wg, bg, tt.opt)
+						if c.res != nil {
+							out = out.Add(c.res)
+						}
+						out = out.Relu()
+					}
+					out.Square().Sum().Backward()
+					return [][]float64{xg.Grad().Float64s(), wg.Grad().Float64s(), bg.Grad().Float64s()}
+				}
+				g1, g2 := grads(true), grads(false)
+				for k := range g1 {
+					for i := range g1[k] {
+						if g1[k][i] != g2[k][i] {
+							t.Fatalf("%+v %s: gradient %d [%d] = %v; want %v", tt, c.name, k, i, g1[k][i], g2[k][i])
+						}
+					}
+				}
+			}
+		}
 	}
 }

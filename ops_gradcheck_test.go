@@ -252,6 +252,10 @@ var gradCases = []gradCase{
 	{name: "Conv2d", ops: []string{"Conv2d", "Im2col", "Col2im", "MatMul", "ColsToImages", "ImagesToCols"}, f: func(in []*T) *T {
 		return nabla.Conv2d(in[0], in[1], in[2], nabla.ConvOptions{Stride: [2]int{2, 1}, Padding: [2]int{1, 0}})
 	}, shapes: [][]input{ins(sh(2, 2, 5, 4), sh(3, 2, 3, 2), sh(3)), ins(tr(2, 2, 5, 4), tr(3, 2, 3, 2), sh(3))}},
+	// Conv2dReLU records Conv2d, Add and Relu when inputs require grad.
+	{name: "Conv2dReLU", ops: []string{"Conv2dReLU"}, f: func(in []*T) *T {
+		return nabla.Conv2dReLU(in[0], in[1], in[2], in[3], nabla.ConvOptions{Stride: [2]int{2, 1}, Padding: [2]int{1, 0}}).Square()
+	}, shapes: [][]input{ins(sh(2, 2, 5, 4), sh(3, 2, 3, 2), sh(3), sh(2, 3, 3, 3))}},
 	// Squared, so that second order runs the backward rules of the
 	// backward pass's own ops (ImagesToCols, the bias sum) on tensors that
 	// require gradients.

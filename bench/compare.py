@@ -44,7 +44,7 @@ REPO = os.path.dirname(BENCH_DIR)
 TORCH_PY = "/usr/bin/python3"
 TIME_BIN = "/usr/bin/time"
 WORKLOADS = ["W1", "W2", "W3", "W4", "W5"]  # the default set: BENCHMARKS.md's table
-EXTRA_WORKLOADS = ["W6", "W7", "W8", "W10", "OPS"]  # run only when named
+EXTRA_WORKLOADS = ["W6", "W7", "W8", "W9", "W10", "OPS"]  # run only when named
 # for which metrics a larger value is better (the others: smaller is better)
 HIGHER_BETTER = {"gflops", "test_accuracy", "tokens_per_sec"}
 DISTURBED = []
@@ -181,8 +181,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="pass --quick to both sides")
     ap.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
-                    help="comma-separated subset of W1..W8, W10 and OPS (default W1,W2,W3,W4,W5; "
-                         "W6..W8 (language models on Opticks), W10 (generation) and OPS "
+                    help="comma-separated subset of W1..W10 and OPS (default W1,W2,W3,W4,W5; "
+                         "W6..W8 (language models on Opticks), W9 (resnet18 from ONNX: "
+                         "set NABLA_ONNX_MODELS), W10 (generation) and OPS "
                          "(the per-op table) run only when named)")
     ap.add_argument("--w6-val-steps", type=int, default=0,
                     help="passed to both sides: also compare W6's validation loss after this "
@@ -203,7 +204,7 @@ def main():
     wls = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
     bad = [w for w in wls if w not in WORKLOADS + EXTRA_WORKLOADS]
     if bad:
-        ap.error("unknown workload(s): %s (want W1..W8, W10 or OPS)" % ",".join(bad))
+        ap.error("unknown workload(s): %s (want W1..W10 or OPS)" % ",".join(bad))
     threads = [t.strip() for t in args.threads.split(",") if t.strip()]
     quick = ["--quick"] if args.quick else []
 

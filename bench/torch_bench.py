@@ -140,6 +140,15 @@ W8  Greedy generation with the W6 architecture at context 512 (random GPT-2
     new tokens / wall time of the whole generation (prompt step included),
     median of 3 runs.  Case "opticks-gpt-prompt16-new256".
 
+W9  torchvision's resnet18 (weights=None, torch.manual_seed(0), batch-norm
+    statistics and affine weights drawn as make_onnx_reference.py does, so
+    the weights of the resnet18.onnx that nabla's side imports), eval mode,
+    eager, under torch.no_grad(), on torch.rand inputs of 224x224 at batch
+    1 and 16.  Metric "ms_per_batch": median over 5 repetitions (3 with
+    --quick) of the time per call, each repetition calling back to back
+    for >= 0.5 s (0.1 s), after one warm-up call.  Cases "resnet18-batch1"
+    and "resnet18-batch16".
+
 W10 Greedy generation with a LLaMA-style decoder (see w10 below).
 
 BLAS check: at start the script looks at the shared libraries mapped into the
@@ -806,6 +815,38 @@ def w5(threads, quick):
 
 
 # ----------------------------------------------------------------------------
+# W9 resnet18 inference
+
+
+def w9(threads, quick):
+    import torchvision
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None)
+    gen = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+                m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+                m.weight.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+                m.bias.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+    model.eval()
+    reps, dur = (3, 0.1) if quick else (5, 0.5)
+    for batch in (1, 16):
+        x = torch.rand(batch, 3, 224, 224, generator=torch.Generator().manual_seed(9))
+        with torch.no_grad():
+            model(x)
+            ts = []
+            for _ in range(reps):
+                n, t0 = 0, time.perf_counter()
+                while n == 0 or time.perf_counter() - t0 < dur:
+                    model(x)
+                    n += 1
+                ts.append((time.perf_counter() - t0) / n)
+        emit("W9", "resnet18-batch%d" % batch, "ms_per_batch", median(ts) * 1e3, "ms", threads)
+
+
+# ----------------------------------------------------------------------------
 # W10 generation: a LLaMA-style decoder in plain PyTorch with its own KV
 # cache (transformers is not available here), the configuration of
 # internal/workload's W10Config, random weights.
@@ -1187,7 +1228,7 @@ def main():
                     help="short run (< 1 min): fewer repetitions, W3/W4 one epoch on 2,048 images")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--workloads", default="W1,W2,W3,W4,W5",
-                    help="comma-separated subset of W1..W8, W10 and OPS (default W1..W5; "
+                    help="comma-separated subset of W1..W10 and OPS (default W1..W5; "
                          "W6..W8, W10 and OPS run only when named)")
     ap.add_argument("--epochs", type=int, default=5, help="W3 epochs (default 5)")
     ap.add_argument("--cnn-epochs", type=int, default=1, help="W4 epochs (default 1)")
@@ -1211,9 +1252,9 @@ def main():
         args.retries = 0 if args.quick else 2
     threads = [int(t) for t in args.threads.split(",") if t.strip()]
     wls = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
-    bad = [w for w in wls if w not in ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W10", "OPS")]
+    bad = [w for w in wls if w not in ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "OPS")]
     if bad:
-        ap.error("unknown workload(s): %s (want W1..W8, W10 or OPS)" % ",".join(bad))
+        ap.error("unknown workload(s): %s (want W1..W10 or OPS)" % ",".join(bad))
 
     check_blas()
     torch.set_num_interop_threads(1)
@@ -1243,6 +1284,7 @@ def main():
                       "W6": lambda: w6(t, args.quick, args),
                       "W7": lambda: w7(t, args.quick, args),
                       "W8": lambda: w8(t, args.quick, args),
+                      "W9": lambda: w9(t, args.quick),
                       "W10": lambda: w10(t, args.quick)}[w]
                 run_unit(fn, "%s threads=%d" % (w, t), args)
             log("%s threads=%d done in %.1f s" % (w, t, time.perf_counter() - t0))

@@ -89,6 +89,19 @@ type node struct {
 	// graph's inputs but not on their values (Shape and the arithmetic
 	// on its results): its integer results are kept per input shapes.
 	shapeOnly bool
+	// fused, on a Relu node, is the Conv (and Add) whose chain it ends:
+	// they run as one op at the Relu's place (see fuseConvs).
+	fused *fusion
+	// inChain marks the Conv and Add nodes of a fused chain: Run skips
+	// them, and the Relu at the chain's end runs them.
+	inChain bool
+}
+
+// fusion is a chain Conv → Relu or Conv → Add → Relu whose intermediate
+// values nothing else reads.
+type fusion struct {
+	conv, add *node // add is nil for Conv → Relu
+	res       int   // the input of add that is not the Conv's output
 }
 
 func (n *node) String() string {
@@ -373,7 +386,87 @@ func build(mp *modelProto, ext *externalReader) (*Model, error) {
 		}
 		m.nodes = append(m.nodes, n)
 	}
+	fuseConvs(m.nodes, m.Outputs)
 	return m, nil
+}
+
+// fuseConvs finds the chains Conv → Relu and Conv → Add → Relu (ResNet's
+// convolution, residual add and ReLU) whose Conv and Add outputs are read
+// only by the next node of the chain and are not graph outputs, and marks
+// them to run as one convolution that adds and clamps its output while it
+// is in the cache (nabla.Conv2dReLU). The chain runs at the Relu's place,
+// where every input of its nodes has been computed.
+func fuseConvs(nodes []*node, outputs []ValueInfo) {
+	uses := map[string]int{}
+	for _, n := range nodes {
+		for _, in := range n.inputs {
+			uses[in]++
+		}
+	}
+	for _, o := range outputs {
+		uses[o.Name] += 2 // never fused away
+	}
+	producer := map[string]*node{}
+	for _, n := range nodes {
+		for _, out := range n.outputs {
+			producer[out] = n
+		}
+	}
+	// conv returns the Conv node that produces v, when v is read once.
+	conv := func(v string) *node {
+		p := producer[v]
+		if p == nil || p.op != "Conv" || p.inChain || uses[v] != 1 || len(p.outputs) != 1 {
+			return nil
+		}
+		return p
+	}
+	for _, r := range nodes {
+		if r.op != "Relu" || len(r.inputs) != 1 || len(r.outputs) != 1 || r.shapeOnly {
+			continue
+		}
+		v := r.inputs[0]
+		if c := conv(v); c != nil {
+			c.inChain = true
+			r.fused = &fusion{conv: c}
+			continue
+		}
+		a := producer[v]
+		if a == nil || a.op != "Add" || a.inChain || uses[v] != 1 || len(a.inputs) != 2 || len(a.outputs) != 1 {
+			continue
+		}
+		for k, in := range a.inputs {
+			if c := conv(in); c != nil && a.inputs[1-k] != in {
+				c.inChain, a.inChain = true, true
+				r.fused = &fusion{conv: c, add: a, res: 1 - k}
+				break
+			}
+		}
+	}
+}
+
+// runFused runs the chain that the Relu node r ends, with the values of
+// env, and returns the Relu's output. A residual that is not a float
+// tensor runs the chain's nodes one by one.
+func (m *Model) runFused(r *node, env map[string]value) ([]value, error) {
+	f := r.fused
+	var res *nabla.Tensor
+	if f.add != nil {
+		v := env[f.add.inputs[f.res]]
+		if v.t == nil {
+			for _, n := range []*node{f.conv, f.add, r} {
+				outs, err := runNode(&ctx{n: n}, m.inputsOf(n, env))
+				if err != nil {
+					return nil, err
+				}
+				env[n.outputs[0]] = outs[0]
+			}
+			return []value{env[r.outputs[0]]}, nil
+		}
+		res = v.t
+	}
+	return runNodeWith(&ctx{n: f.conv}, m.inputsOf(f.conv, env), func(c *ctx, in []value) []value {
+		return convChain(c, in, res, true)
+	})
 }
 
 // Load-time folding reads float constants of at most foldInputLimit
@@ -472,6 +565,11 @@ func fail(format string, args ...any) { panic(&opError{fmt.Sprintf(format, args.
 // *nabla.ShapeError for mismatched shapes) and of the operators here into
 // an error that names the node.
 func runNode(c *ctx, in []value) (outs []value, err error) {
+	return runNodeWith(c, in, c.n.run)
+}
+
+// runNodeWith is runNode with the operator run in place of the node's own.
+func runNodeWith(c *ctx, in []value, run opFunc) (outs []value, err error) {
 	n := c.n
 	defer func() {
 		if r := recover(); r != nil {
@@ -485,7 +583,7 @@ func runNode(c *ctx, in []value) (outs []value, err error) {
 			err = fmt.Errorf("%v: %w", n, e)
 		}
 	}()
-	outs = n.run(c, in)
+	outs = run(c, in)
 	if len(outs) < len(n.outputs) {
 		return nil, fmt.Errorf("%v: has %d outputs, the operator gives %d", n, len(n.outputs), len(outs))
 	}
@@ -533,7 +631,16 @@ func (m *Model) Run(inputs map[string]*nabla.Tensor) (map[string]*nabla.Tensor, 
 				continue
 			}
 		}
-		outs, err := runNode(&ctx{n: n}, m.inputsOf(n, env))
+		if n.inChain {
+			continue // run by the Relu that ends its chain
+		}
+		var outs []value
+		var err error
+		if n.fused != nil {
+			outs, err = m.runFused(n, env)
+		} else {
+			outs, err = runNode(&ctx{n: n}, m.inputsOf(n, env))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("onnx: %w", err)
 		}

@@ -721,7 +721,13 @@ func to4d(x *nabla.Tensor, op string) (*nabla.Tensor, int) {
 
 func hw(x *nabla.Tensor) [2]int { s := x.Shape(); return [2]int{s[2], s[3]} }
 
-func opConv(c *ctx, in []value) []value {
+func opConv(c *ctx, in []value) []value { return convChain(c, in, nil, false) }
+
+// convChain runs a Conv node, then adds res to its output when res is not
+// nil and applies Relu when relu is set: the chain Conv → (Add) → Relu
+// that Load fuses (see fuseConvs). A 2-d one runs as one
+// nabla.Conv2dReLU, whose results are the three ops'.
+func convChain(c *ctx, in []value, res *nabla.Tensor, relu bool) []value {
 	x, w := pair(c.in(in, 0), c.in(in, 1))
 	x, rank := to4d(x, "Conv")
 	if w.Dim() != rank+2 {
@@ -748,9 +754,19 @@ func opConv(c *ctx, in []value) []value {
 	} else {
 		x = pad2d(c, x, s.pads, 0)
 	}
+	if relu && rank == 2 {
+		return []value{{t: nabla.Conv2dReLU(x, w, b, res, opt)}}
+	}
 	y := nabla.Conv2d(x, w, b, opt)
 	if rank == 1 {
 		y = y.Squeeze(2)
+	}
+	if res != nil {
+		checkCount(broadcastShape(y.Shape(), res.Shape()))
+		y = y.Add(res)
+	}
+	if relu {
+		y = y.Relu()
 	}
 	return []value{{t: y}}
 }

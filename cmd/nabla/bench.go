@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/nabla-go/nabla/internal/workload"
+	_ "github.com/nabla-go/nabla/internal/workload/w9" // registers W9
 )
 
 const benchUsage = `bench [flags]
@@ -26,7 +27,7 @@ figure, in the form bench/compare.py joins with PyTorch's:
   W4  LeNet-5 on Fashion-MNIST, batch 64, Adam, one epoch: same metrics
   W5  the W3 MLP on one image, forward only: us_per_call
 
-Only when named (--workloads W6,W7,W8,W10,OPS):
+Only when named (--workloads W6,W7,W8,W9,W10,OPS):
 
   W6  a GPT on Isaac Newton's Opticks (GOROOT/src/testdata, or --text-file),
       character level: 4 layers, 4 heads, embedding 128, context 128,
@@ -36,6 +37,10 @@ Only when named (--workloads W6,W7,W8,W10,OPS):
       context 64, batch 32, Adam: sec_per_step
   W8  greedy generation with the W6 GPT (context 512) and its KV cache,
       batch 1, 256 new tokens after 16: tokens_per_sec
+  W9  torchvision's resnet18 from the ONNX file that
+      bench/reference/make_onnx_reference.py --large writes (its folder:
+      --models-dir or $NABLA_ONNX_MODELS), inference on 224x224 images at
+      batch 1 and 16: ms_per_batch
   W10 greedy generation with a LLaMA-style decoder: tokens_per_sec, ttft_ms
 
   OPS single ops on (256, 4096) float32 tensors, one case each: add, mul,
@@ -51,13 +56,14 @@ Only when named (--workloads W6,W7,W8,W10,OPS):
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", benchUsage, stdout)
 	quick := fs.Bool("quick", false, "a short run (under a minute); W3 and W4 on 2,048 images for one epoch, OPS in a few seconds")
-	wl := fs.String("workloads", "W1,W2,W3,W4,W5", "comma-separated workloads to run: W1..W8, W10, OPS")
+	wl := fs.String("workloads", "W1,W2,W3,W4,W5", "comma-separated workloads to run: W1..W10, OPS")
 	threads := intList{1}
 	fs.Var(&threads, "threads", "comma-separated thread counts (GOMAXPROCS) to measure")
 	dataDir := fs.String("data-dir", "", "Fashion-MNIST folder (default: Debian's /usr/share/datasets/fashion-mnist)")
 	epochs := fs.Int("epochs", 5, "W3 epochs; the accuracy is read after the last")
 	textFile := fs.String("text-file", "", "W6..W8 corpus (default: Opticks from GOROOT/src/testdata)")
 	valSteps := fs.Int("w6-val-steps", 0, "also report W6's validation loss after this many training steps (0: not)")
+	modelsDir := fs.String("models-dir", "", "W9's folder holding resnet18.onnx (default: $NABLA_ONNX_MODELS)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -84,15 +90,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		w = strings.ToUpper(strings.TrimSpace(w))
 		switch w {
 		case "":
-		case "W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W10", "OPS":
+		case "W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "OPS":
 			names = append(names, w)
 		default:
-			return usagef("unknown workload %q in --workloads (want W1..W8, W10 or OPS)", w)
+			return usagef("unknown workload %q in --workloads (want W1..W10 or OPS)", w)
 		}
 	}
 	enc := json.NewEncoder(stdout)
 	cfg := workload.Config{Workloads: names, Threads: threads, Quick: *quick, DataDir: *dataDir, Epochs: *epochs,
-		TextFile: *textFile, W6ValSteps: *valSteps}
+		TextFile: *textFile, W6ValSteps: *valSteps, ModelsDir: *modelsDir}
 	err := workload.Run(ctx, cfg, func(r workload.Result) { enc.Encode(r) })
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "nabla bench: interrupted")

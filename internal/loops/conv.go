@@ -205,6 +205,17 @@ func fill[T Float](s []T, v T) {
 		clear(s)
 		return
 	}
+	if len(s) >= 64 {
+		// a block of v, then doubling copies (memmove, vectorized) of
+		// what is filled: a bias row of thousands of elements
+		for i := range s[:16] {
+			s[i] = v
+		}
+		for k := 16; k < len(s); k *= 2 {
+			copy(s[k:], s[:k])
+		}
+		return
+	}
 	for i := range s {
 		s[i] = v
 	}
@@ -715,6 +726,17 @@ func gemm[T Float](ta, tb bool, m, n, k int, a []T, lda int, b []T, ldb int, bet
 	}
 }
 
+// gemmPanelsSerial is kernel.GemmPanelsSerialF32 or GemmPanelsSerialF64
+// with alpha 1.
+func gemmPanelsSerial[T Float](m, n, k int, a []T, lda int, pack func(dst []T, w, p0, kb, j0, cols int), beta T, c []T, ldc int) {
+	switch a := any(a).(type) {
+	case []float32:
+		kernel.GemmPanelsSerialF32(m, n, k, 1, a, lda, any(pack).(func([]float32, int, int, int, int, int)), float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		kernel.GemmPanelsSerialF64(m, n, k, 1, a, lda, any(pack).(func([]float64, int, int, int, int, int)), float64(beta), any(c).([]float64), ldc)
+	}
+}
+
 // gemmPanels is kernel.GemmPanelsF32 or GemmPanelsF64 with alpha 1.
 func gemmPanels[T Float](m, n, k int, a []T, lda int, pack func(dst []T, w, p0, kb, j0, cols int), beta T, c []T, ldc int) {
 	switch a := any(a).(type) {
@@ -827,11 +849,53 @@ func (cv *Conv) wide() (w wide, ok bool) {
 // the short runs of a window row (LeNet's second convolution, 16 filters
 // on 10-wide rows: 20 % slower forward and backward implicitly).
 func ConvForward[T Float](out, img, w, bias []T, cv Conv) {
-	if og := cv.O / cv.Groups; og > 8 && (og >= 32 || cv.OW >= 32) {
-		convForwardImplicit(out, img, w, bias, cv)
+	ConvForwardFused(out, img, w, bias, cv, ConvEpilogue[T]{})
+}
+
+// ConvEpilogue is what ConvForwardFused applies to the convolution's
+// output after the bias, chunk by chunk while it is in the cache: ResNet's
+// residual add and ReLU. The results are those of the separate ops, bit
+// for bit: out + res, rounded, then max(·, 0) as the Relu op computes it.
+type ConvEpilogue[T Float] struct {
+	Res  []T  // added when not nil; laid out as out (N, O, OH·OW)
+	ReLU bool // then negatives (not NaNs) are set to 0
+}
+
+func (ep *ConvEpilogue[T]) none() bool { return ep.Res == nil && !ep.ReLU }
+
+// at applies the epilogue to d, the elements of the output from offset off.
+func (ep *ConvEpilogue[T]) at(d []T, off int) {
+	if ep.Res != nil {
+		addTo(d, ep.Res[off:off+len(d)])
+	}
+	if ep.ReLU {
+		unary(Relu, d, d, 0)
+	}
+}
+
+// apply applies the epilogue to dst, the output of images [n0, n0+n) of
+// the convolution cv, on the calling goroutine or, when split is set (a
+// chunk that is the convolution's only one), on the worker pool.
+func (ep *ConvEpilogue[T]) apply(dst []T, cv *Conv, n0 int, split bool) {
+	if ep.none() {
 		return
 	}
-	convForwardCols(out, img, w, bias, cv)
+	off := n0 * cv.O * cv.OH * cv.OW
+	run := func(lo, hi int) { ep.at(dst[lo:hi], off+lo) }
+	if split {
+		kernel.ParallelFor(len(dst), 1<<14, run)
+		return
+	}
+	run(0, len(dst))
+}
+
+// ConvForwardFused is ConvForward followed by the epilogue ep.
+func ConvForwardFused[T Float](out, img, w, bias []T, cv Conv, ep ConvEpilogue[T]) {
+	if og := cv.O / cv.Groups; og > 8 && (og >= 32 || cv.OW >= 32) {
+		convForwardImplicit(out, img, w, bias, cv, &ep)
+		return
+	}
+	convForwardCols(out, img, w, bias, cv, &ep)
 }
 
 // convForwardImplicit is ConvForward as an implicit GEMM: the product's
@@ -842,24 +906,30 @@ func ConvForward[T Float](out, img, w, bias []T, cv Conv) {
 // that image, with the bias written first; a chunk of several images (for
 // small images, so that the product has enough columns to amortize packing
 // the filters) computes (O, n·OH·OW) and moves it to out.
-func convForwardImplicit[T Float](out, img, w, bias []T, cv Conv) {
+func convForwardImplicit[T Float](out, img, w, bias []T, cv Conv, ep *ConvEpilogue[T]) {
 	K, L := cv.C*cv.KH*cv.KW, cv.OH*cv.OW
 	og, kg := cv.O/cv.Groups, K/cv.Groups
 	hw := cv.C * cv.H * cv.W
-	padded := cv.PH != 0 || cv.PW != 0
-	wp, hp := cv.W+2*cv.PW, cv.H+2*cv.PH
-	pd := wide{wp: wp, hp: hp, p: hp * wp}
+	ph := newPhases(&cv)
 	// enough images for 256 columns, and two chunks per goroutine when
 	// there are enough images
 	nb := max(1, (256+L-1)/L)
 	nb = min(nb, max(1, cv.N/(2*runtime.GOMAXPROCS(0))), max(cv.N, 1))
+	// With at least a chunk per goroutine, each chunk's product runs on
+	// the goroutine of its chunk; a single image large enough to be worth
+	// it is split by its positions (see below); fewer chunks than
+	// goroutines leave the products to split themselves.
+	procs := runtime.GOMAXPROCS(0)
+	chunks := (cv.N + nb - 1) / nb
+	serial := chunks >= procs
+	split := chunks == 1 && procs > 1 && cv.O*L*kg >= 1<<20
 	// rowOff[k] is where tap k = (c·KH + i)·KW + j reads in an image's
-	// padded planes, relative to the window position.
+	// planes, relative to the window position.
 	rowOff := make([]int, K)
 	for c := 0; c < cv.C; c++ {
 		for i := 0; i < cv.KH; i++ {
 			for j := 0; j < cv.KW; j++ {
-				rowOff[(c*cv.KH+i)*cv.KW+j] = c*pd.p + i*cv.DH*wp + j*cv.DW
+				rowOff[(c*cv.KH+i)*cv.KW+j] = c*ph.plane + ph.tap(i*cv.DH, j*cv.DW)
 			}
 		}
 	}
@@ -869,8 +939,8 @@ func convForwardImplicit[T Float](out, img, w, bias []T, cv Conv) {
 	}
 	eachChunk(&cv, nb, func() *scratch {
 		s := &scratch{colOff: make([]int, nb*L)}
-		if padded {
-			s.pad = getBuf[T](nb * cv.C * pd.p)
+		if !ph.direct {
+			s.pad = getBuf[T](nb * cv.C * ph.plane)
 		}
 		if nb > 1 {
 			s.y = getBuf[T](cv.O * nb * L)
@@ -879,39 +949,62 @@ func convForwardImplicit[T Float](out, img, w, bias []T, cv Conv) {
 	}, func(s *scratch, n0, n1 int) {
 		n := n1 - n0
 		src := img[n0*hw : n1*hw]
-		if padded {
-			padImages(s.pad, src, &cv, &pd, n)
-			src = s.pad[:n*cv.C*pd.p]
+		if !ph.direct {
+			splitPhases(&ph, s.pad, src, &cv, n)
+			src = s.pad[:n*cv.C*ph.plane]
 		}
 		// colOff[b·L + q] is where window position q of image b starts.
 		colOff := s.colOff[:n*L]
 		for b := 0; b < n; b++ {
 			for oy := 0; oy < cv.OH; oy++ {
 				r := colOff[b*L+oy*cv.OW:][:cv.OW]
-				base := b*cv.C*pd.p + oy*cv.SH*wp
+				base := b*cv.C*ph.plane + oy*ph.rowStep
 				for ox := range r {
-					r[ox] = base + ox*cv.SW
+					r[ox] = base + ox*ph.colStep
 				}
 			}
 		}
 		dst := out[n0*cv.O*L : n1*cv.O*L]
-		y, beta := dst, T(0)
-		if n > 1 {
-			y = s.y[:cv.O*n*L]
-		} else if bias != nil {
-			for o, v := range bias {
-				fill(y[o*L:(o+1)*L], v)
+		if n == 1 {
+			// One image: with several goroutines and the only chunk, its
+			// window positions are split between them, a range of whole
+			// panels each, so that each packs only its own panels (a
+			// parallel GEMM may split the filters instead, and every
+			// goroutine would then pack all of them). Each adds the bias
+			// and applies the epilogue to its columns while they are in
+			// its cache.
+			parts := 1
+			if split {
+				parts = procs
 			}
-			beta = 1
+			kernel.ParallelParts((L+31)/32, parts, func(lo, hi int) {
+				j0, j1 := lo*32, min(hi*32, L)
+				for gi := 0; gi < cv.Groups; gi++ {
+					cp := &convPanels[T]{src: src, rowOff: rowOff[gi*kg : (gi+1)*kg], colOff: colOff[j0:j1]}
+					gemmPanelsSerial(og, j1-j0, kg, w[gi*og*kg:], kg, cp.pack, 0, dst[gi*og*L+j0:], L)
+				}
+				for o := 0; o < cv.O; o++ {
+					d := dst[o*L+j0 : o*L+j1]
+					if bias != nil {
+						addConst(d, d, bias[o])
+					}
+					ep.at(d, n0*cv.O*L+o*L+j0)
+				}
+			})
+			return
 		}
+		y := s.y[:cv.O*n*L]
 		nl := n * L
 		for gi := 0; gi < cv.Groups; gi++ {
 			cp := &convPanels[T]{src: src, rowOff: rowOff[gi*kg : (gi+1)*kg], colOff: colOff}
-			gemmPanels(og, nl, kg, w[gi*og*kg:], kg, cp.pack, beta, y[gi*og*nl:], nl)
+			if serial {
+				gemmPanelsSerial(og, nl, kg, w[gi*og*kg:], kg, cp.pack, 0, y[gi*og*nl:], nl)
+			} else {
+				gemmPanels(og, nl, kg, w[gi*og*kg:], kg, cp.pack, 0, y[gi*og*nl:], nl)
+			}
 		}
-		if n > 1 {
-			colsToImages(dst, y, bias, n, cv.O, L)
-		}
+		colsToImages(dst, y, bias, n, cv.O, L)
+		ep.apply(dst, &cv, n0, false)
 	}, func(s *scratch) {
 		putBuf(s.pad)
 		putBuf(s.y)
@@ -982,9 +1075,79 @@ func (cp *convPanels[T]) pack(dst []T, w, p0, kb, j0, cols int) {
 	}
 }
 
+// phases is how the implicit GEMM lays out an image's planes so that the
+// window positions along a row read consecutive elements. Each plane is
+// zero-padded, and at a stride s > 1 split into s×s phase planes (rows
+// and columns of each residue mod the stride): tap (i, j) of window
+// (oy, ox) then reads element (oy + i/sh, ox + j/sw) of phase
+// (i mod sh, j mod sw), so a window row's taps are a run of consecutive
+// elements which packing copies, instead of gathering every s-th. A
+// 1×1 kernel uses one phase only, so it keeps the padded planes and
+// gathers.
+type phases struct {
+	sh, sw           int  // phases per axis: the stride, or 1
+	hq, wq           int  // height and width of a phase plane
+	plane            int  // elements per channel: sh·sw·hq·wq
+	rowStep, colStep int  // offset between window rows and columns
+	direct           bool // the images are read as they are (no padding, stride 1)
+}
+
+func newPhases(cv *Conv) phases {
+	hp, wp := cv.H+2*cv.PH, cv.W+2*cv.PW
+	ph := phases{sh: 1, sw: 1}
+	if cv.KH > 1 {
+		ph.sh = cv.SH
+	}
+	if cv.KW > 1 {
+		ph.sw = cv.SW
+	}
+	ph.hq, ph.wq = (hp+ph.sh-1)/ph.sh, (wp+ph.sw-1)/ph.sw
+	ph.plane = ph.sh * ph.sw * ph.hq * ph.wq
+	ph.rowStep = cv.SH / ph.sh * ph.wq
+	ph.colStep = cv.SW / ph.sw
+	ph.direct = cv.PH == 0 && cv.PW == 0 && ph.sh == 1 && ph.sw == 1
+	return ph
+}
+
+// tap returns where the tap at padded offset (dy, dx) from a window's
+// corner reads, relative to the window's offset in the channel's planes.
+func (ph *phases) tap(dy, dx int) int {
+	return (dy%ph.sh*ph.sw+dx%ph.sw)*ph.hq*ph.wq + dy/ph.sh*ph.wq + dx/ph.sw
+}
+
+// splitPhases writes the n images img (n, C, H, W) into dst in the layout
+// of ph.
+func splitPhases[T Float](ph *phases, dst, img []T, cv *Conv, n int) {
+	dst = dst[:n*cv.C*ph.plane]
+	clear(dst)
+	pq := ph.hq * ph.wq
+	for q := 0; q < n*cv.C; q++ {
+		plane := img[q*cv.H*cv.W:][:cv.H*cv.W]
+		pc := dst[q*ph.plane:][:ph.plane]
+		// the phase and position of the first column
+		b0, x0 := cv.PW%ph.sw, cv.PW/ph.sw
+		for y := 0; y < cv.H; y++ {
+			yp := y + cv.PH
+			row := plane[y*cv.W:][:cv.W]
+			base := yp%ph.sh*ph.sw*pq + yp/ph.sh*ph.wq
+			if ph.sw == 1 {
+				copy(pc[base+cv.PW:][:cv.W], row)
+				continue
+			}
+			b, xq := b0, x0
+			for _, v := range row {
+				pc[base+b*pq+xq] = v
+				if b++; b == ph.sw {
+					b, xq = 0, xq+1
+				}
+			}
+		}
+	}
+}
+
 // convForwardCols is ConvForward by unfolding the columns of a few images
 // at a time and one GEMM per group.
-func convForwardCols[T Float](out, img, w, bias []T, cv Conv) {
+func convForwardCols[T Float](out, img, w, bias []T, cv Conv, ep *ConvEpilogue[T]) {
 	var z T
 	elem := int(unsafeSizeof(z))
 	K, L := cv.C*cv.KH*cv.KW, cv.OH*cv.OW
@@ -1022,6 +1185,7 @@ func convForwardCols[T Float](out, img, w, bias []T, cv Conv) {
 		} else {
 			colsToImages(dst, y, bias, n, cv.O, L)
 		}
+		ep.apply(dst, &cv, n0, n == cv.N)
 	}, func(s *scratch) {
 		putBuf(s.cols)
 		putBuf(s.y)

@@ -70,6 +70,12 @@ func TestConvForwardImplicit(t *testing.T) {
 		{2, 6, 5, 13, 27, 2, 3, [2]int{2, 1}, [2]int{0, 1}, [2]int{1, 1}},
 		{1, 16, 15, 15, 40, 3, 1, [2]int{1, 1}, [2]int{1, 1}, [2]int{1, 1}},
 		{4, 3, 40, 37, 11, 5, 1, [2]int{1, 1}, [2]int{2, 2}, [2]int{1, 1}},
+		// strided kernels read phase planes
+		{1, 3, 23, 21, 16, 7, 1, [2]int{2, 2}, [2]int{3, 3}, [2]int{1, 1}}, // resnet's stem
+		{2, 5, 12, 13, 12, 3, 1, [2]int{2, 2}, [2]int{1, 1}, [2]int{1, 1}},
+		{1, 4, 17, 14, 10, 3, 1, [2]int{3, 2}, [2]int{1, 0}, [2]int{2, 1}},
+		{2, 6, 11, 10, 12, 2, 2, [2]int{2, 3}, [2]int{1, 1}, [2]int{1, 2}},
+		{1, 2, 4, 5, 9, 3, 1, [2]int{2, 2}, [2]int{0, 0}, [2]int{1, 1}},
 	} {
 		cv := convGeom(tt.n, tt.c, tt.h, tt.w, tt.o, tt.k, tt.g, tt.st, tt.pd, tt.dl)
 		name := fmt.Sprintf("%+v", tt)
@@ -96,9 +102,9 @@ func TestConvForwardImplicit(t *testing.T) {
 					for i := range got {
 						got[i] = math.NaN() // every element must be written
 					}
-					convForwardImplicit(got, img, w, b, cv)
+					convForwardImplicit(got, img, w, b, cv, &ConvEpilogue[float64]{})
 					old := make([]float64, len(ref))
-					convForwardCols(old, img, w, b, cv)
+					convForwardCols(old, img, w, b, cv, &ConvEpilogue[float64]{})
 					for i := range ref {
 						if math.Abs(got[i]-ref[i]) > 1e-12*(1+math.Abs(ref[i])) || math.Abs(got[i]-old[i]) > 1e-12*(1+math.Abs(ref[i])) {
 							t.Fatalf("%s threads=%d bias=%v float64: [%d] = %v; want %v (unfolding path %v)", name, threads, withBias, i, got[i], ref[i], old[i])
@@ -109,9 +115,9 @@ func TestConvForwardImplicit(t *testing.T) {
 					for i := range got32 {
 						got32[i] = float32(math.NaN())
 					}
-					convForwardImplicit(got32, img32, w32, b32, cv)
+					convForwardImplicit(got32, img32, w32, b32, cv, &ConvEpilogue[float32]{})
 					old32 := make([]float32, len(ref))
-					convForwardCols(old32, img32, w32, b32, cv)
+					convForwardCols(old32, img32, w32, b32, cv, &ConvEpilogue[float32]{})
 					for i := range ref {
 						g, o := float64(got32[i]), float64(old32[i])
 						if math.Abs(g-ref[i]) > 1e-4*(1+math.Abs(ref[i])) || math.Abs(g-o) > 1e-4*(1+math.Abs(ref[i])) {
@@ -133,4 +139,57 @@ func to32(s []float64) []float32 {
 		r[i] = float32(v)
 	}
 	return r
+}
+
+// TestConvForwardFused checks that the epilogue (residual add, ReLU) gives
+// the separate ops' results bit for bit, on both forward paths, at one and
+// two threads (a batch of one splits the epilogue between goroutines).
+func TestConvForwardFused(t *testing.T) {
+	for _, tt := range []struct {
+		n, c, h, w, o, k int
+		st, pd           [2]int
+	}{
+		{1, 8, 40, 40, 40, 3, [2]int{1, 1}, [2]int{1, 1}},
+		{3, 5, 9, 7, 36, 3, [2]int{2, 2}, [2]int{1, 1}},
+		{2, 3, 12, 12, 6, 5, [2]int{1, 1}, [2]int{2, 2}},
+		{1, 16, 9, 9, 33, 1, [2]int{2, 2}, [2]int{0, 0}},
+	} {
+		cv := convGeom(tt.n, tt.c, tt.h, tt.w, tt.o, tt.k, 1, tt.st, tt.pd, [2]int{1, 1})
+		rng := rand.New(rand.NewPCG(3, 4))
+		rnd := func(n int) []float32 {
+			s := make([]float32, n)
+			for i := range s {
+				s[i] = float32(rng.NormFloat64())
+			}
+			return s
+		}
+		size := cv.N * cv.O * cv.OH * cv.OW
+		img, w, bias, res := rnd(cv.N*cv.C*cv.H*cv.W), rnd(cv.O*cv.C*cv.KH*cv.KW), rnd(cv.O), rnd(size)
+		for _, threads := range []int{1, 2} {
+			func() {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
+				want := make([]float32, size)
+				ConvForward(want, img, w, bias, cv)
+				wantR := make([]float32, size)
+				unary(Relu, wantR, want, 0)
+				wantAR := make([]float32, size)
+				for i := range want {
+					wantAR[i] = want[i] + res[i]
+				}
+				unary(Relu, wantAR, wantAR, 0)
+				for _, c := range []struct {
+					ep   ConvEpilogue[float32]
+					want []float32
+				}{{ConvEpilogue[float32]{ReLU: true}, wantR}, {ConvEpilogue[float32]{Res: res, ReLU: true}, wantAR}} {
+					got := make([]float32, size)
+					ConvForwardFused(got, img, w, bias, cv, c.ep)
+					for i := range got {
+						if math.Float32bits(got[i]) != math.Float32bits(c.want[i]) {
+							t.Fatalf("%+v threads=%d res=%v: [%d] = %v; want %v", tt, threads, c.ep.Res != nil, i, got[i], c.want[i])
+						}
+					}
+				}
+			}()
+		}
+	}
 }

@@ -64,7 +64,15 @@ func TestMaxPoolDefinition(t *testing.T) {
 		{8, 7, 3, 3, 2, 2, 1, 1, 1, 1, true},
 		{9, 8, 3, 2, 2, 3, 1, 1, 2, 3, true},
 		{9, 8, 3, 3, 1, 1, 1, 0, 2, 2, false},
-		{2, 5, 2, 2, 1, 1, 1, 1, 3, 1, false}, // rows: every window misses the input
+		{2, 5, 2, 2, 1, 1, 1, 1, 3, 1, false},   // rows: every window misses the input
+		{12, 12, 3, 3, 2, 2, 1, 1, 1, 1, false}, // resnet's stem pool
+		{11, 13, 3, 3, 2, 2, 1, 1, 1, 1, true},
+		{11, 13, 3, 3, 2, 2, 1, 1, 1, 1, false},
+		{5, 6, 3, 3, 2, 2, 0, 0, 1, 1, true},
+		{2, 2, 3, 3, 2, 2, 1, 1, 1, 1, false},
+		{9, 10, 2, 2, 2, 2, 1, 1, 1, 1, true},
+		{7, 5, 3, 4, 1, 3, 1, 2, 1, 1, true},
+		{6, 1, 2, 1, 1, 1, 1, 0, 1, 1, false},
 	} {
 		g := Window{N: 2, C: 2, H: tt.h, W: tt.w, KH: tt.kh, KW: tt.kw, SH: tt.sh, SW: tt.sw, PH: tt.ph, PW: tt.pw, DH: tt.dh, DW: tt.dw}
 		g.OH = poolOut(g.H, g.KH, g.SH, g.PH, g.DH, tt.ceil)
@@ -73,6 +81,9 @@ func TestMaxPoolDefinition(t *testing.T) {
 		img := make([]float64, g.N*g.C*hw)
 		for i := range img {
 			img[i] = float64(rnd.IntN(5)) - 2
+			if img[i] == 0 && rnd.IntN(2) == 0 {
+				img[i] = math.Copysign(0, -1) // ties of -0 and +0 pick the first
+			}
 		}
 		// specials in the first plane only, so the others take the fast
 		// loops
@@ -88,6 +99,15 @@ func TestMaxPoolDefinition(t *testing.T) {
 		out32, idx32 := make([]float32, g.N*g.C*L), make([]int32, g.N*g.C*L)
 		MaxPool(out64, idx64, img, g)
 		MaxPool(out32, idx32, img32, g)
+		// MaxPoolValues gives MaxPool's values, bit for bit
+		val64, val32 := make([]float64, len(out64)), make([]float32, len(out32))
+		MaxPoolValues(val64, img, g)
+		MaxPoolValues(val32, img32, g)
+		for i := range val64 {
+			if math.Float64bits(val64[i]) != math.Float64bits(out64[i]) || math.Float32bits(val32[i]) != math.Float32bits(out32[i]) {
+				t.Fatalf("%+v element %d: MaxPoolValues gives %v (float64), %v (float32); MaxPool %v, %v", tt, i, val64[i], val32[i], out64[i], out32[i])
+			}
+		}
 		for p := 0; p < g.N*g.C; p++ {
 			want, wantIdx := naiveMax(img[p*hw:(p+1)*hw], g)
 			for q := range want {

@@ -12,6 +12,8 @@
 //	W6 GPT training on Opticks: seconds per step, tokens per second
 //	W7 LSTM language model training on Opticks: seconds per step
 //	W8 greedy generation with the W6 GPT and its KV cache: tokens per second
+//	W9 torchvision resnet18 imported from ONNX, inference at batch 1 and 16:
+//	    milliseconds per batch
 //
 // and, only when named, OPS: single ops (add, softmax, layer norm, ...) on
 // (256, 4096) tensors, µs per call forward and forward+backward, to find
@@ -43,12 +45,13 @@ type Result struct {
 
 // Config chooses what to run.
 type Config struct {
-	Workloads []string // "W1".."W8", "W10" or "OPS"; W1..W5 when empty
+	Workloads []string // "W1".."W10" or "OPS"; W1..W5 when empty
 	Threads   []int    // thread counts (GOMAXPROCS) to measure; [1] when empty
 	Quick     bool     // a short run, under a minute in all
 	DataDir   string   // Fashion-MNIST folder; the Debian one when empty
 	Epochs    int      // W3 epochs (accuracy is read after the last); 5 when 0
 	TextFile  string   // W6..W8 corpus; Opticks from GOROOT when empty
+	ModelsDir string   // W9's folder of resnet18.onnx; $NABLA_ONNX_MODELS when empty
 	// W6ValSteps, when positive, adds W6's validation loss after that many
 	// training steps of a fresh model (a long run).
 	W6ValSteps int
@@ -102,7 +105,11 @@ func Run(ctx context.Context, cfg Config, emit func(Result)) error {
 			case "OPS":
 				err = ops(ctx, cfg, send)
 			default:
-				return fmt.Errorf("unknown workload %q (want W1..W8, W10 or OPS)", w)
+				r, ok := registered[w]
+				if !ok {
+					return fmt.Errorf("unknown workload %q (want W1..W10 or OPS)", w)
+				}
+				err = r(ctx, cfg, send)
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", w, err)
@@ -110,6 +117,21 @@ func Run(ctx context.Context, cfg Config, emit func(Result)) error {
 		}
 	}
 	return nil
+}
+
+// registered holds the workloads of other packages (see Register).
+var registered = map[string]func(context.Context, Config, func(Result)) error{}
+
+// Register makes Run run the workload name with run: a workload that
+// needs a package which imports this one in its tests (W9 and package
+// onnx). It is called from init functions.
+func Register(name string, run func(ctx context.Context, cfg Config, emit func(Result)) error) {
+	registered[name] = run
+}
+
+// TimeReps is timeReps, for registered workloads.
+func TimeReps(ctx context.Context, reps int, minDur time.Duration, f func()) float64 {
+	return timeReps(ctx, reps, minDur, f)
 }
 
 // median returns the median of xs.
