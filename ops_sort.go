@@ -287,7 +287,8 @@ func (t *Tensor) MaskedSelect(mask *Tensor) *Tensor {
 			pos = append(pos, i)
 		}
 	}
-	return indexSelect(t.BroadcastTo(shape...).Reshape(numel(shape)), 0, pos)
+	flat := t.BroadcastTo(shape...).Reshape(numel(shape))
+	return indexSelect(flat, 0, pos, flat.arena)
 }
 
 // Nonzero returns the coordinates of t's nonzero elements (true ones for

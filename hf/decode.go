@@ -417,11 +417,11 @@ func (f *fastGen) attend(li int, a loops.Attn, mask *loops.AttnMask[float32], T 
 	if T == 1 {
 		// entries (row, key-value head) of the group's queries: the
 		// output is (B, H·head_dim) as it is
-		loops.AttnFwd(a, f.att[:a.B*a.L*hd], f.lse, q, k, v, mask)
+		loops.AttnFwd(a, loops.ContigMat(f.att[:a.B*a.L*hd], a.B, a.L, hd), f.lse, q, k, v, mask)
 		return
 	}
 	out := f.out[:a.B*a.L*hd] // (B, H, T, head_dim)
-	loops.AttnFwd(a, out, f.lse, q, k, v, mask)
+	loops.AttnFwd(a, loops.ContigMat(out, a.B, a.L, hd), f.lse, q, k, v, mask)
 	B := f.B
 	for b := range B {
 		for h := range H {
