@@ -289,39 +289,56 @@ func (f *fastGen) rms(dst, x, w []float32, rows int) {
 // between the workers.
 func (f *fastGen) silu(n int) {
 	g, u := f.g[:n], f.u[:n]
-	kernel.ParallelFor(n, 1<<14, func(lo, hi int) {
-		const chunk = 1024
-		var s [chunk]float32
-		for i := lo; i < hi; i += chunk {
-			j := min(i+chunk, hi)
-			t := s[:j-i]
-			kernel.SigmoidF32(t, g[i:j])
-			kernel.MulF32(g[i:j], g[i:j], t)
-			kernel.MulF32(g[i:j], g[i:j], u[i:j])
-		}
-	})
+	if n < 2*parallelElems {
+		siluRange(g, u, 0, n)
+		return
+	}
+	kernel.ParallelFor(n, parallelElems, func(lo, hi int) { siluRange(g, u, lo, hi) })
+}
+
+// parallelElems is the least work (elements) per worker for which the
+// element-wise steps of a prompt are split.
+const parallelElems = 1 << 14
+
+func siluRange(g, u []float32, lo, hi int) {
+	const chunk = 1024
+	var s [chunk]float32
+	for i := lo; i < hi; i += chunk {
+		j := min(i+chunk, hi)
+		t := s[:j-i]
+		kernel.SigmoidF32(t, g[i:j])
+		kernel.MulF32(g[i:j], g[i:j], t)
+		kernel.MulF32(g[i:j], g[i:j], u[i:j])
+	}
 }
 
 // rotary rotates the heads of t (rows × heads × head_dim) by their
 // positions' angles: t·cos + rotate_half(t)·sin, with rotate_half(x1, x2)
 // = (-x2, x1), as Model.llama's rotary.
 func (f *fastGen) rotary(t []float32, rows, heads int) {
+	per := f.cfg.HeadDim * heads
+	if rows*per < 2*parallelElems {
+		f.rotaryRows(t, heads, 0, rows)
+		return
+	}
+	kernel.ParallelFor(rows, max(1, parallelElems/per), func(lo, hi int) { f.rotaryRows(t, heads, lo, hi) })
+}
+
+func (f *fastGen) rotaryRows(t []float32, heads, lo, hi int) {
 	hd := f.cfg.HeadDim
 	half := hd / 2
-	kernel.ParallelFor(rows, max(1, (1<<14)/(heads*hd)), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			p := f.pos[r] * hd
-			cos, sin := f.cos[p:p+hd], f.sin[p:p+hd]
-			for h := range heads {
-				v := t[(r*heads+h)*hd:][:hd]
-				for i := range half {
-					x1, x2 := v[i], v[i+half]
-					v[i] = x1*cos[i] + -x2*sin[i]
-					v[i+half] = x2*cos[i+half] + x1*sin[i+half]
-				}
+	for r := lo; r < hi; r++ {
+		p := f.pos[r] * hd
+		cos, sin := f.cos[p:p+hd], f.sin[p:p+hd]
+		for h := range heads {
+			v := t[(r*heads+h)*hd:][:hd]
+			for i := range half {
+				x1, x2 := v[i], v[i+half]
+				v[i] = x1*cos[i] + -x2*sin[i]
+				v[i+half] = x2*cos[i+half] + x1*sin[i+half]
 			}
 		}
-	})
+	}
 }
 
 func addBias(x, b []float32) {

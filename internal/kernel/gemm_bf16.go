@@ -4,6 +4,7 @@ package kernel
 
 import (
 	"math"
+	"runtime"
 	"sync"
 )
 
@@ -111,8 +112,9 @@ func gemvTBF16Parallel(m, n, k int, alpha float32, a []float32, lda int, b []uin
 		f(0, n)
 		return
 	}
+	// one part per worker: a part per group would queue n/4 work items
 	groups := (n + 3) / 4
-	ParallelParts(groups, groups, func(lo, hi int) { f(4*lo, min(4*hi, n)) })
+	ParallelParts(groups, runtime.GOMAXPROCS(0), func(lo, hi int) { f(4*lo, min(4*hi, n)) })
 }
 
 // gemvTBF16Generic computes, for i < m and j < n,
