@@ -17,6 +17,13 @@
 // optimizer over m.Params() trains the model. A Model is an nn.Module
 // (one input, one output), so nn's losses and the training loops apply.
 //
+// Load fuses the chains Conv → Relu and Conv → Add → Relu (ResNet's
+// convolution, residual add and ReLU) whose intermediate values nothing
+// else reads into one [nabla.Conv2dReLU]: for inference (inside
+// nn.NoGrad) the add and the clamp are done in the convolution's pass
+// over its output, with the same results bit for bit; when gradients are
+// wanted it runs the three ops.
+//
 // The operators are those torch.onnx.export of PyTorch 1.13 writes for
 // MLPs, convolutional networks (torchvision's resnet18 and mobilenet_v2
 // are tested), transformer encoders (nn.TransformerEncoder is tested),
