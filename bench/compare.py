@@ -19,9 +19,10 @@ print JSON lines
     {"workload": ..., "case": ..., "impl": ..., "metric": ..., "value": ..., "unit": ..., "threads": ...}
 
 The two sides are run alternately, R rounds (the side that goes first swaps
-every round).  Each run is wrapped in `/usr/bin/time -v`; W3 is run as its own
-process per side and per thread count, and the "Maximum resident set size"
-of that process is added as metric "process_peak_rss_mib" (W3 only).  The
+every round).  Each run is wrapped in `/usr/bin/time -v`; W3 and W4 each run
+as their own process per side and per thread count, and the "Maximum
+resident set size" of that process is added as metric "process_peak_rss_mib"
+(W3 and W4 only).  The
 medians over the rounds are printed as a Markdown table.  OPS (single ops:
 add, softmax, layer_norm, ...; fwd_us and fwd_bwd_us) is not in the default
 set and runs only when named in --workloads.  If the nabla side
@@ -44,6 +45,7 @@ REPO = os.path.dirname(BENCH_DIR)
 TORCH_PY = "/usr/bin/python3"
 TIME_BIN = "/usr/bin/time"
 WORKLOADS = ["W1", "W2", "W3", "W4", "W5"]  # the default set: BENCHMARKS.md's table
+ALONE = ["W3", "W4"]  # run in processes of their own, for their peak memory
 EXTRA_WORKLOADS = ["W6", "W7", "W8", "W9", "W10", "OPS"]  # run only when named
 # for which metrics a larger value is better (the others: smaller is better)
 HIGHER_BETTER = {"gflops", "test_accuracy", "tokens_per_sec"}
@@ -239,15 +241,17 @@ def main():
         log("--before %s: not an executable file" % args.before)
         return 2
 
-    # process groups: everything but W3 in one process (all thread counts),
-    # W3 alone per thread count
+    # process groups: everything but the training workloads in one process
+    # (all thread counts), W3 and W4 each alone per thread count, so that
+    # their processes' peak memory is their own on both sides
     groups = []
-    rest = [w for w in wls if w != "W3"]
+    rest = [w for w in wls if w not in ALONE]
     if rest:
         groups.append((rest, ",".join(threads), False))
-    if "W3" in wls:
-        for t in threads:
-            groups.append((["W3"], t, True))
+    for w in ALONE:
+        if w in wls:
+            for t in threads:
+                groups.append(([w], t, True))
 
     records = []
     t_all = time.perf_counter()
@@ -256,7 +260,7 @@ def main():
         if with_before:
             # the earlier binary runs next to the current one, alternating which goes first
             order.insert(order.index("nabla") + (r // 2) % 2, "before")
-        for wl, thr, is_w3 in groups:
+        for wl, thr, alone in groups:
             for impl in order:
                 if impl in ("nabla", "before") and nabla_note:
                     continue
@@ -283,9 +287,9 @@ def main():
                 for x in recs:
                     x["round"] = r + 1
                 records.extend(recs)
-                if is_w3 and peak:
-                    cases = sorted({x["case"] for x in recs if x["workload"] == "W3"}) or ["?"]
-                    records.append({"workload": "W3", "case": cases[0], "impl": impl,
+                if alone and peak:
+                    cases = sorted({x["case"] for x in recs if x["workload"] == wl[0]}) or ["?"]
+                    records.append({"workload": wl[0], "case": cases[0], "impl": impl,
                                     "metric": "process_peak_rss_mib", "value": peak / 1024.0,
                                     "unit": "MiB", "threads": int(thr), "round": r + 1})
     log("all rounds: %.1f s" % (time.perf_counter() - t_all))
@@ -360,7 +364,7 @@ def main():
             print("| %s | %s | %s | %d | %s |" % (w, c, mname, t, fmt(pt)))
     print()
     print("↑ larger is better, ↓ smaller is better (so nabla/PyTorch > 1 is good for ↑, bad for ↓). "
-          "process_peak_rss_mib is /usr/bin/time -v's maximum RSS of a process that ran W3 alone.")
+          "process_peak_rss_mib is /usr/bin/time -v's maximum RSS of a process that ran W3 (or W4) alone.")
     return 0
 
 
