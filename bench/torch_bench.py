@@ -164,7 +164,12 @@ the BLAS threads, so the comparison would be meaningless.  And if OpenBLAS
 did not recognise the CPU (a virtual machine's CPUID may name no model) and
 fell back to its generic Prescott kernels, the script re-executes itself with
 OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Haswell (AVX2), as a user who tuned
-their OpenBLAS would have it; an OPENBLAS_CORETYPE already set is kept.
+their OpenBLAS would have it. An OPENBLAS_CORETYPE inherited from the
+environment is kept unless it names a kernel without AVX-512 on a CPU that
+has it (a host whose environment set OPENBLAS_CORETYPE=Haswell held
+PyTorch's GEMM at 97 GFLOP/s on a core where OpenBLAS's own choice,
+Cooperlake, runs at 215-233): then the script re-executes itself without it
+and says so in its log.
 """
 
 import argparse
@@ -282,6 +287,31 @@ def openblas_info(libs):
 CORETYPE_MARK = "NABLA_TORCH_BENCH_CORETYPE"
 
 
+AVX512_KERNELS = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+def cpu_flags():
+    """The flags of /proc/cpuinfo's first CPU (empty if it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def inherited_coretype_too_weak(core):
+    """Whether OPENBLAS_CORETYPE came from the environment (not from this
+    script) and holds OpenBLAS to kernels without AVX-512 on a CPU with it."""
+    if not core or not os.environ.get("OPENBLAS_CORETYPE") or os.environ.get(CORETYPE_MARK):
+        return False
+    if core.lower() in AVX512_KERNELS:
+        return False
+    return {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= cpu_flags()
+
+
 def openblas_coretype(core):
     """The OPENBLAS_CORETYPE to force when OpenBLAS picked a generic kernel
     (it did not recognise the CPU) on a CPU with AVX2 or AVX-512, else None."""
@@ -290,15 +320,7 @@ def openblas_coretype(core):
     if core.lower() not in ("prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai",
                             "coppermine", "northwood", "banias", "yonah", "unknown"):
         return None
-    try:
-        flags = set()
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    break
-    except OSError:
-        return None
+    flags = cpu_flags()
     if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
         return "SkylakeX"
     if {"avx2", "fma"} <= flags:
@@ -339,6 +361,16 @@ def check_blas():
             % (what, INSTALL_HINT))
         sys.exit(2)
     core, ocfg = openblas_info(libs)
+    if inherited_coretype_too_weak(core):
+        log("OPENBLAS_CORETYPE=%s from the environment holds OpenBLAS to its %r kernels "
+            "on a CPU with AVX-512; re-executing without it, so that OpenBLAS picks its own"
+            % (os.environ["OPENBLAS_CORETYPE"], core))
+        env = dict(os.environ)
+        del env["OPENBLAS_CORETYPE"]
+        env[CORETYPE_MARK] = "1"
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, [sys.executable] + sys.argv, env)
     want = openblas_coretype(core)
     if want and not os.environ.get(CORETYPE_MARK):
         # In a virtual machine whose CPUID names no known model ("Intel(R)
