@@ -21,20 +21,24 @@ import (
 // of goroutines may read the same tensor, and goroutines that work on
 // different tensors never interfere.
 type Tensor struct {
-	dtype   DType
-	f32     []float32 // storage when dtype == Float32
-	f64     []float64 // storage when dtype == Float64
-	other   any       // storage of the other dtypes (see storage.go)
+	// The one-byte fields come first, together, so that they share one
+	// word: the header's size decides the size class of every scalar op's
+	// allocation (see small32).
+	dtype        DType
+	requiresGrad bool
+	noGraph      bool // a gradient of a backward pass without CreateGraph: ops on it record nothing
+	gradOwned    bool // grad's memory is ours to add into
+
+	f32     []float32     // storage when dtype == Float32
+	f64     []float64     // storage when dtype == Float64
+	other   *otherStorage // storage of the other dtypes (see storage.go)
 	shape   []int
 	strides []int
 	offset  int
 
-	requiresGrad bool
-	grad         *Tensor
-	node         *node  // the op that produced this tensor; nil for leaves
-	noGraph      bool   // a gradient of a backward pass without CreateGraph: ops on it record nothing
-	gradOwned    bool   // grad's memory is ours to add into
-	arena        *Arena // where the ops on this tensor take their outputs' memory; nil for the heap
+	grad  *Tensor
+	node  *node  // the op that produced this tensor; nil for leaves
+	arena *Arena // where the ops on this tensor take their outputs' memory; nil for the heap
 
 	version atomic.Pointer[storageVersion] // the storage's write count, shared by its views; nil until needed (inplace.go)
 }
@@ -104,17 +108,17 @@ func FromSlice[T float32 | float64 | int64 | int | int32 | uint8 | bool](data []
 		t.dtype = Float64
 		t.f64 = append([]float64(nil), d...)
 	case []int64:
-		t.dtype, t.other = Int64, append([]int64(nil), d...)
+		t.dtype, t.other = Int64, boxStorage(append([]int64(nil), d...))
 	case []int:
 		s := make([]int64, len(d))
 		for i, v := range d {
 			s[i] = int64(v)
 		}
-		t.dtype, t.other = Int64, s
+		t.dtype, t.other = Int64, boxStorage(s)
 	case []int32:
-		t.dtype, t.other = Int32, append([]int32(nil), d...)
+		t.dtype, t.other = Int32, boxStorage(append([]int32(nil), d...))
 	case []uint8:
-		t.dtype, t.other = Uint8, append([]uint8(nil), d...)
+		t.dtype, t.other = Uint8, boxStorage(append([]uint8(nil), d...))
 	case []bool:
 		s := make([]uint8, len(d))
 		for i, v := range d {
@@ -122,7 +126,7 @@ func FromSlice[T float32 | float64 | int64 | int | int32 | uint8 | bool](data []
 				s[i] = 1
 			}
 		}
-		t.dtype, t.other = Bool, s
+		t.dtype, t.other = Bool, boxStorage(s)
 	}
 	return t
 }
@@ -142,7 +146,7 @@ func FromHalfBits(dt DType, bits []uint16, shape ...int) *Tensor {
 	if numel(shape) != len(bits) {
 		panicShape("FromHalfBits", "shape holds "+strconv.Itoa(numel(shape))+" elements, data has "+strconv.Itoa(len(bits)), shape)
 	}
-	return &Tensor{dtype: dt, other: append([]uint16(nil), bits...), shape: shape, strides: contiguousStrides(shape)}
+	return &Tensor{dtype: dt, other: boxStorage(append([]uint16(nil), bits...)), shape: shape, strides: contiguousStrides(shape)}
 }
 
 // Scalar returns a 0-d float32 tensor holding v. In a binary op it acts as
@@ -544,7 +548,7 @@ func (t *Tensor) ItemInt() int64 {
 	if t.Len() != 1 {
 		panicShape("ItemInt", "tensor has "+strconv.Itoa(t.Len())+" elements, want 1", t.shape)
 	}
-	return t.view([]int{}, []int{}, t.offset).valuesAs(Int64).other.([]int64)[0]
+	return t.view([]int{}, []int{}, t.offset).valuesAs(Int64).other.i64[0]
 }
 
 // At returns the element at the given index, one coordinate per dimension,
