@@ -977,6 +977,25 @@ func convForwardImplicit[T Float](out, img, w, bias []T, cv Conv, ep *ConvEpilog
 			if split {
 				parts = procs
 			}
+			if parts > 1 && cv.Groups == 1 && splitFilters(cv.O, L, parts) {
+				// Few positions for many filters (resnet18's last stages
+				// at batch 1): split the filters instead, so that each
+				// goroutine packs its own rows of weights and all of the
+				// few positions' panels.
+				kernel.ParallelParts((cv.O+15)/16, parts, func(lo, hi int) {
+					o0, o1 := lo*16, min(hi*16, cv.O)
+					cp := &convPanels[T]{src: src, rowOff: rowOff, colOff: colOff}
+					gemmPanelsSerial(o1-o0, L, kg, w[o0*kg:], kg, cp.pack, 0, dst[o0*L:], L)
+					for o := o0; o < o1; o++ {
+						d := dst[o*L : o*L+L]
+						if bias != nil {
+							addConst(d, d, bias[o])
+						}
+						ep.at(d, n0*cv.O*L+o*L)
+					}
+				})
+				return
+			}
 			kernel.ParallelParts((L+31)/32, parts, func(lo, hi int) {
 				j0, j1 := lo*32, min(hi*32, L)
 				for gi := 0; gi < cv.Groups; gi++ {
@@ -1009,6 +1028,29 @@ func convForwardImplicit[T Float](out, img, w, bias []T, cv Conv, ep *ConvEpilog
 		putBuf(s.pad)
 		putBuf(s.y)
 	})
+}
+
+// convPackCost is what packing one element of weights or panels costs,
+// in multiply-adds of the GEMM micro-kernel (a load and a store at about
+// 0.1-0.2 cycles, against 32 multiply-adds a cycle with AVX-512).
+const convPackCost = 6
+
+// splitFilters reports whether one image's implicit GEMM of o filters by
+// l window positions is better split between parts goroutines by filters
+// (rows of 16) than by positions (panels of 32). Each goroutine of a split
+// by positions packs all the weights and its panels; each of a split by
+// filters packs its weights and all the panels. The costs compare the
+// largest share, tiles and packing, per unit of depth: resnet18's 3×3
+// convolutions of 512 filters at 7×7 (2 panels, split 32 | 17, each
+// goroutine packing 2.4M weights) and of 256 at 14×14 split by filters;
+// those of 64 filters at 56×56 by positions.
+func splitFilters(o, l, parts int) bool {
+	p := (l + 31) / 32
+	shareP := (p + parts - 1) / parts * 32
+	costP := shareP*o + convPackCost*(o+shareP)
+	shareF := ((o+15)/16 + parts - 1) / parts * 16
+	costF := shareF*p*32 + convPackCost*(shareF+p*32)
+	return costF < costP
 }
 
 // convPanels packs the panels of the implicit GEMM of a convolution: row p

@@ -76,6 +76,9 @@ func TestConvForwardImplicit(t *testing.T) {
 		{1, 4, 17, 14, 10, 3, 1, [2]int{3, 2}, [2]int{1, 0}, [2]int{2, 1}},
 		{2, 6, 11, 10, 12, 2, 2, [2]int{2, 3}, [2]int{1, 1}, [2]int{1, 2}},
 		{1, 2, 4, 5, 9, 3, 1, [2]int{2, 2}, [2]int{0, 0}, [2]int{1, 1}},
+		// one image, many filters, few positions: split by filters at
+		// two threads (500 is not a multiple of the rows of 16)
+		{1, 16, 7, 7, 500, 3, 1, [2]int{1, 1}, [2]int{1, 1}, [2]int{1, 1}},
 	} {
 		cv := convGeom(tt.n, tt.c, tt.h, tt.w, tt.o, tt.k, tt.g, tt.st, tt.pd, tt.dl)
 		name := fmt.Sprintf("%+v", tt)
@@ -130,6 +133,25 @@ func TestConvForwardImplicit(t *testing.T) {
 	}
 }
 
+// TestSplitFilters pins the choice between splitting one image's
+// convolution by window positions or by filters on resnet18's shapes.
+func TestSplitFilters(t *testing.T) {
+	for _, c := range []struct {
+		o, l, parts int
+		want        bool
+	}{
+		{512, 49, 2, true},    // layer 4: 2 panels of positions, 2.4M weights
+		{256, 196, 2, true},   // layer 3: 7 panels
+		{64, 3136, 2, false},  // layer 1: 98 panels, 37K weights
+		{64, 12544, 2, false}, // the stem
+		{16, 49, 2, false},    // one row of 16 filters
+	} {
+		if got := splitFilters(c.o, c.l, c.parts); got != c.want {
+			t.Errorf("splitFilters(%d, %d, %d) = %v; want %v", c.o, c.l, c.parts, got, c.want)
+		}
+	}
+}
+
 func to32(s []float64) []float32 {
 	if s == nil {
 		return nil
@@ -153,6 +175,7 @@ func TestConvForwardFused(t *testing.T) {
 		{3, 5, 9, 7, 36, 3, [2]int{2, 2}, [2]int{1, 1}},
 		{2, 3, 12, 12, 6, 5, [2]int{1, 1}, [2]int{2, 2}},
 		{1, 16, 9, 9, 33, 1, [2]int{2, 2}, [2]int{0, 0}},
+		{1, 16, 7, 7, 500, 3, [2]int{1, 1}, [2]int{1, 1}}, // split by filters
 	} {
 		cv := convGeom(tt.n, tt.c, tt.h, tt.w, tt.o, tt.k, 1, tt.st, tt.pd, [2]int{1, 1})
 		rng := rand.New(rand.NewPCG(3, 4))
