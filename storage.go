@@ -54,13 +54,13 @@ type elem = loops.Elem
 func makeStorage(dt DType, n int) *otherStorage {
 	switch dt {
 	case Int64:
-		return &otherStorage{i64: make([]int64, n)}
+		return boxStorage(make([]int64, n))
 	case Int32:
-		return &otherStorage{i32: make([]int32, n)}
+		return boxStorage(make([]int32, n))
 	case Uint8, Bool:
-		return &otherStorage{u8: make([]uint8, n)}
+		return boxStorage(make([]uint8, n))
 	case Float16, BFloat16:
-		return &otherStorage{u16: make([]uint16, n)}
+		return boxStorage(make([]uint16, n))
 	}
 	panic("nabla: makeStorage: " + dt.String())
 }

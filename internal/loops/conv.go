@@ -967,32 +967,31 @@ func convForwardImplicit[T Float](out, img, w, bias []T, cv Conv, ep *ConvEpilog
 		dst := out[n0*cv.O*L : n1*cv.O*L]
 		if n == 1 {
 			// One image: with several goroutines and the only chunk, its
-			// window positions are split between them, a range of whole
-			// panels each, so that each packs only its own panels (a
-			// parallel GEMM may split the filters instead, and every
-			// goroutine would then pack all of them). Each adds the bias
-			// and applies the epilogue to its columns while they are in
-			// its cache.
+			// product is split between them by window positions (a range
+			// of whole panels each, so that each packs only its own
+			// panels and all the weights) or, where splitFilters finds it
+			// cheaper, by filters (each packs its own weights and all the
+			// panels). Each adds the bias and applies the epilogue to its
+			// block of the output while it is in its cache.
 			parts := 1
 			if split {
 				parts = procs
 			}
+			finish := func(o0, o1, j0, j1 int) {
+				for o := o0; o < o1; o++ {
+					d := dst[o*L+j0 : o*L+j1]
+					if bias != nil {
+						addConst(d, d, bias[o])
+					}
+					ep.at(d, n0*cv.O*L+o*L+j0)
+				}
+			}
 			if parts > 1 && cv.Groups == 1 && splitFilters(cv.O, L, parts) {
-				// Few positions for many filters (resnet18's last stages
-				// at batch 1): split the filters instead, so that each
-				// goroutine packs its own rows of weights and all of the
-				// few positions' panels.
 				kernel.ParallelParts((cv.O+15)/16, parts, func(lo, hi int) {
 					o0, o1 := lo*16, min(hi*16, cv.O)
 					cp := &convPanels[T]{src: src, rowOff: rowOff, colOff: colOff}
 					gemmPanelsSerial(o1-o0, L, kg, w[o0*kg:], kg, cp.pack, 0, dst[o0*L:], L)
-					for o := o0; o < o1; o++ {
-						d := dst[o*L : o*L+L]
-						if bias != nil {
-							addConst(d, d, bias[o])
-						}
-						ep.at(d, n0*cv.O*L+o*L)
-					}
+					finish(o0, o1, 0, L)
 				})
 				return
 			}
@@ -1002,13 +1001,7 @@ func convForwardImplicit[T Float](out, img, w, bias []T, cv Conv, ep *ConvEpilog
 					cp := &convPanels[T]{src: src, rowOff: rowOff[gi*kg : (gi+1)*kg], colOff: colOff[j0:j1]}
 					gemmPanelsSerial(og, j1-j0, kg, w[gi*og*kg:], kg, cp.pack, 0, dst[gi*og*L+j0:], L)
 				}
-				for o := 0; o < cv.O; o++ {
-					d := dst[o*L+j0 : o*L+j1]
-					if bias != nil {
-						addConst(d, d, bias[o])
-					}
-					ep.at(d, n0*cv.O*L+o*L+j0)
-				}
+				finish(0, cv.O, j0, j1)
 			})
 			return
 		}
